@@ -1,0 +1,154 @@
+"""Strategic-check benchmark: checked operation writes with 100k live operations.
+
+Not part of ``make test``. Run: ``.venv/bin/python bench/strategic.py [--live 100000]``.
+
+1. Loads N live operations over the eastern Mediterranean (28–37°E, 31–37.5°N) with realistic
+   sizes: boxes and circles 5–80 km across, bands inside 0–15 km, windows of 30 min to 4 h within
+   the next 48 h. Loading writes rows and index entries in large transactions (setup, not measured).
+2. Times creates with the full check (validation, index query, exact 4D intersection, insert,
+   ledger entry, alerts, commit to disk) in-process through `Service`.
+3. The same over HTTP to a real server process on 127.0.0.1.
+4. A busy area: every new operation overlaps the same 10 × 10 km box.
+Prints writes/s, p50 and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from deconfliction import codec, keys
+from deconfliction.config import Settings
+from deconfliction.model import Circle, Operation, OperationState, Polygon, Volume4D
+from deconfliction.service import Caller, Service, boxes_of
+from deconfliction.store import Store
+
+PARTIES = ("IL", "RU", "US", "UN", "TR")
+
+
+def random_volume(rng: np.random.Generator, now: datetime, *, center: tuple[float, float] | None
+                  = None, size_km: float | None = None) -> Volume4D:
+    lon, lat = center or (rng.uniform(28, 37), rng.uniform(31, 37.5))
+    size = size_km if size_km is not None else rng.uniform(5, 80)
+    start = now + timedelta(minutes=float(rng.uniform(20, 48 * 60)))
+    end = start + timedelta(minutes=float(rng.uniform(30, 240)))
+    lower = float(rng.uniform(0, 12_000))
+    upper = lower + float(rng.uniform(300, 3_000))
+    if rng.random() < 0.3 and center is None:
+        outline: Circle | Polygon = Circle((lon, lat), size * 500)
+    else:
+        dlat = size / 111.0 / 2
+        dlon = dlat / np.cos(np.radians(lat))
+        outline = Polygon(((lon - dlon, lat - dlat), (lon + dlon, lat - dlat),
+                           (lon + dlon, lat + dlat), (lon - dlon, lat + dlat),
+                           (lon - dlon, lat - dlat)))
+    return Volume4D(outline, lower, upper, start, end)
+
+
+def load(service: Service, n: int, rng: np.random.Generator, now: datetime) -> None:
+    """Bulk setup: rows and index entries, 5,000 to a transaction (no checks, no ledger)."""
+    t0 = time.perf_counter()
+    batch = 5_000
+    for first in range(0, n, batch):
+        with service.store.write() as tx:
+            for _ in range(first, min(n, first + batch)):
+                v = random_volume(rng, now)
+                op = Operation(id=str(uuid.uuid4()), party=str(rng.choice(PARTIES)), version=1,
+                               state=OperationState.ACCEPTED, volumes=(v,), priority=0,
+                               submitted_at=now)
+                tx.insert_operation(op, boxes_of(op.volumes))
+    print(f"loaded {n} live operations in {time.perf_counter() - t0:.1f} s")
+
+
+def summary(label: str, lat_s: list[float], wall_s: float) -> None:
+    ms = np.array(lat_s) * 1000
+    print(f"{label:<38} {len(ms) / wall_s:8.0f} writes/s   p50 {np.percentile(ms, 50):6.2f} ms"
+          f"   p99 {np.percentile(ms, 99):6.2f} ms   mean conflicts/write shown above")
+
+
+def in_process(service: Service, rng: np.random.Generator, now: datetime, n: int,
+               busy: bool) -> None:
+    caller = Caller("IL")
+    lat: list[float] = []
+    found: list[int] = []
+    t0 = time.perf_counter()
+    for _ in range(n):
+        v = (random_volume(rng, now, center=(33.5, 34.5), size_km=10) if busy
+             else random_volume(rng, now))
+        if busy:
+            v = Volume4D(v.outline, 1000, 9000, now + timedelta(hours=1), now + timedelta(hours=3))
+        s = time.perf_counter()
+        _, overlaps = service.create_operation(caller, [v], details={"mission": "bench"})
+        lat.append(time.perf_counter() - s)
+        found.append(len(overlaps))
+    wall = time.perf_counter() - t0
+    print(f"  conflicts per write: mean {statistics.mean(found):.1f}, max {max(found)}")
+    summary("in-process" + (" busy 10x10 km box" if busy else ""), lat, wall)
+
+
+def over_http(db_url: str, tmp: Path, rng: np.random.Generator, now: datetime, n: int,
+              token: str) -> None:
+    port = 18_000 + int(rng.integers(0, 1000))
+    env = {**os.environ, "DECONFLICTION_DATABASE_URL": db_url}
+    proc = subprocess.Popen([sys.executable, "-m", "deconfliction.cli", "serve", "--port",
+                             str(port)], env=env, cwd=tmp)
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        for _ in range(200):
+            try:
+                client.get("/healthz")
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        lat: list[float] = []
+        t0 = time.perf_counter()
+        for _ in range(n):
+            body: dict[str, Any] = {"volumes": [codec.volume_to_json(random_volume(rng, now))],
+                                    "details": {"mission": "bench"}}
+            s = time.perf_counter()
+            r = client.post("/v1/operations", json=body)
+            lat.append(time.perf_counter() - s)
+            assert r.status_code == 201, r.text
+        summary("over HTTP (1 client, sequential)", lat, time.perf_counter() - t0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--live", type=int, default=100_000)
+    parser.add_argument("--writes", type=int, default=2_000)
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        url = f"sqlite:///{tmp / 'bench.db'}"
+        settings = Settings(database_url=url)
+        store = Store(url)
+        store.migrate()
+        service = Service(store, settings, keys.load_or_create(Path(f"{tmp / 'bench.db'}.key")))
+        tokens = {p: service.add_party(p) for p in PARTIES}
+        load(service, args.live, rng, now)
+        in_process(service, rng, now, args.writes, busy=False)
+        in_process(service, rng, now, min(args.writes, 1000), busy=True)
+        over_http(url, tmp, rng, now, args.writes, tokens["IL"])
+        store.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""``/v1/operations``: notify, read, update and move operations through their states."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from deconfliction import codec
+from deconfliction.api.deps import CallerDep, ServiceDep
+from deconfliction.api.schemas import OperationIn, StateIn, volumes_to_model
+from deconfliction.errors import InvalidInput
+from deconfliction.model import Operation, Overlap
+from deconfliction.service import overlap_json
+from deconfliction.store import Box
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/operations", tags=["operations"])
+
+
+def _answer(op: Operation, overlaps: list[Overlap]) -> dict[str, Any]:
+    return {
+        **codec.operation_to_json(op, private=True),
+        "conflicts": [overlap_json(o) for o in overlaps],
+    }
+
+
+def _bbox(raw: str | None) -> Box | None:
+    if raw is None:
+        return None
+    try:
+        a, b, c, d = (float(x) for x in raw.split(","))
+    except ValueError:
+        raise InvalidInput("bbox is minlon,minlat,maxlon,maxlat", field="bbox") from None
+    if not (-180 <= a <= c <= 180 and -90 <= b <= d <= 90):
+        raise InvalidInput("bbox out of range or min > max", field="bbox")
+    return a, b, c, d
+
+
+@router.post("", status_code=201)
+def create(
+    body: OperationIn,
+    caller: CallerDep,
+    service: ServiceDep,
+    response: Response,
+    x_signature: str | None = Header(default=None),
+) -> dict[str, Any]:
+    """Notify an operation; the answer lists every volume and zone it meets."""
+    op, overlaps = service.create_operation(
+        caller,
+        volumes_to_model(body.volumes),
+        priority=body.priority,
+        details=body.details,
+        signature=x_signature,
+    )
+    response.headers["ETag"] = f'"{op.version}"'
+    response.headers["Location"] = f"/v1/operations/{op.id}"
+    return _answer(op, overlaps)
+
+
+@router.get("")
+def search(
+    caller: CallerDep,
+    service: ServiceDep,
+    bbox: str | None = None,
+    start: datetime | None = Query(default=None),
+    end: datetime | None = Query(default=None),
+) -> dict[str, Any]:
+    """Operations meeting a box and a window; other parties' come without details."""
+    for name, t in (("start", start), ("end", end)):
+        if t is not None and t.tzinfo is None:
+            raise InvalidInput("times are RFC 3339 with a zone", field=name)
+    if start is not None and end is not None and end < start:
+        raise InvalidInput("end before start", field="end")
+    return {"operations": service.list_operations(caller, _bbox(bbox), start, end)}
+
+
+@router.get("/{op_id}")
+def read(op_id: str, caller: CallerDep, service: ServiceDep, response: Response) -> dict[str, Any]:
+    """One operation."""
+    out = service.get_operation(caller, op_id)
+    response.headers["ETag"] = f'"{out["version"]}"'
+    return out
+
+
+@router.put("/{op_id}")
+def put(
+    op_id: str,
+    body: OperationIn,
+    caller: CallerDep,
+    service: ServiceDep,
+    response: Response,
+    if_match: str | None = Header(default=None),
+    x_signature: str | None = Header(default=None),
+) -> dict[str, Any]:
+    """Replace the caller's operation at the version ``If-Match`` names."""
+    op, overlaps = service.update_operation(
+        caller,
+        op_id,
+        if_match,
+        volumes_to_model(body.volumes),
+        priority=body.priority,
+        details=body.details,
+        signature=x_signature,
+    )
+    response.headers["ETag"] = f'"{op.version}"'
+    return _answer(op, overlaps)
+
+
+@router.post("/{op_id}/state")
+def state(
+    op_id: str,
+    body: StateIn,
+    caller: CallerDep,
+    service: ServiceDep,
+    response: Response,
+    if_match: str | None = Header(default=None),
+    x_signature: str | None = Header(default=None),
+) -> dict[str, Any]:
+    """Move the caller's operation to another F3548 state."""
+    op = service.set_state(caller, op_id, body.state, if_match, signature=x_signature)
+    response.headers["ETag"] = f'"{op.version}"'
+    return codec.operation_to_json(op, private=True)

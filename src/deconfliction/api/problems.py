@@ -1,0 +1,141 @@
+"""Errors as RFC 9457 problem details: one table from error class to status and type.
+
+Handlers are registered on the base class; Starlette looks them up along the MRO, so a new
+subclass is answered by its nearest listed ancestor, and a test checks every class has a row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from deconfliction import errors
+
+__all__ = ["PROBLEMS", "ProblemResponse", "install", "json_path", "problem"]
+
+PROBLEMS: dict[type[errors.DeconflictionError], tuple[int, str]] = {
+    errors.DeconflictionError: (500, "internal"),
+    errors.InvalidInput: (422, "invalid-input"),
+    errors.InvalidGeometry: (422, "invalid-geometry"),
+    errors.InvalidSignature: (422, "invalid-signature"),
+    errors.Unauthenticated: (401, "unauthenticated"),
+    errors.Forbidden: (403, "forbidden"),
+    errors.NotFound: (404, "not-found"),
+    errors.VersionMismatch: (412, "version-mismatch"),
+    errors.InvalidTransition: (409, "invalid-transition"),
+    errors.Conflict: (409, "conflict"),
+    errors.TooLarge: (413, "too-large"),
+}
+
+
+class ProblemResponse(JSONResponse):
+    """A JSON response typed ``application/problem+json``."""
+
+    media_type = "application/problem+json"
+
+
+def _clean(value: Any) -> Any:
+    # JSONResponse refuses NaN; a problem quoting a NaN input says null instead.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def problem(
+    status: int,
+    kind: str,
+    detail: str,
+    *,
+    field: str | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ProblemResponse:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": f"/problems/{kind}",
+        "title": kind.replace("-", " "),
+        "status": status,
+        "detail": detail,
+    }
+    if field is not None:
+        body["field"] = field
+    if extra:
+        body.update(_clean(extra))
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def json_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """``("body", "volumes", 0, "lower_m")`` → ``volumes[0].lower_m``."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif p in ("Polygon", "Circle", "function-after", "function-before") or str(p).startswith(
+            ("function-", "tagged-union", "union[")
+        ):
+            continue
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "body"
+
+
+async def _on_error(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, errors.DeconflictionError)
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            status, kind = PROBLEMS[cls]
+            break
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem(status, kind, exc.detail, field=exc.field, headers=headers)
+
+
+async def _on_validation(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, RequestValidationError)
+    errs = list(exc.errors())
+    first = errs[0] if errs else {"loc": ("body",), "msg": "invalid", "type": "invalid"}
+    if first.get("type") == "json_invalid":
+        return problem(
+            400, "malformed-json", f"the body is not JSON: {first.get('msg')}", field="body"
+        )
+    field = json_path(tuple(first.get("loc", ("body",))))
+    detail = f"{field}: {first.get('msg', 'invalid')}"
+    fields = [
+        {"field": json_path(tuple(e.get("loc", ()))), "detail": str(e.get("msg"))} for e in errs
+    ]
+    return problem(
+        422,
+        "invalid-input",
+        detail,
+        field=field,
+        extra={"errors": json.loads(json.dumps(fields, default=str))},
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return problem(
+        exc.status_code,
+        "http-" + str(exc.status_code),
+        str(exc.detail),
+        headers=dict(exc.headers or {}),
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(errors.DeconflictionError, _on_error)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)

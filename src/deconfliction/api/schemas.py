@@ -1,0 +1,141 @@
+"""Request bodies as pydantic models: they check shapes and types, then become model records.
+
+Rules about meaning (rings, areas, windows) are the core's (`geometry.check_volume`), so the
+CLI and replay apply them too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from deconfliction.errors import InvalidGeometry
+from deconfliction.model import Circle, Outline, Polygon, Volume4D
+
+__all__ = [
+    "CircleIn",
+    "MessageIn",
+    "OperationIn",
+    "PolygonIn",
+    "StateIn",
+    "TrackBatchIn",
+    "TrackIn",
+    "VolumeIn",
+    "ZoneIn",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
+
+
+class PolygonIn(_In):
+    """A GeoJSON Polygon: exterior ring then holes, positions ``[lon, lat]``."""
+
+    type: Literal["Polygon"]
+    coordinates: list[list[list[float]]] = Field(min_length=1)
+
+    def to_model(self, field: str) -> Polygon:
+        rings = []
+        for r, ring in enumerate(self.coordinates):
+            pts = []
+            for k, pos in enumerate(ring):
+                if len(pos) not in (2, 3):
+                    raise InvalidGeometry(
+                        "a position is [lon, lat]", field=f"{field}.coordinates[{r}][{k}]"
+                    )
+                pts.append((pos[0], pos[1]))
+            rings.append(tuple(pts))
+        return Polygon(exterior=rings[0], holes=tuple(rings[1:]))
+
+
+class CircleIn(_In):
+    """A circle: centre ``[lon, lat]`` and radius in metres."""
+
+    type: Literal["Circle"]
+    center: list[float] = Field(min_length=2, max_length=2)
+    radius_m: float
+
+    def to_model(self, field: str) -> Circle:
+        return Circle(center=(self.center[0], self.center[1]), radius_m=self.radius_m)
+
+
+OutlineIn = Annotated[PolygonIn | CircleIn, Field(discriminator="type")]
+
+
+class VolumeIn(_In):
+    """A 4D volume: outline, altitude band in metres AMSL, window ``[start, end)`` in UTC."""
+
+    outline: OutlineIn
+    lower_m: float
+    upper_m: float
+    start: AwareDatetime
+    end: AwareDatetime
+
+    def to_model(self, field: str) -> Volume4D:
+        outline: Outline = self.outline.to_model(f"{field}.outline")
+        return Volume4D(
+            outline=outline,
+            lower_m=self.lower_m,
+            upper_m=self.upper_m,
+            start=self.start.astimezone(UTC),
+            end=self.end.astimezone(UTC),
+        )
+
+
+def volumes_to_model(vols: list[VolumeIn]) -> list[Volume4D]:
+    """Every volume, naming ``volumes[i]`` in any error."""
+    return [v.to_model(f"volumes[{i}]") for i, v in enumerate(vols)]
+
+
+class OperationIn(_In):
+    """An operation: volumes, priority, and details private to the owner."""
+
+    volumes: list[VolumeIn] = Field(min_length=1)
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ZoneIn(_In):
+    """A zone the caller owns; ``applies_to`` None means every other party."""
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["sovereign", "no_fly", "air_defence", "buffer"]
+    volumes: list[VolumeIn] = Field(min_length=1)
+    applies_to: list[str] | None = None
+
+
+class StateIn(_In):
+    """A requested operation state."""
+
+    state: Literal["accepted", "activated", "nonconforming", "contingent", "ended"]
+
+
+class TrackIn(_In):
+    """One state vector."""
+
+    aircraft: str = Field(min_length=1, max_length=64)
+    t: AwareDatetime
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    alt_m: float = Field(ge=-1000, le=30000)
+    gs_mps: float = Field(ge=0, le=2000)
+    track_deg: float = Field(ge=-360, le=360)
+    vs_mps: float = Field(ge=-500, le=500)
+    operation: str | None = None
+
+
+class TrackBatchIn(_In):
+    """A batch of track reports."""
+
+    reports: list[TrackIn] = Field(min_length=1, max_length=10_000)
+
+
+class MessageIn(_In):
+    """A message to another party."""
+
+    to: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=4096)
+    refs: list[str] = Field(default_factory=list, max_length=100)

@@ -1,0 +1,193 @@
+"""The ``deconfliction`` command: serve, parties, demo, replay, ledger export and verify, bench."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from deconfliction.config import Settings
+from deconfliction.errors import DeconflictionError
+
+if TYPE_CHECKING:
+    from deconfliction.service import Service
+
+__all__ = ["app", "main", "open_service"]
+
+app = typer.Typer(
+    help="An open deconfliction mechanism for shared airspace.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+party_app = typer.Typer(help="Parties and their tokens.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Export and verify the signed ledger.", no_args_is_help=True)
+app.add_typer(party_app, name="party")
+app.add_typer(ledger_app, name="ledger")
+err = Console(stderr=True)
+
+
+def open_service(settings: Settings) -> Service:
+    """Store (migrated) + server key + service, as every command needs them."""
+    from deconfliction import keys
+    from deconfliction.service import Service
+    from deconfliction.store import Store
+
+    store = Store(settings.database_url)
+    store.migrate()
+    return Service(store, settings, keys.load_or_create(keys.key_path(settings)))
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_environ(os.environ, **overrides)
+    except DeconflictionError as e:
+        err.print(f"[red]configuration:[/] {e}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    database_url: Annotated[str | None, typer.Option(envvar="DECONFLICTION_DATABASE_URL")] = None,
+    min_notice_s: Annotated[float | None, typer.Option(envvar="DECONFLICTION_MIN_NOTICE_S")] = None,
+    tick_s: Annotated[float | None, typer.Option(envvar="DECONFLICTION_TICK_S")] = None,
+) -> None:
+    """Run the HTTP service."""
+    import uvicorn
+
+    from deconfliction.api.app import create_app
+
+    settings = _settings(database_url=database_url, min_notice_s=min_notice_s, tick_s=tick_s)
+    service = open_service(settings)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+@party_app.command("add")
+def party_add(
+    name: str,
+    level: Annotated[
+        int, typer.Option(help="Escalation level of the token (0 = duty officer).")
+    ] = 0,
+) -> None:
+    """Register a party (or, with --level, add a token to one); prints the token last."""
+    service = open_service(_settings())
+    try:
+        token = service.issue_token(name, level=level) if level else service.add_party(name)
+    except DeconflictionError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    print(f"party {name} registered; its token (shown once, store it safely):")
+    print(token)
+
+
+@ledger_app.command("export")
+def ledger_export(
+    after: Annotated[int, typer.Option(help="Only entries after this seq.")] = 0,
+) -> None:
+    """Write the ledger as JSON Lines to stdout."""
+    service = open_service(_settings())
+    out = sys.stdout
+    for line in service.ledger_lines(after):
+        out.write(line + "\n")
+    out.flush()
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    file: Path,
+    server_key: Annotated[Path, typer.Option("--server-key", help="Server public key (PEM).")],
+    party_key: Annotated[
+        list[str] | None,
+        typer.Option("--party-key", help="PARTY=PEMFILE, to check parties' own signatures."),
+    ] = None,
+) -> None:
+    """Verify an exported ledger alone: exit 0 and OK, or exit 1 naming the first bad entry."""
+    from deconfliction import ledger
+
+    try:
+        key = ledger.load_public_key_pem(server_key.read_bytes())
+        parties = {}
+        for spec in party_key or []:
+            name, _, path = spec.partition("=")
+            parties[name] = ledger.load_public_key_pem(Path(path).read_bytes())
+        data = file.read_bytes()
+    except (OSError, ValueError) as e:
+        print(f"FAIL: cannot read input: {e}")
+        raise typer.Exit(1) from None
+    verdict = ledger.verify_export(data, key, party_keys=parties)
+    print(str(verdict))
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the scene and stop.")] = False,
+) -> None:
+    """Load the demo scene (parties, zones, operations) into the database and serve it."""
+    from datetime import UTC, datetime
+
+    from deconfliction.service import Caller
+    from deconfliction.sim.scenario import demo_scene
+    from deconfliction.units import FT_M
+
+    settings = _settings()
+    service = open_service(settings)
+    scene = demo_scene(datetime.now(UTC))
+    console = Console()
+    with service.store.read() as tx:
+        known = set(tx.party_names())
+    tokens = {
+        p: service.issue_token(p) if p in known else service.add_party(p) for p in scene.parties
+    }
+    for z in scene.zones:
+        zone, met = service.create_zone(
+            Caller(z.owner), name=z.name, kind=z.kind, volumes=z.volumes, applies_to=z.applies_to
+        )
+        console.print(
+            f"zone [bold]{zone.name}[/] ({zone.kind.value}) by {zone.owner}: "
+            f"meets {len(met)} operation(s)"
+        )
+    for o in scene.operations:
+        op, overlaps = service.create_operation(Caller(o.party), o.volumes, details=o.details)
+        flags = ", ".join(op.flags) or "none"
+        console.print(
+            f"operation {op.id[:8]} by {o.party}: flags {flags}; {len(overlaps)} conflict(s)"
+        )
+        for c in overlaps:
+            console.print(
+                f"  - with {c.kind} {c.id[:8]} of {c.party}: "
+                f"{c.lower_m:.0f}-{c.upper_m:.0f} m "
+                f"(FL{c.lower_m / FT_M / 100:.0f}-FL{c.upper_m / FT_M / 100:.0f}), "
+                f"{c.start:%H:%M}-{c.end:%H:%M}Z"
+            )
+    url = f"http://{host}:{port}"
+    console.print(f"\nDatabase: {settings.database_url}")
+    for p, t in tokens.items():
+        console.print(f"token {p}: {t}")
+    first = next(iter(tokens.values()))
+    console.print(f"\nTry: curl -H 'Authorization: Bearer {first}' {url}/v1/operations")
+    console.print(f"API documentation: {url}/docs  (OpenAPI: {url}/openapi.json)")
+    if no_serve:
+        return
+    import uvicorn
+
+    from deconfliction.api.app import create_app
+
+    console.print(f"Serving on {url} — Ctrl-C to stop.")
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""JSON forms of the model: the contract's bodies to records and back.
+
+Times are RFC 3339 UTC strings with a ``Z``; outlines are GeoJSON Polygons or the contract's
+``{"type": "Circle", "center": [lon, lat], "radius_m": r}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from deconfliction.model import Circle, Operation, Outline, Polygon, Volume4D, Zone
+
+__all__ = [
+    "from_epoch",
+    "operation_to_json",
+    "outline_from_json",
+    "outline_to_json",
+    "rfc3339",
+    "to_epoch",
+    "volume_from_json",
+    "volume_to_json",
+    "zone_to_feature",
+]
+
+
+def rfc3339(t: datetime) -> str:
+    """``2026-11-23T18:00:00Z`` (microseconds only when present)."""
+    t = t.astimezone(UTC)
+    text = t.isoformat(timespec="microseconds" if t.microsecond else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def to_epoch(t: datetime) -> float:
+    """Seconds since 1970-01-01T00:00:00Z."""
+    return t.timestamp()
+
+
+def from_epoch(s: float) -> datetime:
+    """The UTC datetime ``s`` seconds after the epoch."""
+    return datetime.fromtimestamp(s, tz=UTC)
+
+
+def outline_from_json(obj: Mapping[str, Any]) -> Outline:
+    """An already validated outline body to a model outline."""
+    if obj["type"] == "Circle":
+        lon, lat = obj["center"]
+        return Circle(center=(float(lon), float(lat)), radius_m=float(obj["radius_m"]))
+    rings = [tuple((float(p[0]), float(p[1])) for p in ring) for ring in obj["coordinates"]]
+    return Polygon(exterior=rings[0], holes=tuple(rings[1:]))
+
+
+def outline_to_json(outline: Outline) -> dict[str, Any]:
+    """A model outline to the contract's JSON."""
+    if isinstance(outline, Circle):
+        return {"type": "Circle", "center": list(outline.center), "radius_m": outline.radius_m}
+    rings = [outline.exterior, *outline.holes]
+    return {"type": "Polygon", "coordinates": [[list(p) for p in ring] for ring in rings]}
+
+
+def volume_to_json(v: Volume4D) -> dict[str, Any]:
+    """A volume to the contract's JSON."""
+    return {
+        "outline": outline_to_json(v.outline),
+        "lower_m": v.lower_m,
+        "upper_m": v.upper_m,
+        "start": rfc3339(v.start),
+        "end": rfc3339(v.end),
+    }
+
+
+def volume_from_json(obj: Mapping[str, Any]) -> Volume4D:
+    """An already validated volume body to a model volume."""
+    return Volume4D(
+        outline=outline_from_json(obj["outline"]),
+        lower_m=float(obj["lower_m"]),
+        upper_m=float(obj["upper_m"]),
+        start=datetime.fromisoformat(obj["start"]),
+        end=datetime.fromisoformat(obj["end"]),
+    )
+
+
+def operation_to_json(op: Operation, *, private: bool) -> dict[str, Any]:
+    """An operation as its owner (``private``) or another party sees it."""
+    out: dict[str, Any] = {
+        "id": op.id,
+        "party": op.party,
+        "version": op.version,
+        "state": op.state.value,
+        "priority": op.priority,
+        "flags": list(op.flags),
+        "submitted_at": rfc3339(op.submitted_at),
+        "volumes": [volume_to_json(v) for v in op.volumes],
+    }
+    if private:
+        out["details"] = dict(op.details)
+    return out
+
+
+def zone_to_feature(zone: Zone) -> dict[str, Any]:
+    """A zone as one GeoJSON Feature per volume-set: geometry of the first volume's outline."""
+    vols = [volume_to_json(v) for v in zone.volumes]
+    return {
+        "type": "Feature",
+        "id": zone.id,
+        "geometry": vols[0]["outline"]
+        if len(vols) == 1
+        else {
+            "type": "GeometryCollection",
+            "geometries": [v["outline"] for v in vols],
+        },
+        "properties": {
+            "id": zone.id,
+            "name": zone.name,
+            "kind": zone.kind.value,
+            "owner": zone.owner,
+            "applies_to": None if zone.applies_to is None else list(zone.applies_to),
+            "volumes": vols,
+        },
+    }

@@ -1,0 +1,515 @@
+"""The use cases: each public action as one transaction over the store, calling the core.
+
+The HTTP API, the CLI and the demo all go through `Service`, so a rule (notice, isolation,
+ledger entry, alert) is applied in one place whichever door a request comes in by. Every
+state change appends a ledger entry in the same transaction as the change itself: a change is
+on disk with its record, or neither is.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from deconfliction import codec, geometry, ledger, strategic
+from deconfliction.config import Settings
+from deconfliction.errors import Forbidden, InvalidInput, Unauthenticated, VersionMismatch
+from deconfliction.model import (
+    Operation,
+    OperationState,
+    Overlap,
+    Severity,
+    Volume4D,
+    Zone,
+    ZoneKind,
+    check_transition,
+)
+from deconfliction.store import Box, Store, Tx
+
+__all__ = ["ACK_DEADLINES_S", "Caller", "Service", "boxes_of", "overlap_json"]
+
+ACK_DEADLINES_S: Mapping[Severity, float] = {
+    Severity.LOSS: 60.0,
+    Severity.WARNING: 60.0,
+    Severity.CAUTION: 300.0,
+    Severity.ADVISORY: 900.0,
+}
+"""Default time to acknowledge an alert, by severity."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: a party, and the escalation level its token carries."""
+
+    party: str
+    level: int = 0
+
+
+def boxes_of(vols: Sequence[Volume4D]) -> list[list[Box]]:
+    """The index boxes of each volume."""
+    return [geometry.index_boxes(v.outline) for v in vols]
+
+
+class Service:
+    """The deconfliction service over one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        key: Ed25519PrivateKey,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.key = key
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # --- parties --------------------------------------------------------------------------
+    def add_party(self, name: str) -> str:
+        """Register ``name``; its first token (level 0). `Conflict` when the name is taken."""
+        if not name or len(name) > 64 or not name.replace("-", "").replace("_", "").isalnum():
+            raise InvalidInput("1-64 letters, digits, '-' or '_'", field="name")
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self.store.write() as tx:
+            tx.add_party(name, codec.to_epoch(now))
+            tx.add_token(name, token, 0, codec.to_epoch(now))
+            self._record(tx, now, "server", "party.added", {"party": name})
+        return token
+
+    def issue_token(self, name: str, *, level: int = 0) -> str:
+        """A further token for an existing party, at escalation ``level``."""
+        if level < 0:
+            raise InvalidInput("levels start at 0", field="level")
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self.store.write() as tx:
+            tx.party(name)
+            tx.add_token(name, token, level, codec.to_epoch(now))
+            self._record(tx, now, "server", "token.issued", {"party": name, "level": level})
+        return token
+
+    def authenticate(self, token: str | None) -> Caller:
+        """The caller holding ``token``; `Unauthenticated` for none or an unknown one."""
+        if not token:
+            raise Unauthenticated("a bearer token is required", field="Authorization")
+        with self.store.read() as tx:
+            found = tx.authenticate(token)
+        if found is None:
+            raise Unauthenticated("unknown token", field="Authorization")
+        return Caller(*found)
+
+    def _check_party(self, tx: Tx, name: str, field: str) -> None:
+        if name not in tx.party_names():
+            raise InvalidInput(f"unknown party {name!r}", field=field)
+
+    # --- operations ---------------------------------------------------------------------
+    def _check_volumes(self, vols: Sequence[Volume4D]) -> tuple[Volume4D, ...]:
+        if not vols:
+            raise InvalidInput("at least one volume is required", field="volumes")
+        if len(vols) > self.settings.limits.max_volumes:
+            raise InvalidInput(
+                f"at most {self.settings.limits.max_volumes} volumes", field="volumes"
+            )
+        return tuple(
+            geometry.check_volume(v, field=f"volumes[{i}]", limits=self.settings.limits)
+            for i, v in enumerate(vols)
+        )
+
+    def _strategic(
+        self, tx: Tx, vols: Sequence[Volume4D], party: str, exclude_id: str | None
+    ) -> list[Overlap]:
+        found: set[tuple[str, str]] = set()
+        for v, boxes in zip(vols, boxes_of(vols), strict=True):
+            for box in boxes:
+                found |= tx.candidates(
+                    box, v.lower_m, v.upper_m, codec.to_epoch(v.start), codec.to_epoch(v.end)
+                )
+        ops = tx.operations(i for k, i in found if k == "operation")
+        zones = (
+            tx.zones(i for k, i in found if k == "zone")
+            if any(k == "zone" for k, _ in found)
+            else []
+        )
+        return strategic.find_conflicts(
+            vols, party, operations=ops, zones=zones, exclude_id=exclude_id
+        )
+
+    def _flags(self, vols: Sequence[Volume4D], now: datetime) -> tuple[tuple[str, ...], float]:
+        notice_s = (min(v.start for v in vols) - now).total_seconds()
+        return (("late_notice",) if notice_s < self.settings.min_notice_s else ()), notice_s
+
+    def create_operation(
+        self,
+        caller: Caller,
+        volumes: Sequence[Volume4D],
+        *,
+        priority: int = 0,
+        details: Mapping[str, Any] | None = None,
+        signature: str | None = None,
+    ) -> tuple[Operation, list[Overlap]]:
+        """Notify an operation; it is accepted whatever it meets, and the meetings are returned."""
+        vols = self._check_volumes(volumes)
+        now = self.clock()
+        flags, notice_s = self._flags(vols, now)
+        op = Operation(
+            id=str(uuid.uuid4()),
+            party=caller.party,
+            version=1,
+            state=OperationState.ACCEPTED,
+            volumes=vols,
+            priority=priority,
+            submitted_at=now,
+            flags=flags,
+            details=dict(details or {}),
+        )
+        with self.store.write() as tx:
+            overlaps = self._strategic(tx, vols, caller.party, None)
+            tx.insert_operation(op, boxes_of(vols), signature)
+            self._record(
+                tx,
+                now,
+                caller.party,
+                "operation.created",
+                {
+                    **codec.operation_to_json(op, private=False),
+                    "notice_s": notice_s,
+                    "conflicts": [overlap_json(o) for o in overlaps],
+                },
+                private=op.details,
+                party_signature=signature,
+            )
+            self._after_notice(tx, now, op, overlaps, notice_s)
+        return op, overlaps
+
+    def _after_notice(
+        self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap], notice_s: float
+    ) -> None:
+        if "late_notice" in op.flags:
+            body = {
+                "operation": op.id,
+                "party": op.party,
+                "notice_s": notice_s,
+                "min_notice_s": self.settings.min_notice_s,
+            }
+            for p in tx.party_names():
+                self.alert(tx, now, p, "late_notice", Severity.ADVISORY, body)
+        for o in overlaps:
+            body = {"operation": op.id, "party": op.party, **overlap_json(o)}
+            self.alert(tx, now, op.party, "strategic", Severity.ADVISORY, body)
+            if o.party != op.party:
+                self.alert(tx, now, o.party, "strategic", Severity.ADVISORY, body)
+
+    def _owned(self, tx: Tx, caller: Caller, op_id: str) -> Operation:
+        op = tx.operation(op_id)
+        if op.party != caller.party:
+            raise Forbidden("the operation belongs to another party", field="id")
+        return op
+
+    @staticmethod
+    def _check_version(op: Operation, if_match: str | None) -> None:
+        if if_match is None:
+            raise InvalidInput("If-Match with the current version is required", field="If-Match")
+        wanted = if_match.strip().strip('"').removeprefix("W/").strip('"')
+        if wanted != str(op.version):
+            raise VersionMismatch(
+                f"current version is {op.version}, not {wanted}", field="If-Match"
+            )
+
+    def update_operation(
+        self,
+        caller: Caller,
+        op_id: str,
+        if_match: str | None,
+        volumes: Sequence[Volume4D],
+        *,
+        priority: int = 0,
+        details: Mapping[str, Any] | None = None,
+        signature: str | None = None,
+    ) -> tuple[Operation, list[Overlap]]:
+        """Replace an operation's volumes (the caller's own, at the version it names)."""
+        vols = self._check_volumes(volumes)
+        now = self.clock()
+        with self.store.write() as tx:
+            old = self._owned(tx, caller, op_id)
+            self._check_version(old, if_match)
+            if old.state == OperationState.ENDED:
+                raise InvalidInput("an ended operation cannot change", field="state")
+            flags, notice_s = self._flags(vols, now)
+            op = replace(
+                old,
+                version=old.version + 1,
+                volumes=vols,
+                priority=priority,
+                details=dict(details if details is not None else old.details),
+                flags=flags,
+                submitted_at=now,
+            )
+            overlaps = self._strategic(tx, vols, caller.party, op.id)
+            tx.replace_operation(op, boxes_of(vols), signature)
+            self._record(
+                tx,
+                now,
+                caller.party,
+                "operation.updated",
+                {
+                    **codec.operation_to_json(op, private=False),
+                    "notice_s": notice_s,
+                    "conflicts": [overlap_json(o) for o in overlaps],
+                },
+                private=op.details,
+                party_signature=signature,
+            )
+            self._after_notice(tx, now, op, overlaps, notice_s)
+        return op, overlaps
+
+    def set_state(
+        self,
+        caller: Caller,
+        op_id: str,
+        state: str,
+        if_match: str | None = None,
+        *,
+        signature: str | None = None,
+    ) -> Operation:
+        """Move the caller's operation along F3548's state machine."""
+        try:
+            new = OperationState(state)
+        except ValueError:
+            raise InvalidInput(f"unknown state {state!r}", field="state") from None
+        now = self.clock()
+        with self.store.write() as tx:
+            old = self._owned(tx, caller, op_id)
+            if if_match is not None:
+                self._check_version(old, if_match)
+            check_transition(old.state, new)
+            op = replace(old, state=new, version=old.version + 1)
+            tx.replace_operation(op, None, signature)
+            self._record(
+                tx,
+                now,
+                caller.party,
+                "operation.state",
+                {"id": op.id, "version": op.version, "from": old.state.value, "to": new.value},
+                party_signature=signature,
+            )
+        return op
+
+    def mark_nonconforming(self, tx: Tx, now: datetime, op_id: str) -> None:
+        """The engine's own transition when a linked track leaves its operation."""
+        old = tx.operation(op_id)
+        if old.state in (OperationState.ACCEPTED, OperationState.ACTIVATED):
+            op = replace(old, state=OperationState.NONCONFORMING, version=old.version + 1)
+            tx.replace_operation(op, None)
+            self._record(
+                tx,
+                now,
+                "server",
+                "operation.state",
+                {
+                    "id": op.id,
+                    "version": op.version,
+                    "from": old.state.value,
+                    "to": op.state.value,
+                    "reason": "track outside its volumes",
+                },
+            )
+
+    def get_operation(self, caller: Caller, op_id: str) -> dict[str, Any]:
+        """An operation as the caller may see it (details only for the owner)."""
+        with self.store.read() as tx:
+            op = tx.operation(op_id)
+        return codec.operation_to_json(op, private=op.party == caller.party)
+
+    def list_operations(
+        self, caller: Caller, box: Box | None, start: datetime | None, end: datetime | None
+    ) -> list[dict[str, Any]]:
+        """Operations meeting a box and window, each as the caller may see it."""
+        with self.store.read() as tx:
+            ops = tx.operations_in(
+                box,
+                None if start is None else codec.to_epoch(start),
+                None if end is None else codec.to_epoch(end),
+            )
+        return [codec.operation_to_json(o, private=o.party == caller.party) for o in ops]
+
+    # --- zones --------------------------------------------------------------------------
+    def create_zone(
+        self,
+        caller: Caller,
+        *,
+        name: str,
+        kind: str,
+        volumes: Sequence[Volume4D],
+        applies_to: Sequence[str] | None,
+    ) -> tuple[Zone, list[Overlap]]:
+        """A zone the caller owns; returns the live operations it meets."""
+        try:
+            zkind = ZoneKind(kind)
+        except ValueError:
+            raise InvalidInput(f"unknown kind {kind!r}", field="kind") from None
+        if not name.strip():
+            raise InvalidInput("a zone needs a name", field="name")
+        vols = self._check_volumes(volumes)
+        now = self.clock()
+        with self.store.write() as tx:
+            if applies_to is not None:
+                for i, p in enumerate(applies_to):
+                    self._check_party(tx, p, f"applies_to[{i}]")
+            zone = Zone(
+                id=str(uuid.uuid4()),
+                owner=caller.party,
+                name=name,
+                kind=zkind,
+                volumes=vols,
+                applies_to=None if applies_to is None else tuple(applies_to),
+            )
+            met: list[Overlap] = []
+            found: set[str] = set()
+            for v, boxes in zip(vols, boxes_of(vols), strict=True):
+                for box in boxes:
+                    found |= {
+                        i
+                        for k, i in tx.candidates(
+                            box,
+                            v.lower_m,
+                            v.upper_m,
+                            codec.to_epoch(v.start),
+                            codec.to_epoch(v.end),
+                        )
+                        if k == "operation"
+                    }
+            for op in tx.operations(sorted(found)):
+                if op.state == OperationState.ENDED or not zone.applies(op.party):
+                    continue
+                for o in strategic.find_conflicts(
+                    op.volumes, op.party, operations=(), zones=(zone,)
+                ):
+                    met.append(
+                        Overlap(
+                            kind="operation",
+                            id=op.id,
+                            party=op.party,
+                            start=o.start,
+                            end=o.end,
+                            lower_m=o.lower_m,
+                            upper_m=o.upper_m,
+                            volume=o.other_volume,
+                            other_volume=o.volume,
+                        )
+                    )
+            tx.insert_zone(zone, boxes_of(vols), codec.to_epoch(now))
+            self._record(tx, now, caller.party, "zone.created", codec.zone_to_feature(zone))
+            for o in met:
+                body = {"zone": zone.id, "owner": zone.owner, **overlap_json(o)}
+                self.alert(tx, now, o.party, "strategic", Severity.ADVISORY, body)
+                self.alert(tx, now, zone.owner, "strategic", Severity.ADVISORY, body)
+        return zone, met
+
+    def delete_zone(self, caller: Caller, zone_id: str) -> None:
+        """Withdraw a zone the caller owns."""
+        now = self.clock()
+        with self.store.write() as tx:
+            zone = tx.zone(zone_id)
+            if zone.owner != caller.party:
+                raise Forbidden("the zone belongs to another party", field="id")
+            tx.delete_zone(zone_id, codec.to_epoch(now))
+            self._record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
+
+    def list_zones(self) -> list[Zone]:
+        """Every live zone (zones are public: every party must know where not to fly)."""
+        with self.store.read() as tx:
+            return tx.zones()
+
+    # --- hotline and ledger primitives ---------------------------------------------------
+    def alert(
+        self,
+        tx: Tx,
+        now: datetime,
+        party: str,
+        kind: str,
+        severity: Severity,
+        body: Mapping[str, Any],
+    ) -> str:
+        """Raise an alert to ``party`` inside ``tx``: stored, streamed and in the ledger."""
+        alert_id = str(uuid.uuid4())
+        deadline = now + timedelta(seconds=ACK_DEADLINES_S[severity])
+        tx.insert_alert(
+            alert_id,
+            party,
+            kind,
+            severity.value,
+            codec.to_epoch(now),
+            codec.to_epoch(deadline),
+            dict(body),
+        )
+        public = {
+            "id": alert_id,
+            "to": party,
+            "kind": kind,
+            "severity": severity.value,
+            "deadline": codec.rfc3339(deadline),
+            "body": dict(body),
+        }
+        tx.insert_event(party, "alert", public, codec.to_epoch(now))
+        self._record(tx, now, "server", "alert.raised", public)
+        return alert_id
+
+    def _record(
+        self,
+        tx: Tx,
+        now: datetime,
+        actor: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        private: Any = None,
+        party_signature: str | None = None,
+    ) -> None:
+        prev_line = tx.ledger_last()
+        prev = None if prev_line is None else ledger.from_json_line(prev_line)
+        salt = os.urandom(16)
+        digest = None if private is None else ledger.private_digest(private, salt=salt)
+        entry = ledger.append(
+            prev,
+            time=now if prev is None else max(now, prev.time),
+            actor=actor,
+            kind=kind,
+            body=dict(body),
+            private_digest=digest,
+            party_signature=party_signature,
+            key=self.key,
+        )
+        tx.insert_ledger(
+            entry.seq,
+            ledger.to_json_line(entry),
+            entry.hash,
+            None if private is None else {"owner": actor, "salt": salt.hex(), "private": private},
+        )
+
+    def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterable[str]:
+        """Exported ledger lines after seq ``after``."""
+        with self.store.read() as tx:
+            yield from tx.ledger_lines(after, limit)
+
+
+def overlap_json(o: Overlap) -> dict[str, Any]:
+    return {
+        "kind": o.kind,
+        "id": o.id,
+        "party": o.party,
+        "start": codec.rfc3339(o.start),
+        "end": codec.rfc3339(o.end),
+        "lower_m": o.lower_m,
+        "upper_m": o.upper_m,
+        "volume": o.volume,
+        "other_volume": o.other_volume,
+    }

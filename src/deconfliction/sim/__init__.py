@@ -1,0 +1,1 @@
+"""Simulated scenes: the demo's parties, zones, operations and traffic, and benchmark scenes."""

@@ -1,0 +1,103 @@
+"""The demo scene: two air forces over the Levant, and a UN humanitarian party.
+
+Pure data built from ``now``: the demo command and tests load it through `Service`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from deconfliction.model import Circle, Polygon, Volume4D
+
+__all__ = ["DemoOperation", "DemoScene", "DemoZone", "demo_scene"]
+
+
+@dataclass(frozen=True)
+class DemoZone:
+    """A zone one party declares."""
+
+    owner: str
+    name: str
+    kind: str
+    volumes: tuple[Volume4D, ...]
+    applies_to: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DemoOperation:
+    """An operation one party notifies."""
+
+    party: str
+    volumes: tuple[Volume4D, ...]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DemoScene:
+    """Parties, then zones, then operations, in the order to load them."""
+
+    parties: tuple[str, ...]
+    zones: tuple[DemoZone, ...]
+    operations: tuple[DemoOperation, ...]
+
+
+def _box(lon0: float, lat0: float, lon1: float, lat1: float) -> Polygon:
+    return Polygon(exterior=((lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1), (lon0, lat0)))
+
+
+def demo_scene(now: datetime) -> DemoScene:
+    """Zones and operations around Latakia and the Golan, windows relative to ``now``."""
+    day = (now, now + timedelta(days=6))
+    soon = now + timedelta(minutes=30)
+    zones = (
+        DemoZone(
+            "RU",
+            "Khmeimim air-defence zone",
+            "air_defence",
+            (Volume4D(Circle((35.948, 35.401), 40_000), 0, 15_000, *day),),
+        ),
+        DemoZone(
+            "IL",
+            "Golan buffer",
+            "buffer",
+            (Volume4D(_box(35.6, 32.7, 35.95, 33.3), 0, 15_000, *day),),
+            ("RU",),
+        ),
+    )
+    operations = (
+        DemoOperation(
+            "IL",
+            (
+                Volume4D(
+                    _box(35.2, 33.3, 36.4, 34.2), 6_000, 11_000, soon, soon + timedelta(hours=1)
+                ),
+            ),
+            {"callsigns": ["SUFA11", "SUFA12"], "mission": "strike package"},
+        ),
+        DemoOperation(
+            "RU",
+            (
+                Volume4D(
+                    _box(35.8, 33.9, 36.9, 34.6),
+                    7_000,
+                    9_000,
+                    soon + timedelta(minutes=20),
+                    soon + timedelta(hours=2),
+                ),
+            ),
+            {"callsigns": ["IL20"], "mission": "maritime reconnaissance"},
+        ),
+        DemoOperation(
+            "UN",
+            (Volume4D(Circle((36.72, 34.73), 2_000), 0, 150, now, now + timedelta(days=5)),),
+            {"site": "field hospital", "contact": "ops desk"},
+        ),
+        DemoOperation(
+            "RU",
+            (Volume4D(_box(35.5, 35.0, 36.2, 35.6), 300, 6_000, now, now + timedelta(minutes=10)),),
+            {"callsigns": ["SU24"], "mission": "short-notice patrol"},
+        ),
+    )
+    return DemoScene(("IL", "RU", "UN"), zones, operations)

@@ -1,0 +1,449 @@
+"""Durable storage behind one interface: `Store` opens a database, `Tx` is one transaction.
+
+SQLite is the default (WAL, ``synchronous=FULL``: a committed transaction survives a killed
+process and a power cut); PostgreSQL is used when the URL says so. Writes are serialised: on
+SQLite with ``BEGIN IMMEDIATE`` plus an in-process lock, so a check-then-insert can never race
+another writer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+
+from deconfliction import codec
+from deconfliction.errors import Conflict, NotFound
+from deconfliction.model import Operation, OperationState, Volume4D, Zone, ZoneKind
+from deconfliction.store import schema as s
+
+__all__ = ["Box", "Store", "Tx", "hash_token"]
+
+Box = tuple[float, float, float, float]
+"""min_lon, min_lat, max_lon, max_lat."""
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 of a bearer token, hex: only this is stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Store:
+    """A database: its engines, its write lock, and a small cache of decoded objects."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.RLock()
+        self._cache: dict[tuple[str, str, int], Any] = {}
+        if self.is_sqlite:
+            self.engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            self._reader = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            _sqlite_setup(self.engine, "BEGIN IMMEDIATE")
+            _sqlite_setup(self._reader, "BEGIN")
+        else:
+            self.engine = create_engine(url, pool_size=10, pool_pre_ping=True)
+            self._reader = self.engine
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._write_lock, self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+        self._reader.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One serialised read-write transaction; committed (on disk) when the block ends."""
+        with self._write_lock, self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # One writer at a time across processes too, as SQLite's BEGIN IMMEDIATE gives.
+                conn.execute(text("SELECT pg_advisory_xact_lock(7243)"))
+            yield Tx(self, conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only snapshot."""
+        with self._reader.begin() as conn:
+            yield Tx(self, conn)
+
+
+def _sqlite_setup(engine: Engine, begin: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)
+
+
+def _volumes_json(volumes: Sequence[Volume4D]) -> list[dict[str, Any]]:
+    return [codec.volume_to_json(v) for v in volumes]
+
+
+class Tx:
+    """The domain's reads and writes inside one transaction."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+
+    # --- parties and tokens -------------------------------------------------------------
+    def add_party(self, name: str, now: float) -> None:
+        """Register a party; `Conflict` when the name is taken."""
+        if self.conn.execute(select(s.parties.c.name).where(s.parties.c.name == name)).first():
+            raise Conflict(f"party {name!r} exists already", field="name")
+        self.conn.execute(insert(s.parties).values(name=name, created_at=now, ladder=[]))
+
+    def add_token(self, party: str, token: str, level: int, now: float) -> None:
+        """Store the hash of a new token of ``party`` at escalation ``level``."""
+        self.conn.execute(
+            insert(s.tokens).values(
+                token_hash=hash_token(token), party=party, level=level, created_at=now
+            )
+        )
+
+    def authenticate(self, token: str) -> tuple[str, int] | None:
+        """The (party, level) holding ``token``, or None."""
+        digest = hash_token(token)
+        row = self.conn.execute(
+            select(s.tokens.c.token_hash, s.tokens.c.party, s.tokens.c.level).where(
+                s.tokens.c.token_hash == digest
+            )
+        ).first()
+        # The lookup is by a hash of a 256-bit secret; compare again in constant time anyway.
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return row.party, row.level
+
+    def party_names(self) -> list[str]:
+        """Every registered party."""
+        return list(
+            self.conn.execute(select(s.parties.c.name).order_by(s.parties.c.name)).scalars()
+        )
+
+    def party(self, name: str) -> Any:
+        """The party's row; `NotFound` when there is none."""
+        row = self.conn.execute(select(s.parties).where(s.parties.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"no party {name!r}", field="party")
+        return row
+
+    def set_party(self, name: str, **values: Any) -> None:
+        """Change a party's public key or ladder."""
+        self.conn.execute(update(s.parties).where(s.parties.c.name == name).values(**values))
+
+    # --- the spatio-temporal index ------------------------------------------------------
+    def _index(
+        self,
+        owner_kind: str,
+        owner_id: str,
+        vols: Sequence[Volume4D],
+        boxes: Sequence[Sequence[Box]],
+    ) -> None:
+        for idx, (v, vboxes) in enumerate(zip(vols, boxes, strict=True)):
+            vid = self.conn.execute(
+                insert(s.volumes).values(owner_kind=owner_kind, owner_id=owner_id, idx=idx)
+            ).inserted_primary_key[0]  # type: ignore[index]
+            for min_lon, min_lat, max_lon, max_lat in vboxes:
+                self.conn.execute(
+                    text(
+                        "INSERT INTO volume_index (min_lon, max_lon, min_lat, max_lat, "
+                        "min_alt, max_alt, min_t, max_t, volume_id) "
+                        "VALUES (:a, :b, :c, :d, :e, :f, :g, :h, :v)"
+                    ),
+                    {
+                        "a": min_lon,
+                        "b": max_lon,
+                        "c": min_lat,
+                        "d": max_lat,
+                        "e": v.lower_m,
+                        "f": v.upper_m,
+                        "g": codec.to_epoch(v.start),
+                        "h": codec.to_epoch(v.end),
+                        "v": vid,
+                    },
+                )
+
+    def _unindex(self, owner_kind: str, owner_id: str) -> None:
+        ids = select(s.volumes.c.id).where(
+            s.volumes.c.owner_kind == owner_kind, s.volumes.c.owner_id == owner_id
+        )
+        vids = list(self.conn.execute(ids).scalars())
+        if vids:
+            # Volume ids are integers from our own table, so joining them into SQL is safe.
+            listed = ",".join(str(int(v)) for v in vids)
+            self.conn.execute(text(f"DELETE FROM volume_index WHERE volume_id IN ({listed})"))
+            self.conn.execute(delete(s.volumes).where(s.volumes.c.id.in_(vids)))
+
+    def candidates(
+        self, box: Box, lower_m: float, upper_m: float, start: float, end: float
+    ) -> set[tuple[str, str]]:
+        """(owner_kind, owner_id) of every indexed volume whose box may meet this one."""
+        rows = self.conn.execute(
+            text(
+                "SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
+                "JOIN volumes v ON v.id = r.volume_id "
+                "WHERE r.max_t >= :start AND r.min_t <= :end AND r.max_lon >= :min_lon "
+                "AND r.min_lon <= :max_lon AND r.max_lat >= :min_lat AND r.min_lat <= :max_lat "
+                "AND r.max_alt >= :lower AND r.min_alt <= :upper"
+            ),
+            {
+                "start": start,
+                "end": end,
+                "min_lon": box[0],
+                "min_lat": box[1],
+                "max_lon": box[2],
+                "max_lat": box[3],
+                "lower": lower_m,
+                "upper": upper_m,
+            },
+        )
+        return {(r[0], r[1]) for r in rows}
+
+    # --- operations ---------------------------------------------------------------------
+    def insert_operation(
+        self, op: Operation, boxes: Sequence[Sequence[Box]], signature: str | None = None
+    ) -> None:
+        """Store a new operation and index its volumes."""
+        self.conn.execute(insert(s.operations).values(**_op_row(op), signature=signature))
+        self._index("operation", op.id, op.volumes, boxes)
+
+    def replace_operation(
+        self, op: Operation, boxes: Sequence[Sequence[Box]] | None, signature: str | None = None
+    ) -> None:
+        """Overwrite an operation's row; re-index when ``boxes`` is given, unindex when ended."""
+        self.conn.execute(
+            update(s.operations)
+            .where(s.operations.c.id == op.id)
+            .values(**_op_row(op), signature=signature)
+        )
+        if boxes is not None or op.state == OperationState.ENDED:
+            self._unindex("operation", op.id)
+        if boxes is not None and op.state != OperationState.ENDED:
+            self._index("operation", op.id, op.volumes, boxes)
+
+    def operation(self, op_id: str) -> Operation:
+        """One operation; `NotFound` when there is none."""
+        row = self.conn.execute(select(s.operations).where(s.operations.c.id == op_id)).first()
+        if row is None:
+            raise NotFound(f"no operation {op_id!r}", field="id")
+        return self._op(row)
+
+    def operations(self, ids: Iterable[str]) -> list[Operation]:
+        """The operations with these ids (missing ones are skipped)."""
+        ids = list(ids)
+        out: list[Operation] = []
+        for chunk in range(0, len(ids), 500):
+            rows = self.conn.execute(
+                select(s.operations).where(s.operations.c.id.in_(ids[chunk : chunk + 500]))
+            )
+            out.extend(self._op(r) for r in rows)
+        return out
+
+    def operations_in(
+        self,
+        box: Box | None,
+        start: float | None,
+        end: float | None,
+        party: str | None = None,
+        live_only: bool = False,
+    ) -> list[Operation]:
+        """Operations meeting a lon/lat box and a window (each optional), from the index."""
+        if box is None and start is None and end is None:
+            q = select(s.operations)
+            if party is not None:
+                q = q.where(s.operations.c.party == party)
+            if live_only:
+                q = q.where(s.operations.c.state != OperationState.ENDED.value)
+            return [self._op(r) for r in self.conn.execute(q.order_by(s.operations.c.submitted_at))]
+        b = box or (-180.0, -90.0, 180.0, 90.0)
+        found = self.candidates(
+            b, -1e9, 1e9, start if start is not None else -1e18, end if end is not None else 1e18
+        )
+        ops = self.operations(i for k, i in found if k == "operation")
+        if party is not None:
+            ops = [o for o in ops if o.party == party]
+        return sorted(ops, key=lambda o: o.submitted_at)
+
+    def _op(self, row: Any) -> Operation:
+        key = ("operation", row.id, row.version)
+        hit = self.store._cache.get(key)
+        if hit is not None and hit.state.value == row.state:
+            return hit  # type: ignore[no-any-return]
+        op = Operation(
+            id=row.id,
+            party=row.party,
+            version=row.version,
+            state=OperationState(row.state),
+            volumes=tuple(codec.volume_from_json(v) for v in row.volumes),
+            priority=row.priority,
+            submitted_at=codec.from_epoch(row.submitted_at),
+            flags=tuple(row.flags),
+            details=row.details,
+        )
+        if len(self.store._cache) > 200_000:
+            self.store._cache.clear()
+        self.store._cache[key] = op
+        return op
+
+    # --- zones --------------------------------------------------------------------------
+    def insert_zone(self, zone: Zone, boxes: Sequence[Sequence[Box]], now: float) -> None:
+        """Store a new zone and index its volumes."""
+        self.conn.execute(
+            insert(s.zones).values(
+                id=zone.id,
+                owner=zone.owner,
+                name=zone.name,
+                kind=zone.kind.value,
+                applies_to=None if zone.applies_to is None else list(zone.applies_to),
+                volumes=_volumes_json(zone.volumes),
+                created_at=now,
+            )
+        )
+        self._index("zone", zone.id, zone.volumes, boxes)
+
+    def delete_zone(self, zone_id: str, now: float) -> None:
+        """Withdraw a zone (the row stays, marked deleted, for the record)."""
+        self.conn.execute(update(s.zones).where(s.zones.c.id == zone_id).values(deleted_at=now))
+        self._unindex("zone", zone_id)
+
+    def zone(self, zone_id: str) -> Zone:
+        """One live zone; `NotFound` when there is none."""
+        row = self.conn.execute(
+            select(s.zones).where(s.zones.c.id == zone_id, s.zones.c.deleted_at.is_(None))
+        ).first()
+        if row is None:
+            raise NotFound(f"no zone {zone_id!r}", field="id")
+        return _zone(row)
+
+    def zones(self, ids: Iterable[str] | None = None) -> list[Zone]:
+        """Live zones: all of them, or those with these ids."""
+        q = select(s.zones).where(s.zones.c.deleted_at.is_(None))
+        if ids is not None:
+            q = q.where(s.zones.c.id.in_(list(ids)))
+        return [_zone(r) for r in self.conn.execute(q.order_by(s.zones.c.created_at))]
+
+    # --- alerts, events, ledger ----------------------------------------------------------
+    def insert_alert(
+        self,
+        alert_id: str,
+        party: str,
+        kind: str,
+        severity: str,
+        now: float,
+        deadline: float,
+        body: dict[str, Any],
+    ) -> None:
+        """Store a new alert."""
+        self.conn.execute(
+            insert(s.alerts).values(
+                id=alert_id,
+                party=party,
+                kind=kind,
+                severity=severity,
+                created_at=now,
+                deadline=deadline,
+                level=0,
+                body=body,
+            )
+        )
+
+    def insert_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> int:
+        """Queue an event for ``party``'s stream; its sequence number."""
+        res = self.conn.execute(
+            insert(s.events).values(party=party, kind=kind, body=body, created_at=now)
+        )
+        return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def ledger_last(self) -> str | None:
+        """The newest ledger line, or None for an empty ledger."""
+        row = self.conn.execute(
+            select(s.ledger.c.line).order_by(s.ledger.c.seq.desc()).limit(1)
+        ).first()
+        return None if row is None else str(row[0])
+
+    def insert_ledger(self, seq: int, line: str, digest: str, private: Any) -> None:
+        """Append one ledger line (the private part stays in the database only)."""
+        self.conn.execute(insert(s.ledger).values(seq=seq, line=line, hash=digest, private=private))
+
+    def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterator[str]:
+        """Ledger lines with seq > ``after``, in order."""
+        q = select(s.ledger.c.line).where(s.ledger.c.seq > after).order_by(s.ledger.c.seq)
+        if limit is not None:
+            q = q.limit(limit)
+        for row in self.conn.execute(q):
+            yield str(row[0])
+
+    def count(self, table: str) -> int:
+        """Rows in a table (for metrics)."""
+        return int(
+            self.conn.execute(
+                select(func.count()).select_from(s.metadata.tables[table])
+            ).scalar_one()
+        )
+
+
+def _op_row(op: Operation) -> dict[str, Any]:
+    return {
+        "id": op.id,
+        "party": op.party,
+        "version": op.version,
+        "state": op.state.value,
+        "priority": op.priority,
+        "submitted_at": codec.to_epoch(op.submitted_at),
+        "updated_at": codec.to_epoch(op.submitted_at),
+        "start": min(codec.to_epoch(v.start) for v in op.volumes),
+        "end": max(codec.to_epoch(v.end) for v in op.volumes),
+        "flags": list(op.flags),
+        "details": dict(op.details),
+        "volumes": _volumes_json(op.volumes),
+    }
+
+
+def _zone(row: Any) -> Zone:
+    return Zone(
+        id=row.id,
+        owner=row.owner,
+        name=row.name,
+        kind=ZoneKind(row.kind),
+        volumes=tuple(codec.volume_from_json(v) for v in row.volumes),
+        applies_to=None if row.applies_to is None else tuple(row.applies_to),
+    )

@@ -1,0 +1,195 @@
+"""Tables, as SQLAlchemy Core metadata; Alembic migrations create them.
+
+Times are stored as float seconds since the epoch (UTC), so windows index and compare as numbers.
+Geometry is stored as the contract's JSON; the spatial index (``volume_index``) holds conservative
+boxes. On SQLite it is an R*Tree virtual table created by the migration; elsewhere a plain table
+with B-tree indexes stands in.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "alerts",
+    "conflicts",
+    "events",
+    "ledger",
+    "messages",
+    "metadata",
+    "operations",
+    "parties",
+    "tokens",
+    "tracks",
+    "volume_index",
+    "volumes",
+    "zones",
+]
+
+metadata = MetaData()
+
+parties = Table(
+    "parties",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("public_key_pem", Text, nullable=True),
+    Column("ladder", JSON, nullable=False, default=list),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("party", String(64), ForeignKey("parties.name"), nullable=False),
+    Column("level", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+)
+
+operations = Table(
+    "operations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("party", String(64), ForeignKey("parties.name"), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("submitted_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("flags", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("volumes", JSON, nullable=False),
+    Column("signature", Text, nullable=True),
+)
+
+zones = Table(
+    "zones",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("owner", String(64), ForeignKey("parties.name"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("applies_to", JSON, nullable=True),
+    Column("volumes", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("deleted_at", Float, nullable=True),
+)
+
+volumes = Table(
+    "volumes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("owner_kind", String(10), nullable=False),  # operation | zone
+    Column("owner_id", String(36), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Index("ix_volumes_owner", "owner_kind", "owner_id"),
+)
+
+# Only used where SQLite's R*Tree is not available (PostgreSQL): the migration creates the
+# virtual table of the same name and columns on SQLite instead.
+volume_index = Table(
+    "volume_index",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("min_lon", Float, nullable=False),
+    Column("max_lon", Float, nullable=False),
+    Column("min_lat", Float, nullable=False),
+    Column("max_lat", Float, nullable=False),
+    Column("min_alt", Float, nullable=False),
+    Column("max_alt", Float, nullable=False),
+    Column("min_t", Float, nullable=False),
+    Column("max_t", Float, nullable=False),
+    Column("volume_id", Integer, nullable=False),
+)
+
+tracks = Table(
+    "tracks",
+    metadata,
+    Column("aircraft", String(64), primary_key=True),
+    Column("party", String(64), ForeignKey("parties.name"), primary_key=True),
+    Column("t", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("alt_m", Float, nullable=False),
+    Column("gs_mps", Float, nullable=False),
+    Column("track_deg", Float, nullable=False),
+    Column("vs_mps", Float, nullable=False),
+    Column("operation", String(36), nullable=True),
+    Column("received_at", Float, nullable=False),
+)
+
+conflicts = Table(
+    "conflicts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("parties", JSON, nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("updated_at", Float, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("party", String(64), ForeignKey("parties.name"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("deadline", Float, nullable=False),
+    Column("level", Integer, nullable=False, default=0),
+    Column("body", JSON, nullable=False),
+    Column("acked_at", Float, nullable=True),
+    Column("acked_by", String(64), nullable=True),
+    Index("ix_alerts_open", "acked_at", "deadline"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipient", String(64), ForeignKey("parties.name"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("sender", String(64), ForeignKey("parties.name"), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("refs", JSON, nullable=False),
+    Column("sent_at", Float, nullable=False),
+    Column("read_at", Float, nullable=True),
+    Index("ux_messages_recipient_seq", "recipient", "seq", unique=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("party", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_events_party_seq", "party", "seq"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("line", Text, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("private", JSON, nullable=True),
+)

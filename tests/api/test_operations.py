@@ -1,0 +1,140 @@
+"""Operations over real HTTP: conflicts, notice, versions, states, queries, isolation."""
+
+from __future__ import annotations
+
+from tests.api.helpers import box, operation, volume
+from tests.conftest import Running
+
+
+def test_create_reports_conflict_with_other_party(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    a = il.post("/v1/operations", json=operation(volume(box(35.0, 33.0, 35.5, 33.5))))
+    assert a.status_code == 201, a.text
+    b = ru.post(
+        "/v1/operations",
+        json=operation(volume(box(35.4, 33.4, 35.9, 33.9), lower=8000, upper=12000, start_min=90)),
+    )
+    assert b.status_code == 201, b.text
+    body = b.json()
+    assert body["state"] == "accepted" and body["version"] == 1
+    mine = [c for c in body["conflicts"] if c["id"] == a.json()["id"]]
+    assert len(mine) == 1
+    c = mine[0]
+    assert c["kind"] == "operation" and c["party"] == "IL"
+    assert (c["lower_m"], c["upper_m"]) == (8000, 9000)
+    assert c["start"] == b.json()["volumes"][0]["start"]
+    assert c["end"] == a.json()["volumes"][0]["end"]
+
+
+def test_same_party_and_disjoint_do_not_conflict(running: Running) -> None:
+    il = running.client("IL")
+    a = il.post("/v1/operations", json=operation(volume(box(40.0, 30.0, 40.5, 30.5))))
+    b = il.post("/v1/operations", json=operation(volume(box(40.0, 30.0, 40.5, 30.5))))
+    assert a.status_code == b.status_code == 201
+    assert b.json()["conflicts"] == []
+    ru = running.client("RU")
+    # Above the band, then later in time, then merely touching: none conflicts.
+    for vol in (
+        volume(box(40.0, 30.0, 40.5, 30.5), lower=9000, upper=10000),
+        volume(box(40.0, 30.0, 40.5, 30.5), start_min=120),
+        volume(box(40.5, 30.0, 41.0, 30.5)),
+    ):
+        r = ru.post("/v1/operations", json=operation(vol))
+        assert r.status_code == 201
+        assert [c for c in r.json()["conflicts"] if c["party"] == "IL"] == []
+
+
+def test_late_notice_flag(running: Running) -> None:
+    un = running.client("UN")
+    late = un.post("/v1/operations", json=operation(volume(box(20, 10, 20.1, 10.1), start_min=5)))
+    early = un.post("/v1/operations", json=operation(volume(box(20, 10, 20.1, 10.1), start_min=20)))
+    assert late.json()["flags"] == ["late_notice"]
+    assert early.json()["flags"] == []
+
+
+def test_version_and_if_match(running: Running) -> None:
+    il = running.client("IL")
+    op = il.post("/v1/operations", json=operation(volume(box(10, 10, 10.2, 10.2)))).json()
+    body = operation(volume(box(10, 10, 10.3, 10.3)))
+    assert il.put(f"/v1/operations/{op['id']}", json=body).status_code == 422
+    ok = il.put(f"/v1/operations/{op['id']}", json=body, headers={"If-Match": '"1"'})
+    assert ok.status_code == 200 and ok.json()["version"] == 2
+    stale = il.put(f"/v1/operations/{op['id']}", json=body, headers={"If-Match": "1"})
+    assert stale.status_code == 412
+    assert stale.headers["content-type"].startswith("application/problem+json")
+
+
+def test_state_machine(running: Running) -> None:
+    il = running.client("IL")
+    op = il.post("/v1/operations", json=operation(volume(box(11, 11, 11.2, 11.2)))).json()
+    url = f"/v1/operations/{op['id']}/state"
+    assert il.post(url, json={"state": "contingent"}).status_code == 409
+    assert il.post(url, json={"state": "activated"}).json()["state"] == "activated"
+    assert il.post(url, json={"state": "nonconforming"}).json()["state"] == "nonconforming"
+    assert il.post(url, json={"state": "ended"}).json()["state"] == "ended"
+    assert il.post(url, json={"state": "activated"}).status_code == 409
+    assert il.post(url, json={"state": "flying"}).status_code == 422
+
+
+def test_ended_operation_no_longer_conflicts(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    op = il.post("/v1/operations", json=operation(volume(box(12, 12, 12.2, 12.2)))).json()
+    il.post(f"/v1/operations/{op['id']}/state", json={"state": "ended"})
+    r = ru.post("/v1/operations", json=operation(volume(box(12, 12, 12.2, 12.2))))
+    assert [c for c in r.json()["conflicts"] if c["id"] == op["id"]] == []
+
+
+def test_bbox_and_time_query(running: Running) -> None:
+    il = running.client("IL")
+    op = il.post("/v1/operations", json=operation(volume(box(-60, -30, -59.9, -29.9)))).json()
+    found = il.get("/v1/operations", params={"bbox": "-61,-31,-59,-29"}).json()["operations"]
+    assert op["id"] in [o["id"] for o in found]
+    far = il.get("/v1/operations", params={"bbox": "100,10,101,11"}).json()["operations"]
+    assert op["id"] not in [o["id"] for o in far]
+    later = il.get(
+        "/v1/operations",
+        params={
+            "bbox": "-61,-31,-59,-29",
+            "start": "2099-01-01T00:00:00Z",
+            "end": "2099-01-02T00:00:00Z",
+        },
+    ).json()["operations"]
+    assert op["id"] not in [o["id"] for o in later]
+    assert il.get("/v1/operations", params={"bbox": "1,2,3"}).status_code == 422
+
+
+def test_other_party_sees_no_details(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    op = il.post(
+        "/v1/operations",
+        json=operation(volume(box(13, 13, 13.2, 13.2)), details={"mission": "secret strike"}),
+    ).json()
+    assert il.get(f"/v1/operations/{op['id']}").json()["details"] == {"mission": "secret strike"}
+    theirs = ru.get(f"/v1/operations/{op['id']}").json()
+    assert "details" not in theirs and theirs["party"] == "IL"
+    listed = ru.get("/v1/operations", params={"bbox": "12.9,12.9,13.3,13.3"}).json()
+    assert all("details" not in o for o in listed["operations"])
+    assert "secret strike" not in ru.get("/v1/operations").text
+
+
+def test_other_party_cannot_change_operation(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    op = il.post("/v1/operations", json=operation(volume(box(14, 14, 14.2, 14.2)))).json()
+    r = ru.put(
+        f"/v1/operations/{op['id']}",
+        json=operation(volume(box(14, 14, 14.3, 14.3))),
+        headers={"If-Match": '"1"'},
+    )
+    assert r.status_code == 403
+    assert ru.post(f"/v1/operations/{op['id']}/state", json={"state": "ended"}).status_code == 403
+    assert il.get(f"/v1/operations/{op['id']}").json()["version"] == 1
+
+
+def test_unknown_operation_and_tokens(running: Running) -> None:
+    il = running.client("IL")
+    assert il.get("/v1/operations/nope").status_code == 404
+    assert running.client(None).get("/v1/operations").status_code == 401
+    bad = running.client(None)
+    bad.headers["Authorization"] = "Bearer not-a-token"
+    r = bad.get("/v1/operations")
+    assert r.status_code == 401 and r.json()["field"] == "Authorization"

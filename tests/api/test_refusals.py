@@ -1,0 +1,155 @@
+"""Every refusal rule answers problem+json naming the field, and stores nothing."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from tests.api.helpers import box, operation, volume
+from tests.conftest import Running
+
+
+def _good() -> dict[str, Any]:
+    return operation(volume(box(30.0, 30.0, 30.5, 30.5)))
+
+
+def _set(body: dict[str, Any], path: list[Any], value: Any) -> dict[str, Any]:
+    body = copy.deepcopy(body)
+    node = body
+    for p in path[:-1]:
+        node = node[p]
+    node[path[-1]] = value
+    return body
+
+
+BOWTIE = {"type": "Polygon", "coordinates": [[[30, 30], [31, 31], [31, 30], [30, 31], [30, 30]]]}
+HUGE = box(0, 0, 10, 10)  # about 1.2 million km²
+MANY = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            *[[30 + 0.5 * i / 1200, 30.0] for i in range(1200)],
+            [30.5, 30.5],
+            [30.0, 30.5],
+            [30.0, 30.0],
+        ]
+    ],
+}
+
+CASES: list[tuple[str, list[Any], Any, str]] = [
+    (
+        "lon out of range",
+        ["volumes", 0, "outline", "coordinates", 0, 1],
+        [181, 30],
+        "volumes[0].outline",
+    ),
+    (
+        "lat out of range",
+        ["volumes", 0, "outline", "coordinates", 0, 2],
+        [30.5, 91],
+        "volumes[0].outline",
+    ),
+    (
+        "too few vertices",
+        ["volumes", 0, "outline", "coordinates"],
+        [[[30, 30], [31, 30], [30, 30]]],
+        "volumes[0].outline",
+    ),
+    ("self-intersecting", ["volumes", 0, "outline"], BOWTIE, "volumes[0].outline"),
+    ("huge polygon", ["volumes", 0, "outline"], HUGE, "volumes[0].outline"),
+    ("too many vertices", ["volumes", 0, "outline"], MANY, "volumes[0].outline"),
+    ("lower above upper", ["volumes", 0, "lower_m"], 10000, "volumes[0]"),
+    ("lower equals upper", ["volumes", 0, "lower_m"], 9000, "volumes[0]"),
+    ("end before start", ["volumes", 0, "end"], "2020-01-01T00:00:00Z", "volumes[0].end"),
+    ("window too long", ["volumes", 0, "end"], "2099-01-01T00:00:00Z", "volumes[0].end"),
+    ("naive time", ["volumes", 0, "start"], "2030-01-01T00:00:00", "volumes[0].start"),
+    ("not a time", ["volumes", 0, "start"], "tomorrow", "volumes[0].start"),
+    (
+        "radius zero",
+        ["volumes", 0, "outline"],
+        {"type": "Circle", "center": [30, 30], "radius_m": 0},
+        "volumes[0].outline",
+    ),
+    (
+        "huge circle",
+        ["volumes", 0, "outline"],
+        {"type": "Circle", "center": [30, 30], "radius_m": 2_000_000},
+        "volumes[0].outline",
+    ),
+    (
+        "unknown outline",
+        ["volumes", 0, "outline"],
+        {"type": "LineString", "coordinates": []},
+        "volumes[0].outline",
+    ),
+    ("no volumes", ["volumes"], [], "volumes"),
+    ("string altitude", ["volumes", 0, "upper_m"], "high", "volumes[0].upper_m"),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "value", "field"), CASES, ids=[c[0] for c in CASES])
+def test_refused_and_nothing_stored(
+    running: Running, name: str, path: list[Any], value: Any, field: str
+) -> None:
+    il = running.client("IL")
+    with running.service.store.read() as tx:
+        before = (tx.count("operations"), tx.count("ledger"))
+    r = il.post("/v1/operations", json=_set(_good(), path, value))
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    problem = r.json()
+    assert problem["status"] == 422
+    assert problem["field"].startswith(field), problem
+    with running.service.store.read() as tx:
+        assert (tx.count("operations"), tx.count("ledger")) == before
+
+
+def test_nan_refused(running: Running) -> None:
+    il = running.client("IL")
+    raw = json.dumps(_good()).replace('"lower_m": 3000', '"lower_m": NaN')
+    r = il.post("/v1/operations", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["field"] == "volumes[0].lower_m"
+
+
+def test_malformed_json(running: Running) -> None:
+    r = running.client("IL").post(
+        "/v1/operations", content=b'{"volumes": [', headers={"content-type": "application/json"}
+    )
+    assert r.status_code in (400, 422)
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["field"] == "body"
+
+
+def test_body_too_large(running: Running) -> None:
+    body = _good()
+    body["details"] = {"pad": "x" * 2_000_000}
+    r = running.client("IL").post("/v1/operations", json=body)
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_zone_with_unknown_party_refused(running: Running) -> None:
+    r = running.client("IL").post(
+        "/v1/zones",
+        json={
+            "name": "z",
+            "kind": "no_fly",
+            "applies_to": ["RU", "XX"],
+            "volumes": [volume(box(1, 1, 1.1, 1.1))],
+        },
+    )
+    assert r.status_code == 422
+    assert r.json()["field"] == "applies_to[1]"
+
+
+def test_every_error_class_has_a_problem_row() -> None:
+    from deconfliction import errors
+    from deconfliction.api.problems import PROBLEMS
+
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert cls in PROBLEMS, f"{name} has no row in api/problems.py"

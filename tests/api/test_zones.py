@@ -1,0 +1,89 @@
+"""Zones over real HTTP: ownership, applicability, FeatureCollection, strategic check."""
+
+from __future__ import annotations
+
+from tests.api.helpers import box, operation, volume
+from tests.conftest import Running
+
+
+def test_zone_applies_to_other_parties_by_default(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    z = il.post(
+        "/v1/zones",
+        json={
+            "name": "Golan ADZ",
+            "kind": "air_defence",
+            "volumes": [
+                volume(box(50, 50, 50.5, 50.5), lower=0, upper=20000, start_min=0, minutes=600)
+            ],
+        },
+    )
+    assert z.status_code == 201, z.text
+    zid = z.json()["id"]
+    theirs = ru.post("/v1/operations", json=operation(volume(box(50.4, 50.4, 51, 51)))).json()
+    assert [c["id"] for c in theirs["conflicts"] if c["kind"] == "zone"] == [zid]
+    own = il.post("/v1/operations", json=operation(volume(box(50.4, 50.4, 51, 51)))).json()
+    assert [c for c in own["conflicts"] if c["kind"] == "zone"] == []
+
+
+def test_zone_applies_to_named_parties_only(running: Running) -> None:
+    il, ru, un = running.client("IL"), running.client("RU"), running.client("UN")
+    z = il.post(
+        "/v1/zones",
+        json={
+            "name": "corridor",
+            "kind": "no_fly",
+            "applies_to": ["RU"],
+            "volumes": [
+                volume(box(52, 52, 52.5, 52.5), lower=0, upper=20000, start_min=0, minutes=600)
+            ],
+        },
+    )
+    zid = z.json()["id"]
+    r = ru.post("/v1/operations", json=operation(volume(box(52.1, 52.1, 52.2, 52.2)))).json()
+    assert zid in [c["id"] for c in r["conflicts"]]
+    u = un.post("/v1/operations", json=operation(volume(box(52.1, 52.1, 52.2, 52.2)))).json()
+    assert zid not in [c["id"] for c in u["conflicts"]]
+
+
+def test_new_zone_reports_existing_operations(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    op = ru.post("/v1/operations", json=operation(volume(box(54, 54, 54.2, 54.2)))).json()
+    z = il.post(
+        "/v1/zones",
+        json={
+            "name": "new",
+            "kind": "buffer",
+            "volumes": [
+                volume(box(54.1, 54.1, 55, 55), lower=0, upper=20000, start_min=0, minutes=600)
+            ],
+        },
+    )
+    assert op["id"] in [c["id"] for c in z.json()["conflicts"]]
+
+
+def test_feature_collection_and_delete(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    z = il.post(
+        "/v1/zones",
+        json={
+            "name": "border",
+            "kind": "sovereign",
+            "volumes": [
+                volume(box(56, 56, 56.5, 56.5), lower=0, upper=20000, start_min=0, minutes=600)
+            ],
+        },
+    )
+    zid = z.json()["id"]
+    fc = ru.get("/v1/zones").json()
+    assert fc["type"] == "FeatureCollection"
+    feature = next(f for f in fc["features"] if f["id"] == zid)
+    assert feature["type"] == "Feature" and feature["geometry"]["type"] == "Polygon"
+    assert feature["properties"]["owner"] == "IL"
+    assert ru.delete(f"/v1/zones/{zid}").status_code == 403
+    assert zid in [f["id"] for f in ru.get("/v1/zones").json()["features"]]
+    assert il.delete(f"/v1/zones/{zid}").status_code == 204
+    assert zid not in [f["id"] for f in ru.get("/v1/zones").json()["features"]]
+    assert il.delete(f"/v1/zones/{zid}").status_code == 404
+    after = ru.post("/v1/operations", json=operation(volume(box(56.1, 56.1, 56.2, 56.2)))).json()
+    assert zid not in [c["id"] for c in after["conflicts"]]

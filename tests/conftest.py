@@ -1,0 +1,84 @@
+"""Fixtures: a real service on a real SQLite file, served over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from deconfliction import keys
+from deconfliction.api.app import create_app
+from deconfliction.config import Settings
+from deconfliction.service import Service
+from deconfliction.store import Store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Running:
+    """A served service and a client per party."""
+
+    url: str
+    service: Service
+    tokens: dict[str, str]
+    db: Path
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, party: str | None) -> httpx.Client:
+        """A client holding ``party``'s token (None: no token); closed with the server."""
+        headers = {} if party is None else {"Authorization": f"Bearer {self.tokens[party]}"}
+        c = httpx.Client(base_url=self.url, headers=headers, timeout=30)
+        self.clients.append(c)
+        return c
+
+
+def make_service(tmp: Path, **overrides: object) -> Service:
+    settings = Settings(database_url=f"sqlite:///{tmp / 'test.db'}", **overrides)  # type: ignore[arg-type]
+    store = Store(settings.database_url)
+    store.migrate()
+    return Service(store, settings, keys.load_or_create(tmp / "server.key"))
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    svc = make_service(tmp_path)
+    yield svc
+    svc.store.close()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    tmp = tmp_path_factory.mktemp("server")
+    svc = make_service(tmp)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(svc), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    run = Running(f"http://127.0.0.1:{port}", svc, tokens, tmp / "test.db")
+    yield run
+    for c in run.clients:
+        c.close()
+    server.should_exit = True
+    thread.join(timeout=10)
+    svc.store.close()
