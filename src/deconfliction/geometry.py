@@ -570,23 +570,41 @@ def index_boxes(outline: Outline) -> list[Box]:
     return _split_lon(lon - half, lon + half, lat_lo, lat_hi)
 
 
-def to_geojson(outline: Outline) -> dict[str, Any]:
-    """The contract's JSON form of an outline, longitudes as normalised.
+def to_geojson(outline: Outline, *, wrap: bool = True) -> dict[str, Any]:
+    """The contract's JSON form of an outline.
+
+    Parameters
+    ----------
+    outline : Polygon or Circle
+        Normalised outline.
+    wrap : bool
+        Put every longitude back in [-180, 180) (default), so the answer is RFC 7946 GeoJSON
+        that `check_outline` accepts again and normalises to the same outline. With False,
+        longitudes stay unwrapped as normalised (e.g. 181).
 
     Examples
     --------
     >>> to_geojson(Circle((36.2, 33.5), 15000.0))
     {'type': 'Circle', 'center': [36.2, 33.5], 'radius_m': 15000.0}
+    >>> p = Polygon(((179.0, 0.0), (181.0, 0.0), (181.0, 1.0), (179.0, 0.0)))
+    >>> to_geojson(p)["coordinates"][0][1], to_geojson(p, wrap=False)["coordinates"][0][1]
+    ([-179.0, 0.0], [181.0, 0.0])
     """
+
+    def lon_of(x: float) -> float:
+        return _wrap(x) if wrap and not -180.0 <= x <= 180.0 else x
+
     if isinstance(outline, Circle):
         return {
             "type": "Circle",
-            "center": [outline.center[0], outline.center[1]],
+            "center": [lon_of(outline.center[0]), outline.center[1]],
             "radius_m": outline.radius_m,
         }
     return {
         "type": "Polygon",
-        "coordinates": [[[x, y] for x, y in ring] for ring in (outline.exterior, *outline.holes)],
+        "coordinates": [
+            [[lon_of(x), y] for x, y in ring] for ring in (outline.exterior, *outline.holes)
+        ],
     }
 
 
