@@ -98,6 +98,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -188,7 +189,6 @@ _TIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{6}))?Z"
 )
 _STRING = json.JSONEncoder(ensure_ascii=False)
-_HASHED_FIELDS: Final = tuple(f for f in ENTRY_FIELDS if f not in ("hash", "signature"))
 
 
 class EntryKind(StrEnum):
@@ -311,70 +311,130 @@ def canonical_json(value: Any) -> bytes:
     deconfliction.errors.InvalidInput: [0]: NaN and infinities have no JSON form
     """
     out: list[str] = []
-    _encode(value, "", out)
-    return "".join(out).encode("utf-8")
+    try:
+        _encode(value, out)
+        return "".join(out).encode("utf-8")
+    except (_NoJson, UnicodeEncodeError):
+        # The fast walk keeps no path; walk again, slowly, to name the offending field.
+        detail, path = _locate(value, "") or ("no JSON form", "")
+        raise InvalidInput(detail, field=path or None) from None
 
 
-def _encode(value: Any, path: str, out: list[str]) -> None:
-    # bool before int: bool is a subclass of int.
-    if value is None:
+class _NoJson(Exception):
+    """A value has no canonical JSON form; `_locate` finds which."""
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    # Exact types first: they are nearly all a body holds, and `type() is` is the cheapest test.
+    kind = type(value)
+    if kind is str:
+        out.append(_STRING.encode(value))
+    elif kind is float:
+        out.append(_number(value))
+    elif kind is int:
+        if not -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+            raise _NoJson
+        out.append(int.__repr__(value))
+    elif kind is dict:
+        _encode_object(value, out)
+    elif kind is list or kind is tuple:
+        out.append("[")
+        for n, item in enumerate(value):
+            if n:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    elif value is None:
         out.append("null")
     elif value is True:
         out.append("true")
     elif value is False:
         out.append("false")
-    elif isinstance(value, str):
+    elif isinstance(value, str):  # StrEnum members and other subclasses
+        out.append(_STRING.encode(str.__str__(value)))
+    elif isinstance(value, int):
+        _encode(int(value), out)
+    elif isinstance(value, float):
+        _encode(float(value), out)
+    elif isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise _NoJson
+        out.append(_STRING.encode(_format_time(value, "")))
+    elif isinstance(value, Mapping):
+        _encode_object(value, out)
+    elif isinstance(value, list | tuple):
+        _encode(list(value), out)
+    else:
+        raise _NoJson
+
+
+def _encode_object(value: Mapping[Any, Any], out: list[str]) -> None:
+    keys = list(value)
+    if all(type(k) is str and k.isascii() for k in keys):
+        keys.sort()
+    elif all(isinstance(k, str) for k in keys):
+        # RFC 8785 sorts by UTF-16 code units; big-endian UTF-16 bytes compare the same way.
+        keys.sort(key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+    else:
+        raise _NoJson
+    out.append("{")
+    for n, key in enumerate(keys):
+        out.append(',"' if n else '"')
+        out.append(_STRING.encode(str.__str__(key))[1:])
+        out.append(":")
+        _encode(value[key], out)
+    out.append("}")
+
+
+def _locate(value: Any, path: str) -> tuple[str, str] | None:
+    """The first value under ``value`` with no canonical JSON form: (why, JSON path)."""
+    if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            _refuse("a lone surrogate has no UTF-8 form", path)
-        out.append(_STRING.encode(str(value)))
+            return "a lone surrogate has no UTF-8 form", path
+    elif value is None or isinstance(value, bool):
+        pass
     elif isinstance(value, int):
         if abs(value) > _MAX_SAFE_INTEGER:
-            _refuse("integers beyond ±(2**53 - 1) are not exact in JSON; use a float", path)
-        out.append(str(int(value)))
+            return "integers beyond ±(2**53 - 1) are not exact in JSON; use a float", path
     elif isinstance(value, float):
         if not math.isfinite(value):
-            _refuse("NaN and infinities have no JSON form", path)
-        out.append(_number(value))
+            return "NaN and infinities have no JSON form", path
     elif isinstance(value, datetime):
-        out.append(_STRING.encode(_format_time(value, path)))
+        if value.tzinfo is None or value.utcoffset() is None:
+            return "times must be timezone-aware", path
     elif isinstance(value, Mapping):
-        items = []
-        for key in value:
+        for key, item in value.items():
             if not isinstance(key, str):
-                _refuse(f"object keys must be strings, not {type(key).__name__}", path)
-            items.append(key)
-        # RFC 8785 sorts by UTF-16 code units; big-endian UTF-16 bytes compare the same way.
-        items.sort(key=lambda k: k.encode("utf-16-be", "surrogatepass"))
-        out.append("{")
-        for n, key in enumerate(items):
-            if n:
-                out.append(",")
-            sub = f"{path}.{key}" if path else key
-            _encode(key, sub, out)
-            out.append(":")
-            _encode(value[key], sub, out)
-        out.append("}")
+                return f"object keys must be strings, not {type(key).__name__}", path
+            found = _locate(key, path) or _locate(item, f"{path}.{key}" if path else key)
+            if found:
+                return found
     elif isinstance(value, list | tuple):
-        out.append("[")
         for n, item in enumerate(value):
-            if n:
-                out.append(",")
-            _encode(item, f"{path}[{n}]", out)
-        out.append("]")
+            found = _locate(item, f"{path}[{n}]")
+            if found:
+                return found
     else:
-        _refuse(f"{type(value).__name__} has no JSON form", path)
+        return f"{type(value).__name__} has no JSON form", path
+    return None
 
 
 def _number(x: float) -> str:
     """ECMAScript Number::toString of a finite double (RFC 8785 section 3.2.2.3)."""
+    # repr gives the shortest digits that round-trip, as ECMAScript requires; without an
+    # exponent and a ".0" it is already ECMAScript's spelling.
+    if not math.isfinite(x):
+        raise _NoJson
+    text = float.__repr__(x)
+    if "e" not in text and not text.endswith(".0"):
+        return text
     if x.is_integer() and abs(x) <= _MAX_SAFE_INTEGER:
         return str(int(x))
     if x < 0:
         return "-" + _number(-x)
-    # repr gives the shortest digits that round-trip, as ECMAScript requires.
-    parsed = Decimal(repr(x)).as_tuple()
+    parsed = Decimal(text).as_tuple()
     assert isinstance(parsed.exponent, int)
     raw = "".join(map(str, parsed.digits))
     digits = raw.rstrip("0")
@@ -506,11 +566,38 @@ def parse_time(text: str) -> datetime:
 
 def entry_hash(entry: LedgerEntry) -> str:
     """Lowercase hex SHA-256 of the canonical JSON of ``entry`` without ``hash``/``signature``."""
-    return _hash_fields(entry_to_dict(entry))
+    return hashlib.sha256(_entry_texts(entry)[1]).hexdigest()
 
 
-def _hash_fields(fields: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json({f: fields[f] for f in _HASHED_FIELDS})).hexdigest()
+def _entry_texts(entry: LedgerEntry, body: str | None = None) -> tuple[bytes, bytes]:
+    """The exported line and the hashed text of ``entry``, both canonical JSON.
+
+    They differ only by the ``hash`` and ``signature`` members, so the fields (the body above
+    all) are encoded once and spliced in the canonical (sorted) key order.
+    """
+    enc = _STRING.encode
+    if body is None:
+        body = canonical_json(entry.body).decode("utf-8")
+    private = "null" if entry.private_digest is None else enc(entry.private_digest)
+    party = "null" if entry.party_signature is None else enc(entry.party_signature)
+    start = f'{{"actor":{enc(entry.actor)},"body":{body}'
+    middle = (
+        f',"kind":{enc(entry.kind)},"party_signature":{party},"prev_hash":{enc(entry.prev_hash)}'
+        f',"private_digest":{private},"seq":{_seq_text(entry.seq)}'
+    )
+    end = f',"time":{enc(format_time(entry.time))}}}'
+    line = f'{start},"hash":{enc(entry.hash)}{middle},"signature":{enc(entry.signature)}{end}'
+    try:
+        return line.encode("utf-8"), (start + middle + end).encode("utf-8")
+    except UnicodeEncodeError:
+        field = "actor" if _locate(entry.actor, "actor") else "kind"
+        raise InvalidInput("a lone surrogate has no UTF-8 form", field=field) from None
+
+
+def _seq_text(seq: int) -> str:
+    if type(seq) is not int or not 1 <= seq <= _MAX_SAFE_INTEGER:
+        raise InvalidInput("seq must be an integer from 1 to 2**53 - 1", field="seq")
+    return str(seq)
 
 
 def entry_to_dict(entry: LedgerEntry) -> dict[str, Any]:
@@ -534,7 +621,7 @@ def to_json_line(entry: LedgerEntry) -> str:
 
     An export is every line followed by exactly one ``\\n``.
     """
-    return canonical_json(entry_to_dict(entry)).decode("utf-8")
+    return _entry_texts(entry)[0].decode("utf-8")
 
 
 def from_json_line(line: str) -> LedgerEntry:
@@ -548,7 +635,7 @@ def from_json_line(line: str) -> LedgerEntry:
         not check hashes or signatures: `verify` does.
     """
     try:
-        return _parse_line(line.removesuffix("\n"))
+        return _parse_line(line.removesuffix("\n"))[0]
     except _Bad as bad:
         raise InvalidInput(bad.detail, field=bad.field) from None
 
@@ -564,18 +651,19 @@ def entry_from_dict(obj: Mapping[str, Any]) -> LedgerEntry:
         raise InvalidInput(bad.detail, field=bad.field) from None
 
 
-def _parse_line(text: str) -> LedgerEntry:
+def _parse_line(text: str) -> tuple[LedgerEntry, bytes]:
+    """The entry on one line (without its newline) and the bytes its hash covers."""
     obj = _loads(text)
     if not isinstance(obj, dict):
         raise _Bad(Fault.JSON, "a line must hold one JSON object")
     entry = _entry_from_dict(obj)
     try:
-        again = to_json_line(entry)
+        again, hashed = _entry_texts(entry)
     except InvalidInput as exc:  # a lone surrogate smuggled in through a \ud800 escape
         raise _Bad(Fault.FIELD, exc.detail, exc.field) from None
-    if again != text:
+    if again != text.encode("utf-8", "surrogatepass"):
         raise _Bad(Fault.CANONICAL, "the line is not the canonical encoding of its entry")
-    return entry
+    return entry, hashed
 
 
 def _entry_from_dict(obj: Mapping[str, Any]) -> LedgerEntry:
@@ -705,6 +793,7 @@ def append(
     for name, text in (("actor", actor), ("kind", kind)):
         if not isinstance(text, str) or not text:
             raise InvalidInput(f"{name} must be a non-empty string", field=name)
+        canonical_json({name: text})  # refuses a lone surrogate, naming the field
     if not isinstance(body, Mapping):
         raise InvalidInput("body must be an object", field="body")
     try:
@@ -712,30 +801,24 @@ def append(
         _check_signature(party_signature, "party_signature", optional=True)
     except _Bad as bad:
         raise InvalidInput(bad.detail, field=bad.field) from None
-    encoded = canonical_json({"body": body})
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "time": time_text,
-        "actor": str(actor),
-        "kind": str(kind),
-        "body": _loads(encoded.decode("utf-8"))["body"],
-        "private_digest": private_digest,
-        "prev_hash": prev_hash,
-        "party_signature": party_signature,
-    }
-    digest = _hash_fields(fields)
-    signature = key.sign(SIGNATURE_CONTEXT + bytes.fromhex(digest))
-    return LedgerEntry(
+    # Wrapped so that an error names "body.<path>"; the wrapper is then cut off again.
+    body_text = canonical_json({"body": body}).decode("utf-8")[len('{"body":') : -1]
+    entry = LedgerEntry(
         seq=seq,
         time=parse_time(time_text),
-        actor=fields["actor"],
-        kind=fields["kind"],
-        body=fields["body"],
+        actor=str.__str__(actor),
+        kind=str.__str__(kind),
+        body=_loads(body_text),
         private_digest=private_digest,
         prev_hash=prev_hash,
-        hash=digest,
-        signature=base64.b64encode(signature).decode("ascii"),
+        hash="",
+        signature="",
         party_signature=party_signature,
+    )
+    digest = hashlib.sha256(_entry_texts(entry, body_text)[1]).hexdigest()
+    signature = key.sign(SIGNATURE_CONTEXT + bytes.fromhex(digest))
+    return dataclasses.replace(
+        entry, hash=digest, signature=base64.b64encode(signature).decode("ascii")
     )
 
 
@@ -788,7 +871,7 @@ def verify(
     for number, raw in enumerate(lines, 1):
         entry: LedgerEntry | None = None
         try:
-            entry = _parse_raw(raw)
+            entry, hashed = _parse_raw(raw)
             if entry.seq != seq + 1:
                 what = "repeats or goes back" if entry.seq <= seq else "skips"
                 raise _Bad(Fault.SEQ, f"seq {entry.seq} {what}: expected {seq + 1}")
@@ -796,7 +879,7 @@ def verify(
                 raise _Bad(Fault.PREV_HASH, "prev_hash is not the previous entry's hash")
             if last_time is not None and entry.time < last_time:
                 raise _Bad(Fault.TIME, "time is before the previous entry's")
-            recomputed = entry_hash(entry)
+            recomputed = hashlib.sha256(hashed).hexdigest()
             if recomputed != entry.hash:
                 raise _Bad(Fault.HASH, f"fields hash to {recomputed}, not to the hash given")
             _check_server_signature(entry, server_key)
@@ -853,7 +936,7 @@ def verify_export(
                   start=start, head=head)
 
 
-def _parse_raw(raw: str | bytes) -> LedgerEntry:
+def _parse_raw(raw: str | bytes) -> tuple[LedgerEntry, bytes]:
     if isinstance(raw, bytes):
         if not raw.endswith(b"\n"):
             raise _Bad(Fault.NEWLINE, "the line does not end with \\n")
