@@ -16,6 +16,7 @@ import uvicorn
 from deconfliction import keys
 from deconfliction.api.app import create_app
 from deconfliction.config import Settings
+from deconfliction.engine import Engine
 from deconfliction.service import Service
 from deconfliction.store import Store
 
@@ -34,6 +35,7 @@ class Running:
     service: Service
     tokens: dict[str, str]
     db: Path
+    engine: Engine
     clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self, party: str | None) -> httpx.Client:
@@ -64,9 +66,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     svc = make_service(tmp)
     tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
     port = free_port()
-    config = uvicorn.Config(
-        create_app(svc), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-    )
+    app = create_app(svc, background=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -75,7 +76,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         if time.monotonic() > deadline:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
-    run = Running(f"http://127.0.0.1:{port}", svc, tokens, tmp / "test.db")
+    run = Running(f"http://127.0.0.1:{port}", svc, tokens, tmp / "test.db", app.state.engine)
     yield run
     for c in run.clients:
         c.close()

@@ -32,6 +32,7 @@ from deconfliction.model import (
     check_transition,
 )
 from deconfliction.store import Box, Store, Tx
+from deconfliction.store import tracks as track_store
 
 __all__ = ["ACK_DEADLINES_S", "Caller", "Service", "boxes_of", "overlap_json"]
 
@@ -202,6 +203,8 @@ class Service:
             }
             for p in tx.party_names():
                 self.alert(tx, now, p, "late_notice", Severity.ADVISORY, body)
+        track_store.put_conflicts(
+            tx, [_strategic_row(op.id, op.party, o) for o in overlaps], codec.to_epoch(now))
         for o in overlaps:
             body = {"operation": op.id, "party": op.party, **overlap_json(o)}
             self.alert(tx, now, op.party, "strategic", Severity.ADVISORY, body)
@@ -254,6 +257,7 @@ class Service:
                 submitted_at=now,
             )
             overlaps = self._strategic(tx, vols, caller.party, op.id)
+            track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
             tx.replace_operation(op, boxes_of(vols), signature)
             self._record(
                 tx,
@@ -293,6 +297,8 @@ class Service:
             check_transition(old.state, new)
             op = replace(old, state=new, version=old.version + 1)
             tx.replace_operation(op, None, signature)
+            if new == OperationState.ENDED:
+                track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
             self._record(
                 tx,
                 now,
@@ -408,6 +414,12 @@ class Service:
                     )
             tx.insert_zone(zone, boxes_of(vols), codec.to_epoch(now))
             self._record(tx, now, caller.party, "zone.created", codec.zone_to_feature(zone))
+            # ``met`` speaks from the zone's side; the conflicts row speaks from the operation's.
+            track_store.put_conflicts(tx, [
+                _strategic_row(o.id, o.party, replace(o, kind="zone", id=zone.id,
+                                                      party=zone.owner, volume=o.other_volume,
+                                                      other_volume=o.volume))
+                for o in met], codec.to_epoch(now))
             for o in met:
                 body = {"zone": zone.id, "owner": zone.owner, **overlap_json(o)}
                 self.alert(tx, now, o.party, "strategic", Severity.ADVISORY, body)
@@ -422,6 +434,7 @@ class Service:
             if zone.owner != caller.party:
                 raise Forbidden("the zone belongs to another party", field="id")
             tx.delete_zone(zone_id, codec.to_epoch(now))
+            track_store.deactivate_refs(tx, zone_id, codec.to_epoch(now))
             self._record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
 
     def list_zones(self) -> list[Zone]:
@@ -512,4 +525,17 @@ def overlap_json(o: Overlap) -> dict[str, Any]:
         "upper_m": o.upper_m,
         "volume": o.volume,
         "other_volume": o.other_volume,
+    }
+
+
+def _strategic_row(op: str, op_party: str, o: Overlap) -> dict[str, Any]:
+    """A strategic conflict between operation ``op`` and what ``o`` names, as a conflicts row."""
+    return {
+        "id": f"strategic:{op}:{o.id}:{o.volume}:{o.other_volume}",
+        "kind": "strategic",
+        "parties": sorted({op_party, o.party}),
+        "severity": Severity.ADVISORY.value,
+        "body": {"operation": op, "party": op_party, **overlap_json(o)},
+        "ref_a": op,
+        "ref_b": o.id,
     }

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconfliction import __version__
-from deconfliction.api import operations, problems, system, zones
+from deconfliction.api import operations, problems, system, tracks, zones
+from deconfliction.engine import Engine
 from deconfliction.service import Service
 
 __all__ = ["BodyLimit", "create_app"]
@@ -56,17 +60,54 @@ class _Oversize(Exception):
     pass
 
 
-def create_app(service: Service) -> FastAPI:
-    """The HTTP face of ``service``."""
+class Ticker:
+    """Calls ``work`` every ``period_s`` on a daemon thread until stopped; logs, never dies."""
+
+    def __init__(self, name: str, period_s: float, work: Callable[[], object]) -> None:
+        self.period_s = period_s
+        self.work = work
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        log = logging.getLogger("deconfliction")
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                self.work()
+            except Exception:
+                log.exception("%s failed", self.thread.name)
+            self.stopping.wait(max(0.0, self.period_s - (time.monotonic() - started)))
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+
+def create_app(service: Service, *, background: bool = True) -> FastAPI:
+    """The HTTP face of ``service``; ``background`` runs the engine's tick (and the hotline's
+    sweeps) while the app is up."""
+    engine = Engine(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tickers = [Ticker("engine-tick", service.settings.tick_s, engine.tick)]
+        if not background:
+            tickers = []
+        for t in tickers:
+            t.start()
         yield
+        for t in tickers:
+            t.stop()
 
     app = FastAPI(title="deconfliction", version=__version__, lifespan=lifespan)
     app.state.service = service
+    app.state.engine = engine
     problems.install(app)
-    for module in (operations, zones, system):
+    for module in (operations, zones, tracks, system):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=service.settings.limits.max_body_bytes)
     return app

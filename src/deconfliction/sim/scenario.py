@@ -80,7 +80,7 @@ def demo_scene(now: datetime) -> DemoScene:
             "RU",
             (
                 Volume4D(
-                    _box(35.8, 33.9, 36.9, 34.6),
+                    _box(35.8, 33.1, 36.9, 34.6),
                     7_000,
                     9_000,
                     soon + timedelta(minutes=20),

@@ -142,6 +142,10 @@ conflicts = Table(
     Column("body", JSON, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("updated_at", Float, nullable=False),
+    # The objects a strategic conflict stands on (operation or zone ids), so that ending or
+    # changing one ends its conflicts without a scan.
+    Column("ref_a", String(36), nullable=True, index=True),
+    Column("ref_b", String(36), nullable=True, index=True),
 )
 
 alerts = Table(
@@ -158,6 +162,10 @@ alerts = Table(
     Column("acked_at", Float, nullable=True),
     Column("acked_by", String(64), nullable=True),
     Index("ix_alerts_open", "acked_at", "deadline"),
+    # Added by migration 0002: the acknowledging token's level, and when the alert passed its
+    # deadline at the top of its party's ladder (it stays open, and the sweep leaves it be).
+    Column("acked_level", Integer, nullable=True),
+    Column("top_at", Float, nullable=True),
 )
 
 messages = Table(
@@ -172,6 +180,7 @@ messages = Table(
     Column("sent_at", Float, nullable=False),
     Column("read_at", Float, nullable=True),
     Index("ux_messages_recipient_seq", "recipient", "seq", unique=True),
+    Index("ix_messages_sender", "sender", "id"),  # migration 0002
 )
 
 events = Table(

@@ -1,0 +1,54 @@
+"""``/v1/tracks``, ``/v1/conflicts`` and ``/v1/identify``: the tactical picture."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from deconfliction.api.deps import CallerDep
+from deconfliction.api.schemas import TrackBatchIn
+from deconfliction.engine import Engine
+from deconfliction.errors import InvalidInput
+from deconfliction.model import Track
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1", tags=["tactical"])
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+@router.post("/tracks", status_code=202)
+def post_tracks(body: TrackBatchIn, caller: CallerDep, request: Request) -> JSONResponse:
+    """A batch of the caller's track reports: all stored (202) or none (problem+json)."""
+    reports = [Track(aircraft=r.aircraft, party=caller.party, t=r.t.astimezone(UTC), lon=r.lon,
+                     lat=r.lat, alt_m=r.alt_m, gs_mps=r.gs_mps, track_deg=r.track_deg,
+                     vs_mps=r.vs_mps, operation=r.operation) for r in body.reports]
+    n = _engine(request).ingest(caller, reports)
+    return JSONResponse({"accepted": n}, status_code=202)
+
+
+@router.get("/conflicts")
+def conflicts(caller: CallerDep, request: Request,
+              kind: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    """The active conflicts that involve the caller."""
+    return {"conflicts": _engine(request).conflicts_for(caller, kind)}
+
+
+@router.get("/identify")
+def identify(caller: CallerDep, request: Request,
+             lon: Annotated[float, Query(ge=-180, le=180)],
+             lat: Annotated[float, Query(ge=-90, le=90)],
+             alt_m: Annotated[float, Query(ge=-1000, le=40000)],
+             t: Annotated[datetime | None, Query()] = None) -> dict[str, Any]:
+    """Which notified operations cover this point at ``t`` (default now), and nearby tracks."""
+    if t is not None and t.tzinfo is None:
+        raise InvalidInput("t is RFC 3339 with a zone", field="t")
+    when = t.astimezone(UTC) if t is not None else datetime.now(UTC)
+    return _engine(request).identify(caller, lon, lat, alt_m, when)

@@ -1,0 +1,328 @@
+"""The tactical engine: takes track reports, ticks, and turns findings into conflicts and alerts.
+
+A shell around the pure core (`tactical`, `resolution`, `airspace`): it reads the latest tracks
+and the live zones and operations from the store, calls the core, and writes what changed
+(conflict rows, stream events, alerts, ledger entries) in one short write transaction per tick.
+
+Track batches: a batch is accepted whole or refused whole. A bad report is named by its index and
+field (``reports[17].t``) and nothing of the batch is stored, so a sender never has to work out
+which half of a batch got in. Reports are kept as each aircraft's latest state only; an older
+report than the stored one is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from deconfliction import codec, geometry, tactical
+from deconfliction.errors import Forbidden, InvalidInput, NotFound
+from deconfliction.model import Circle, OperationState, Severity, Track
+from deconfliction.service import Caller, Service
+from deconfliction.store import tracks as track_store
+
+__all__ = ["Engine", "TickStats", "pseudonym"]
+
+FUTURE_SKEW_S = 5.0
+"""A report may be this far ahead of the server clock (clock error), no more."""
+
+
+def pseudonym(party: str, aircraft: str) -> str:
+    """How another party's aircraft is named to a party: its party and an opaque tag.
+
+    The aircraft id may be a callsign, a private detail: a stable hash lets a duty officer
+    follow one aircraft across updates without learning its callsign.
+    """
+    tag = hashlib.sha256(f"{party}\x00{aircraft}".encode()).hexdigest()[:10]
+    return f"{party}:{tag}"
+
+
+@dataclass
+class TickStats:
+    """What one tick saw and did."""
+
+    aircraft: int = 0
+    conflicts: int = 0
+    events: int = 0
+    dropped: int = 0
+    seconds: float = 0.0
+
+
+_RANK = {Severity.ADVISORY: 0, Severity.CAUTION: 1, Severity.WARNING: 2, Severity.LOSS: 3}
+_WGS84_A = 6_378_137.0
+_WGS84_E2 = 6.694379990141317e-3
+
+
+def advance(lon: np.ndarray, lat: np.ndarray, alt_m: np.ndarray, gs_mps: np.ndarray,
+            track_deg: np.ndarray, vs_mps: np.ndarray, dt_s: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions ``dt_s`` seconds later along each straight track (local radii of curvature).
+
+    Used to bring reports of different ages to the tick's instant; ``dt_s`` is at most the
+    staleness limit (30 s), over which the local-plane step is exact to well under a metre.
+    """
+    phi = np.radians(lat)
+    w = np.sqrt(1.0 - _WGS84_E2 * np.sin(phi) ** 2)
+    m = _WGS84_A * (1.0 - _WGS84_E2) / w**3
+    n = _WGS84_A / w
+    trk = np.radians(track_deg)
+    north = gs_mps * np.cos(trk) * dt_s
+    east = gs_mps * np.sin(trk) * dt_s
+    new_lat = lat + np.degrees(north / m)
+    new_lon = lon + np.degrees(east / (n * np.maximum(np.cos(phi), 1e-9)))
+    new_lon = (new_lon + 180.0) % 360.0 - 180.0
+    return new_lon, np.clip(new_lat, -90.0, 90.0), alt_m + vs_mps * dt_s
+
+
+@dataclass
+class Engine:
+    """Track intake and the periodic tick, over one `Service`.
+
+    Between ticks it carries the active tactical conflicts (for `tactical.diff`) and the keys
+    of the other active findings; on start it reloads them from the conflicts table, so a
+    restart neither forgets an open conflict nor announces it twice.
+    """
+
+    service: Service
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _active: dict[tactical.PairKey, tactical.Active] = field(default_factory=dict)
+    _resolutions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _loaded: bool = False
+
+    # --- intake ----------------------------------------------------------------------------
+    def ingest(self, caller: Caller, reports: Sequence[Track]) -> int:
+        """Store a batch of the caller's reports (whole or nothing); how many were stored."""
+        now = self.service.clock()
+        rows: list[dict[str, Any]] = []
+        linked: dict[str, list[int]] = {}
+        for k, r in enumerate(reports):
+            if (r.t - now).total_seconds() > FUTURE_SKEW_S:
+                raise InvalidInput("report time is in the future", field=f"reports[{k}].t")
+            values = (r.lon, r.lat, r.alt_m, r.gs_mps, r.track_deg, r.vs_mps)
+            if not all(math.isfinite(v) for v in values):
+                raise InvalidInput("not a finite number", field=f"reports[{k}]")
+            if r.operation is not None:
+                linked.setdefault(r.operation, []).append(k)
+            rows.append({"aircraft": r.aircraft, "party": caller.party,
+                         "t": codec.to_epoch(r.t), "lon": r.lon, "lat": r.lat,
+                         "alt_m": r.alt_m, "gs_mps": r.gs_mps, "track_deg": r.track_deg % 360.0,
+                         "vs_mps": r.vs_mps, "operation": r.operation,
+                         "received_at": codec.to_epoch(now)})
+        with self.service.store.write() as tx:
+            for op_id, ks in linked.items():
+                try:
+                    op = tx.operation(op_id)
+                except NotFound:
+                    raise InvalidInput(f"no operation {op_id!r}",
+                                       field=f"reports[{ks[0]}].operation") from None
+                if op.party != caller.party:
+                    raise Forbidden("a track can only be linked to its own party's operation",
+                                    field=f"reports[{ks[0]}].operation")
+            track_store.upsert_tracks(tx, rows)
+        return len(rows)
+
+    # --- the tick --------------------------------------------------------------------------
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        with self.service.store.read() as tx:
+            rows = track_store.active_conflicts(tx, ["tactical"])
+        for r in rows:
+            b = r["body"]
+            key = tuple(sorted(b["aircraft_keys"]))
+            assert len(key) == 2
+            self._active[(key[0], key[1])] = tactical.Active(
+                (key[0], key[1]), Severity(r["severity"]), b["t_in_s"], b["t_cpa_s"],
+                b["d_cpa_m"], b["v_cpa_m"], r["updated_at"] + b["t_cpa_s"])
+            if "resolutions" in b:
+                self._resolutions[r["id"]] = b["resolutions"]
+        self._loaded = True
+
+    def tick(self, now: datetime | None = None) -> TickStats:
+        """Detect, diff against the last tick, and write what changed; one tick at a time."""
+        with self._lock:
+            return self._tick(now or self.service.clock())
+
+    def _tick(self, now: datetime) -> TickStats:
+        self._load()
+        started = time.perf_counter()
+        st = self.service.settings
+        now_s = codec.to_epoch(now)
+        with self.service.store.read() as tx:
+            tr = track_store.load_tracks(tx)
+        age = now_s - tr.t
+        stale = np.flatnonzero(age > st.stale_s)
+        live = np.flatnonzero(age <= st.stale_s)
+        keys = [f"{tr.party[k]}/{tr.aircraft[k]}" for k in live.tolist()]
+        party = np.array([tr.party[k] for k in live.tolist()], dtype=object)
+        lon, lat, alt = advance(tr.lon[live], tr.lat[live], tr.alt_m[live], tr.gs_mps[live],
+                                tr.track_deg[live], tr.vs_mps[live],
+                                np.clip(age[live], 0.0, None))
+        gs, trk, vs = tr.gs_mps[live], tr.track_deg[live], tr.vs_mps[live]
+        found = tactical.detect(lon, lat, alt, gs, trk, vs, party, r_m=st.r_m, h_m=st.h_m,
+                                lookahead_s=st.lookahead_s)
+        previous = self._active
+        d = tactical.diff(previous, found, keys, now_s=now_s)
+        sev = tactical.severity(found.t_in)
+        rows: dict[str, dict[str, Any]] = {}
+        for n, (i, j) in enumerate(zip(found.i.tolist(), found.j.tolist(), strict=True)):
+            pair = sorted((keys[i], keys[j]))
+            ends = [i, j] if keys[i] == pair[0] else [j, i]
+            rows[_tactical_id(pair[0], pair[1])] = {
+                "id": _tactical_id(pair[0], pair[1]),
+                "kind": "tactical",
+                "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
+                "severity": str(sev[n]),
+                "body": {
+                    "aircraft_keys": pair,
+                    "t_in_s": float(found.t_in[n]), "t_out_s": float(found.t_out[n]),
+                    "t_cpa_s": float(found.t_cpa[n]), "d_cpa_m": float(found.d_cpa_m[n]),
+                    "v_cpa_m": float(found.v_cpa_m[n]), "at": codec.rfc3339(now),
+                    "positions": [{"lon": float(lon[k]), "lat": float(lat[k]),
+                                   "alt_m": float(alt[k]), "gs_mps": float(gs[k]),
+                                   "track_deg": float(trk[k]), "vs_mps": float(vs[k])}
+                                  for k in ends],
+                },
+            }
+        changed = {_tactical_id(*e.key) for e in d.events if e.kind != "ended"}
+        self._resolutions = {cid: r for cid, r in self._resolutions.items() if cid in rows}
+        self._resolutions.update(self._resolve(
+            {cid: rows[cid]["body"]["aircraft_keys"] for cid in changed}, keys,
+            (lon, lat, alt, gs, trk, vs), party))
+        for cid, res in self._resolutions.items():
+            rows[cid]["body"]["resolutions"] = res
+        stats = TickStats(aircraft=len(keys), conflicts=len(found.i), dropped=len(stale))
+        with self.service.store.write() as tx:
+            if len(stale):
+                dropped = [(tr.party[k], tr.aircraft[k]) for k in stale.tolist()]
+                track_store.delete_tracks(tx, dropped)
+                for p, ac in dropped:
+                    tx.insert_event(p, "track.dropped", {"aircraft": ac, "silent_s": st.stale_s},
+                                    now_s)
+            # Figures of every live pair are refreshed, so GET /v1/conflicts is current even
+            # when no event was due.
+            track_store.put_conflicts(tx, list(rows.values()), now_s)
+            for e in d.events:
+                cid = _tactical_id(*e.key)
+                if e.kind == "ended":
+                    track_store.deactivate_conflicts(tx, [cid], now_s)
+                    row = {"id": cid, "kind": "tactical",
+                           "parties": sorted({_split(e.key[0])[0], _split(e.key[1])[0]}),
+                           "severity": str(e.severity), "body": {"aircraft_keys": list(e.key)}}
+                else:
+                    row = rows[cid]
+                worse = e.kind == "new" or (
+                    e.kind == "updated" and e.key in previous
+                    and _RANK[e.severity] > _RANK[previous[e.key].severity])
+                self._announce(tx, now, row, e.kind, alert=worse)
+                stats.events += 1
+        self._active = dict(d.active)
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _announce(self, tx: Any, now: datetime, row: dict[str, Any], event: str, *,
+                  alert: bool) -> None:
+        """Tell each party of a conflict what changed, in its own view; alert when it worsens."""
+        for p in row["parties"]:
+            view = _view(row, p)
+            tx.insert_event(p, "conflict", {"event": event, **view}, codec.to_epoch(now))
+            if alert:
+                self.service.alert(tx, now, p, row["kind"], Severity(row["severity"]), view)
+
+    def _resolve(self, pairs: dict[str, list[str]], keys: list[str],
+                 states: tuple[np.ndarray, ...], party: np.ndarray) -> dict[str, dict[str, Any]]:
+        """Resolutions for both aircraft of each conflict in ``pairs`` (conflict id → keys)."""
+        return {}
+
+    def conflicts_for(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
+        """Active conflicts involving the caller, in the caller's view."""
+        with self.service.store.read() as tx:
+            rows = track_store.active_conflicts(tx, None if kind is None else [kind])
+        return [_view(r, caller.party) for r in rows if caller.party in r["parties"]]
+
+    # --- identify --------------------------------------------------------------------------
+    def identify(self, caller: Caller, lon: float, lat: float, alt_m: float, t: datetime,
+                 *, radius_m: float = 5_000.0, height_m: float = 600.0) -> dict[str, Any]:
+        """Which notified operations cover the point at ``t``, and which tracks are near it."""
+        eps = 1e-6
+        te = codec.to_epoch(t)
+        with self.service.store.read() as tx:
+            found = tx.candidates((lon - eps, lat - eps, lon + eps, lat + eps), alt_m, alt_m,
+                                  te, te)
+            ops = tx.operations(i for k, i in found if k == "operation")
+            tracks = track_store.load_tracks(tx)
+        covering = []
+        x, y = np.array([lon]), np.array([lat])
+        for op in ops:
+            if op.state == OperationState.ENDED:
+                continue
+            hits = [n for n, v in enumerate(op.volumes)
+                    if v.lower_m <= alt_m <= v.upper_m and v.start <= t < v.end
+                    and bool(geometry.contains(v.outline, x, y)[0])]
+            if hits:
+                covering.append({"id": op.id, "party": op.party, "state": op.state.value,
+                                 "priority": op.priority, "volumes": hits})
+        near = []
+        if tracks.aircraft:
+            d = geometry.distance_outside_m(
+                Circle((lon, lat), radius_m), tracks.lon, tracks.lat)
+            close = np.flatnonzero((d <= 0) & (np.abs(tracks.alt_m - alt_m) <= height_m))
+            for k in close.tolist():
+                own = tracks.party[k] == caller.party
+                near.append({
+                    "aircraft": tracks.aircraft[k] if own
+                    else pseudonym(tracks.party[k], tracks.aircraft[k]),
+                    "party": tracks.party[k],
+                    "t": codec.rfc3339(codec.from_epoch(float(tracks.t[k]))),
+                    "lon": float(tracks.lon[k]), "lat": float(tracks.lat[k]),
+                    "alt_m": float(tracks.alt_m[k]),
+                    "operation": tracks.operation[k],
+                })
+        return {"lon": lon, "lat": lat, "alt_m": alt_m, "t": codec.rfc3339(t),
+                "identified": bool(covering), "operations": covering, "tracks": near}
+
+
+
+def _split(key: str) -> tuple[str, str]:
+    party, _, aircraft = key.partition("/")
+    return party, aircraft
+
+
+def _view(row: dict[str, Any], viewer: str) -> dict[str, Any]:
+    """A conflict as ``viewer`` may see it: other parties' aircraft under pseudonyms."""
+    body = dict(row["body"])
+    keys: list[str] = body.pop("aircraft_keys", [])
+    out: dict[str, Any] = {"id": row["id"], "kind": row["kind"], "parties": row["parties"],
+                           "severity": row["severity"]}
+    aircraft = []
+    for k in keys:
+        party, ac = _split(k)
+        aircraft.append(ac if party == viewer else pseudonym(party, ac))
+    out["aircraft"] = aircraft
+    resolutions = body.pop("resolutions", None)
+    positions = body.pop("positions", None)
+    if positions is not None:
+        out["positions"] = [
+            {**p, "aircraft": name} for p, name in zip(positions, aircraft, strict=True)]
+    if resolutions is not None:
+        out["resolutions"] = {name: resolutions[k] for k, name in zip(keys, aircraft, strict=True)
+                              if k in resolutions and _split(k)[0] == viewer}
+    private = body.pop("private", None)
+    if private is not None and private.get("party") == viewer:
+        out.update(private.get("fields", {}))
+    out.update(body)
+    return out
+
+
+def _tactical_id(a: str, b: str) -> str:
+    # Opaque: the id is shown to both parties, and aircraft ids may be callsigns.
+    return "tactical-" + hashlib.sha256(f"{a}\x00{b}".encode()).hexdigest()[:20]
+

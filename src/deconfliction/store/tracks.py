@@ -1,0 +1,123 @@
+"""SQL for tracks (latest state per aircraft) and the active conflicts table.
+
+Functions over a `Tx`; the tactical engine and ``/v1/tracks`` call them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from deconfliction.store import Tx
+from deconfliction.store import schema as s
+from deconfliction.units import FloatArray
+
+__all__ = [
+    "TrackArrays",
+    "active_conflicts",
+    "deactivate_conflicts",
+    "deactivate_refs",
+    "delete_tracks",
+    "load_tracks",
+    "put_conflicts",
+    "upsert_tracks",
+]
+
+_TRACK_COLS = ("t", "lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps", "operation",
+               "received_at")
+
+
+class TrackArrays(NamedTuple):
+    """Every stored track as columns (one entry per aircraft)."""
+
+    aircraft: list[str]
+    party: list[str]
+    operation: list[str | None]
+    t: FloatArray
+    lon: FloatArray
+    lat: FloatArray
+    alt_m: FloatArray
+    gs_mps: FloatArray
+    track_deg: FloatArray
+    vs_mps: FloatArray
+
+
+def upsert_tracks(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or replace each aircraft's latest report; an older report never wins."""
+    if not rows:
+        return
+    ins = (sqlite.insert(s.tracks) if tx.store.is_sqlite else postgresql.insert(s.tracks))
+    stmt = ins.on_conflict_do_update(
+        index_elements=["aircraft", "party"],
+        set_={c: ins.excluded[c] for c in _TRACK_COLS},
+        where=ins.excluded.t >= s.tracks.c.t,
+    )
+    tx.conn.execute(stmt, [dict(r) for r in rows])
+
+
+def load_tracks(tx: Tx) -> TrackArrays:
+    """Every stored track, as arrays."""
+    rows = tx.conn.execute(
+        select(s.tracks.c.aircraft, s.tracks.c.party, s.tracks.c.operation, s.tracks.c.t,
+               s.tracks.c.lon, s.tracks.c.lat, s.tracks.c.alt_m, s.tracks.c.gs_mps,
+               s.tracks.c.track_deg, s.tracks.c.vs_mps).order_by(s.tracks.c.party,
+                                                                  s.tracks.c.aircraft)
+    ).all()
+    if not rows:
+        e = np.empty(0)
+        return TrackArrays([], [], [], e, e, e, e, e, e, e)
+    cols = list(zip(*rows, strict=True))
+    num = np.array(cols[3:], dtype=np.float64)
+    return TrackArrays(list(cols[0]), list(cols[1]), list(cols[2]), *num)
+
+
+def delete_tracks(tx: Tx, keys: Iterable[tuple[str, str]]) -> None:
+    """Forget these (party, aircraft) tracks."""
+    for party, aircraft in keys:
+        tx.conn.execute(delete(s.tracks).where(s.tracks.c.party == party,
+                                               s.tracks.c.aircraft == aircraft))
+
+
+def put_conflicts(tx: Tx, rows: Sequence[Mapping[str, Any]], now: float) -> None:
+    """Insert or refresh active conflicts (id, kind, parties, severity, body)."""
+    if not rows:
+        return
+    ins = (sqlite.insert(s.conflicts) if tx.store.is_sqlite else postgresql.insert(s.conflicts))
+    stmt = ins.on_conflict_do_update(
+        index_elements=["id"],
+        set_={"kind": ins.excluded.kind, "parties": ins.excluded.parties,
+              "ref_a": ins.excluded.ref_a, "ref_b": ins.excluded.ref_b,
+              "severity": ins.excluded.severity, "body": ins.excluded.body,
+              "active": True, "updated_at": ins.excluded.updated_at},
+    )
+    tx.conn.execute(stmt, [{"ref_a": None, "ref_b": None, **r, "active": True, "updated_at": now}
+                           for r in rows])
+
+
+def deactivate_conflicts(tx: Tx, ids: Iterable[str], now: float) -> None:
+    """Mark these conflicts ended (kept for the record)."""
+    ids = list(ids)
+    for first in range(0, len(ids), 500):
+        tx.conn.execute(update(s.conflicts).where(s.conflicts.c.id.in_(ids[first:first + 500]))
+                        .values(active=False, updated_at=now))
+
+
+def deactivate_refs(tx: Tx, ref: str, now: float) -> None:
+    """End every active conflict standing on the operation or zone ``ref``."""
+    tx.conn.execute(update(s.conflicts).where(
+        s.conflicts.c.active.is_(True), (s.conflicts.c.ref_a == ref) | (s.conflicts.c.ref_b == ref)
+    ).values(active=False, updated_at=now))
+
+
+def active_conflicts(tx: Tx, kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Every active conflict as a dict (id, kind, parties, severity, body)."""
+    q = select(s.conflicts.c.id, s.conflicts.c.kind, s.conflicts.c.parties,
+               s.conflicts.c.severity, s.conflicts.c.body, s.conflicts.c.updated_at).where(
+        s.conflicts.c.active.is_(True))
+    if kinds is not None:
+        q = q.where(s.conflicts.c.kind.in_(list(kinds)))
+    return [dict(r._mapping) for r in tx.conn.execute(q.order_by(s.conflicts.c.id))]
