@@ -13,7 +13,8 @@ Everything hashed or signed is encoded by `canonical_json`, which is RFC 8785 (J
   forms, the rest as ``\\u00xx``); lone surrogates are refused;
 - numbers: IEEE 754 doubles written as ECMAScript does (``1.0`` is ``1``, ``-0.0`` is ``0``,
   ``1e21`` is ``1e+21``, ``1e-7`` is ``1e-7``); NaN and infinities are refused; so are Python
-  integers beyond ±(2**53 - 1), which a double cannot hold exactly (I-JSON, RFC 7493);
+  integers beyond ±(2**53 - 1) unless they are doubles spelled exactly so (``2**53`` is
+  ``9007199254740992``, but ``2**60`` has no such spelling and is refused: use a float);
 - ``true``, ``false``, ``null`` as such; tuples are arrays;
 - a ``datetime`` (which must be timezone-aware) is the string `format_time` gives: RFC 3339 UTC,
   ``YYYY-MM-DDTHH:MM:SSZ``, with ``.ffffff`` (exactly six digits) only when microseconds are
@@ -297,7 +298,8 @@ def canonical_json(value: Any) -> bytes:
     ------
     InvalidInput
         With ``field`` the JSON path of a value that has no JSON form: NaN, infinity, an integer
-        beyond ±(2**53 - 1), a lone surrogate, a non-string key, a naive datetime, another type.
+        beyond ±(2**53 - 1) that no double spells, a lone surrogate, a non-string key, a naive
+        datetime, another type.
 
     Examples
     --------
@@ -332,7 +334,7 @@ def _encode(value: Any, out: list[str]) -> None:
     elif kind is float:
         out.append(_number(value))
     elif kind is int:
-        if not -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER:
+        if not -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER and not _exact_integer(value):
             raise _NoJson
         out.append(int.__repr__(value))
     elif kind is dict:
@@ -396,8 +398,8 @@ def _locate(value: Any, path: str) -> tuple[str, str] | None:
     elif value is None or isinstance(value, bool):
         pass
     elif isinstance(value, int):
-        if abs(value) > _MAX_SAFE_INTEGER:
-            return "integers beyond ±(2**53 - 1) are not exact in JSON; use a float", path
+        if not _exact_integer(int(value)):
+            return "integers beyond ±(2**53 - 1) must be doubles as JSON spells them", path
     elif isinstance(value, float):
         if not math.isfinite(value):
             return "NaN and infinities have no JSON form", path
@@ -491,16 +493,21 @@ def _float(text: str) -> float:
     return x
 
 
-def _int(text: str) -> int | float:
+def _int(text: str) -> int:
     n = int(text)
-    if abs(n) <= _MAX_SAFE_INTEGER:
-        return n
-    # Canonical JSON writes large doubles such as 1e20 as integer literals; read them back as the
-    # double they stand for, and refuse a literal no double is written as.
-    x = float(n)
-    if _number(x) != text:
-        raise _Bad(Fault.JSON, f"integer {text} is not exact as a double")
-    return x
+    if not _exact_integer(n):
+        raise _Bad(Fault.JSON, f"integer {text} is not a double spelled canonically")
+    return n
+
+
+def _exact_integer(n: int) -> bool:
+    """Whether ``n`` is a JSON number: within ±(2**53 - 1), or a double ECMAScript spells so."""
+    if -_MAX_SAFE_INTEGER <= n <= _MAX_SAFE_INTEGER:
+        return True
+    try:
+        return _number(float(n)) == str(n)
+    except OverflowError:
+        return False
 
 
 # --- times -------------------------------------------------------------------------------------
@@ -528,8 +535,7 @@ def _format_time(t: datetime, path: str) -> str:
     u = t.astimezone(UTC)
     frac = f".{u.microsecond:06d}" if u.microsecond else ""
     return (
-        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
-        f"{frac}Z"
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}{frac}Z"
     )
 
 
@@ -865,8 +871,16 @@ def verify(
     count = checked = unchecked = 0
     head_seen = head is not None and head[0] == seq
     if head_seen and head is not None and head[1] != last_hash:
-        return Verdict(False, 0, seq, last_hash, None, seq, Fault.HEAD,
-                       "the start point is not the expected head")
+        return Verdict(
+            False,
+            0,
+            seq,
+            last_hash,
+            None,
+            seq,
+            Fault.HEAD,
+            "the start point is not the expected head",
+        )
     number = 0
     for number, raw in enumerate(lines, 1):
         entry: LedgerEntry | None = None
@@ -890,20 +904,34 @@ def verify(
                     unchecked += 1
             if head is not None and entry.seq == head[0]:
                 if entry.hash != head[1]:
-                    raise _Bad(Fault.HEAD, "this entry is not the head seen before: history "
-                               "was rewritten")
+                    raise _Bad(
+                        Fault.HEAD, "this entry is not the head seen before: history was rewritten"
+                    )
                 head_seen = True
         except _Bad as bad:
-            return Verdict(False, count, seq, last_hash, number,
-                           None if entry is None else entry.seq, bad.reason, bad.detail,
-                           checked, unchecked)
+            return Verdict(
+                False,
+                count,
+                seq,
+                last_hash,
+                number,
+                None if entry is None else entry.seq,
+                bad.reason,
+                bad.detail,
+                checked,
+                unchecked,
+            )
         seq, last_hash, last_time = entry.seq, entry.hash, entry.time
         count += 1
     if head is not None and not head_seen:
-        detail = (f"the export ends at seq {seq} before the head at seq {head[0]}: truncated"
-                  if head[0] > seq else f"the export starts after the head at seq {head[0]}")
-        return Verdict(False, count, seq, last_hash, None, head[0], Fault.HEAD, detail,
-                       checked, unchecked)
+        detail = (
+            f"the export ends at seq {seq} before the head at seq {head[0]}: truncated"
+            if head[0] > seq
+            else f"the export starts after the head at seq {head[0]}"
+        )
+        return Verdict(
+            False, count, seq, last_hash, None, head[0], Fault.HEAD, detail, checked, unchecked
+        )
     return Verdict(True, count, seq, last_hash, party_checked=checked, party_unchecked=unchecked)
 
 
@@ -932,8 +960,9 @@ def verify_export(
     lines = [part + b"\n" for part in parts[:-1]]
     if parts[-1]:
         lines.append(parts[-1])
-    return verify(lines, server_key, party_keys=party_keys, submissions=submissions,
-                  start=start, head=head)
+    return verify(
+        lines, server_key, party_keys=party_keys, submissions=submissions, start=start, head=head
+    )
 
 
 def _parse_raw(raw: str | bytes) -> tuple[LedgerEntry, bytes]:
