@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -560,6 +561,19 @@ def test_numbers_are_written_as_ecmascript_does(bits: str, text: str) -> None:
     assert canonical_json([x]) == f"[{text}]".encode()
     assert float(json.loads(text)) == x
     assert canonical_json(json.loads(f"[{text}]")) == f"[{text}]".encode()
+
+
+def test_numpy_scalars_and_enums_are_numbers_and_strings() -> None:
+    value = {
+        "i": np.int64(7),
+        "f": np.float64(0.5),
+        "g": np.float32(0.25),
+        "k": EntryKind.ZONE_CREATED,
+    }
+    assert canonical_json(value) == b'{"f":0.5,"g":0.25,"i":7,"k":"zone.created"}'
+    with pytest.raises(InvalidInput) as info:
+        canonical_json({"a": [np.float64("nan")]})
+    assert info.value.field == "a[0]"
 
 
 def test_keys_sort_by_utf16_and_strings_escape_minimally() -> None:

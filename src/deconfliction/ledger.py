@@ -36,8 +36,9 @@ An exported line is ``canonical_json`` of the object with the ten fields of `ENT
 The server signs every entry rather than RFC 6962 tree heads. Per-entry signatures are simple
 (no Merkle tree, no second kind of record), every entry can be checked alone (an ``?after=``
 slice, one line pasted into an e-mail), and a party that kept any one entry holds the server's
-signed commitment to the whole chain up to it. The cost is about 50 µs per append and 120 µs
-per verified entry, far below what a database commit costs.
+signed commitment to the whole chain up to it. The cost, measured on a 750-byte entry, is
+about 70 µs per append (20 µs of it signing) and 110 µs per verified entry (70 µs of it the
+Ed25519 check): far below a database commit, and 100 000 entries verify in about 11 s.
 
 The export format has no insignificant bytes: each line must be byte for byte the canonical
 encoding of the entry it holds, every line ends with exactly one ``\\n``, and base64 and hex
@@ -104,6 +105,7 @@ import hashlib
 import hmac
 import json
 import math
+import numbers
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -286,7 +288,8 @@ def canonical_json(value: Any) -> bytes:
     Parameters
     ----------
     value
-        Mappings with string keys, sequences (list, tuple), str, int, float, bool, None and
+        Mappings with string keys, sequences (list, tuple), str, int, float (and other
+        `numbers.Integral` and `numbers.Real`, such as numpy scalars), bool, None and
         timezone-aware ``datetime`` (written as by `format_time`), nested.
 
     Returns
@@ -354,9 +357,9 @@ def _encode(value: Any, out: list[str]) -> None:
         out.append("false")
     elif isinstance(value, str):  # StrEnum members and other subclasses
         out.append(_STRING.encode(str.__str__(value)))
-    elif isinstance(value, int):
+    elif isinstance(value, numbers.Integral):  # IntEnum, numpy integers
         _encode(int(value), out)
-    elif isinstance(value, float):
+    elif isinstance(value, numbers.Real):  # numpy floats
         _encode(float(value), out)
     elif isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
@@ -397,10 +400,10 @@ def _locate(value: Any, path: str) -> tuple[str, str] | None:
             return "a lone surrogate has no UTF-8 form", path
     elif value is None or isinstance(value, bool):
         pass
-    elif isinstance(value, int):
+    elif isinstance(value, numbers.Integral):
         if not _exact_integer(int(value)):
             return "integers beyond ±(2**53 - 1) must be doubles as JSON spells them", path
-    elif isinstance(value, float):
+    elif isinstance(value, numbers.Real):
         if not math.isfinite(value):
             return "NaN and infinities have no JSON form", path
     elif isinstance(value, datetime):
