@@ -455,6 +455,7 @@ def test_party_signatures_verify_offline() -> None:
     assert verdict.ok, verdict
     signed_entries = [e for e in ENTRIES if e.party_signature is not None]
     assert (verdict.party_checked, verdict.party_unchecked) == (len(signed_entries), 0)
+    assert f"party signatures: {len(signed_entries)} verified, 0 not" in str(verdict)
     # Without the private submissions, operation signatures cannot be checked, only counted.
     verdict = verify_export(EXPORT, PUB, party_keys=PARTY_KEYS)
     assert verdict.ok and verdict.party_unchecked == len(SIGNED) > 0

@@ -262,7 +262,13 @@ class Verdict:
 
     def __str__(self) -> str:
         if self.ok:
-            return f"OK {self.count} entries, head seq {self.last_seq} hash {self.last_hash}"
+            text = f"OK {self.count} entries, head seq {self.last_seq} hash {self.last_hash}"
+            if self.party_checked or self.party_unchecked:
+                text += (
+                    f"; party signatures: {self.party_checked} verified, "
+                    f"{self.party_unchecked} not checkable (no key or private submission)"
+                )
+            return text
         where = f"line {self.line}" if self.line is not None else "end of file"
         if self.seq is not None:
             where += f" (seq {self.seq})"
