@@ -322,8 +322,15 @@ def _polygon_entry(
         return entry
     r = np.asarray(rows, dtype=np.intp)
     tt = np.asarray(at, dtype=np.float64)
-    plon, plat = t.transform(x[r] + vx[r] * tt, y[r] + vy[r] * tt, direction="INVERSE")
-    inside = contains(outline, np.asarray(plon, dtype=np.float64), np.asarray(plat, np.float64))
+    plon, plat = (
+        np.asarray(a, dtype=np.float64)
+        for a in t.transform(x[r] + vx[r] * tt, y[r] + vy[r] * tt, direction="INVERSE")
+    )
+    # Where the track has not moved, test the reported position itself: a projection round
+    # trip can nudge a point lying exactly on the boundary out of it.
+    still = gs[r] * tt == 0.0
+    plon, plat = np.where(still, lon[r], plon), np.where(still, lat[r], plat)
+    inside = contains(outline, plon, plat)
     begin = np.asarray(starts, dtype=np.float64)
     for i in range(lon.size):
         sel = np.flatnonzero((r == i) & inside)
