@@ -41,6 +41,11 @@ class Settings:
     dss_audience: tuple[str, ...] = ("localhost", "127.0.0.1")
     server_key_path: str | None = None
     limits: Limits = field(default_factory=Limits)
+    ack_loss_s: float = 60.0
+    ack_warning_s: float = 60.0
+    ack_caution_s: float = 300.0
+    ack_advisory_s: float = 900.0
+    stream_poll_s: float = 1.0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -55,7 +60,9 @@ class Settings:
             try:
                 value = float(raw)
             except ValueError:
-                raise InvalidInput(f"not a number: {raw!r}", field=f"DECONFLICTION_{name}") from None
+                raise InvalidInput(
+                    f"not a number: {raw!r}", field=f"DECONFLICTION_{name}"
+                ) from None
             if not value >= 0:
                 raise InvalidInput("must be >= 0", field=f"DECONFLICTION_{name}")
             return value
@@ -78,6 +85,11 @@ class Settings:
             dss_public_keys=names("DSS_PUBLIC_KEYS", s.dss_public_keys),
             dss_audience=names("DSS_AUDIENCE", s.dss_audience),
             server_key_path=env.get("DECONFLICTION_SERVER_KEY", s.server_key_path),
+            ack_loss_s=num("ACK_LOSS_S", s.ack_loss_s),
+            ack_warning_s=num("ACK_WARNING_S", s.ack_warning_s),
+            ack_caution_s=num("ACK_CAUTION_S", s.ack_caution_s),
+            ack_advisory_s=num("ACK_ADVISORY_S", s.ack_advisory_s),
+            stream_poll_s=num("STREAM_POLL_S", s.stream_poll_s),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **overrides)

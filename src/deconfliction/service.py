@@ -13,12 +13,12 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deconfliction import codec, geometry, ledger, strategic
+from deconfliction import codec, geometry, hotline, ledger, strategic
 from deconfliction.config import Settings
 from deconfliction.errors import Forbidden, InvalidInput, Unauthenticated, VersionMismatch
 from deconfliction.model import (
@@ -156,8 +156,12 @@ class Service:
         priority: int = 0,
         details: Mapping[str, Any] | None = None,
         signature: str | None = None,
+        signed: Mapping[str, Any] | None = None,
     ) -> tuple[Operation, list[Overlap]]:
-        """Notify an operation; it is accepted whatever it meets, and the meetings are returned."""
+        """Notify an operation; it is accepted whatever it meets, and the meetings are returned.
+
+        ``signature`` (base64 Ed25519 of the party) must verify over ``signed``, the body as sent.
+        """
         vols = self._check_volumes(volumes)
         now = self.clock()
         flags, notice_s = self._flags(vols, now)
@@ -173,6 +177,7 @@ class Service:
             details=dict(details or {}),
         )
         with self.store.write() as tx:
+            _check_signature(tx, caller.party, signed, signature)
             overlaps = self._strategic(tx, vols, caller.party, None)
             tx.insert_operation(op, boxes_of(vols), signature)
             self._record(
@@ -237,11 +242,13 @@ class Service:
         priority: int = 0,
         details: Mapping[str, Any] | None = None,
         signature: str | None = None,
+        signed: Mapping[str, Any] | None = None,
     ) -> tuple[Operation, list[Overlap]]:
         """Replace an operation's volumes (the caller's own, at the version it names)."""
         vols = self._check_volumes(volumes)
         now = self.clock()
         with self.store.write() as tx:
+            _check_signature(tx, caller.party, signed, signature)
             old = self._owned(tx, caller, op_id)
             self._check_version(old, if_match)
             if old.state == OperationState.ENDED:
@@ -283,6 +290,7 @@ class Service:
         if_match: str | None = None,
         *,
         signature: str | None = None,
+        signed: Mapping[str, Any] | None = None,
     ) -> Operation:
         """Move the caller's operation along F3548's state machine."""
         try:
@@ -291,6 +299,7 @@ class Service:
             raise InvalidInput(f"unknown state {state!r}", field="state") from None
         now = self.clock()
         with self.store.write() as tx:
+            _check_signature(tx, caller.party, signed, signature)
             old = self._owned(tx, caller, op_id)
             if if_match is not None:
                 self._check_version(old, if_match)
@@ -453,28 +462,7 @@ class Service:
         body: Mapping[str, Any],
     ) -> str:
         """Raise an alert to ``party`` inside ``tx``: stored, streamed and in the ledger."""
-        alert_id = str(uuid.uuid4())
-        deadline = now + timedelta(seconds=ACK_DEADLINES_S[severity])
-        tx.insert_alert(
-            alert_id,
-            party,
-            kind,
-            severity.value,
-            codec.to_epoch(now),
-            codec.to_epoch(deadline),
-            dict(body),
-        )
-        public = {
-            "id": alert_id,
-            "to": party,
-            "kind": kind,
-            "severity": severity.value,
-            "deadline": codec.rfc3339(deadline),
-            "body": dict(body),
-        }
-        tx.insert_event(party, "alert", public, codec.to_epoch(now))
-        self._record(tx, now, "server", "alert.raised", public)
-        return alert_id
+        return hotline.raise_alert(self, tx, now, party, kind, severity, body)
 
     def _record(
         self,
@@ -487,8 +475,18 @@ class Service:
         private: Any = None,
         party_signature: str | None = None,
     ) -> None:
-        prev_line = tx.ledger_last()
-        prev = None if prev_line is None else ledger.from_json_line(prev_line)
+        # Parsing the newest line costs more than the append itself; the store keeps the entry
+        # it last wrote and it is used only while it is still the newest row, so a rolled-back
+        # transaction or another process appending is noticed.
+        tip = tx.ledger_tip()
+        cached = self.store.ledger_head
+        if tip is None:
+            prev = None
+        elif cached is not None and (cached.seq, cached.hash) == tip:
+            prev = cached
+        else:
+            prev_line = tx.ledger_last()
+            prev = None if prev_line is None else ledger.from_json_line(prev_line)
         salt = os.urandom(16)
         digest = None if private is None else ledger.private_digest(private, salt=salt)
         entry = ledger.append(
@@ -507,6 +505,7 @@ class Service:
             entry.hash,
             None if private is None else {"owner": actor, "salt": salt.hex(), "private": private},
         )
+        self.store.ledger_head = entry
 
     def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterable[str]:
         """Exported ledger lines after seq ``after``."""
@@ -539,3 +538,9 @@ def _strategic_row(op: str, op_party: str, o: Overlap) -> dict[str, Any]:
         "ref_a": op,
         "ref_b": o.id,
     }
+
+
+def _check_signature(
+    tx: Tx, party: str, signed: Mapping[str, Any] | None, signature: str | None
+) -> None:
+    hotline.check_signature(tx, party, signed, signature)

@@ -12,8 +12,9 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconfliction import __version__
-from deconfliction.api import operations, problems, system, tracks, zones
+from deconfliction.api import hotline, ledger, operations, problems, stream, system, tracks, zones
 from deconfliction.engine import Engine
+from deconfliction.hotline import Hotline
 from deconfliction.service import Service
 
 __all__ = ["BodyLimit", "create_app"]
@@ -94,12 +95,17 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tickers = [Ticker("engine-tick", service.settings.tick_s, engine.tick)]
+        sweep = Hotline(service).sweep
+        tickers = [
+            Ticker("engine-tick", service.settings.tick_s, engine.tick),
+            Ticker("hotline-sweep", service.settings.tick_s, lambda: sweep(service.clock())),
+        ]
         if not background:
             tickers = []
         for t in tickers:
             t.start()
-        yield
+        async with stream.streaming(app):
+            yield
         for t in tickers:
             t.stop()
 
@@ -107,7 +113,7 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     app.state.service = service
     app.state.engine = engine
     problems.install(app)
-    for module in (operations, zones, tracks, system):
+    for module in (operations, zones, tracks, hotline, stream, ledger, system):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, max_bytes=service.settings.limits.max_body_bytes)
     return app

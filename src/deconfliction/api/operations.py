@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from deconfliction import codec
 from deconfliction.api.deps import CallerDep, ServiceDep
+from deconfliction.api.hotline import SignedBody
 from deconfliction.api.schemas import OperationIn, StateIn, volumes_to_model
 from deconfliction.errors import InvalidInput
 from deconfliction.model import Operation, Overlap
@@ -45,6 +46,7 @@ def create(
     caller: CallerDep,
     service: ServiceDep,
     response: Response,
+    signed: SignedBody,
     x_signature: str | None = Header(default=None),
 ) -> dict[str, Any]:
     """Notify an operation; the answer lists every volume and zone it meets."""
@@ -54,6 +56,7 @@ def create(
         priority=body.priority,
         details=body.details,
         signature=x_signature,
+        signed=signed,
     )
     response.headers["ETag"] = f'"{op.version}"'
     response.headers["Location"] = f"/v1/operations/{op.id}"
@@ -92,6 +95,7 @@ def put(
     caller: CallerDep,
     service: ServiceDep,
     response: Response,
+    signed: SignedBody,
     if_match: str | None = Header(default=None),
     x_signature: str | None = Header(default=None),
 ) -> dict[str, Any]:
@@ -104,6 +108,7 @@ def put(
         priority=body.priority,
         details=body.details,
         signature=x_signature,
+        signed=signed,
     )
     response.headers["ETag"] = f'"{op.version}"'
     return _answer(op, overlaps)
@@ -116,10 +121,13 @@ def state(
     caller: CallerDep,
     service: ServiceDep,
     response: Response,
+    signed: SignedBody,
     if_match: str | None = Header(default=None),
     x_signature: str | None = Header(default=None),
 ) -> dict[str, Any]:
     """Move the caller's operation to another F3548 state."""
-    op = service.set_state(caller, op_id, body.state, if_match, signature=x_signature)
+    op = service.set_state(
+        caller, op_id, body.state, if_match, signature=x_signature, signed=signed
+    )
     response.headers["ETag"] = f'"{op.version}"'
     return codec.operation_to_json(op, private=True)
