@@ -295,6 +295,17 @@ def _polygon_entry(
         a_pts.append(a)
         b_pts.append(b)
     sa, sb = np.vstack(a_pts), np.vstack(b_pts)
+    entry = np.full(lon.shape, np.nan)
+    # Radial distances in the plane are geodesic: tracks that cannot reach the outline's
+    # farthest vertex within their window are skipped.
+    reach = np.hypot(x, y) - gs * np.maximum(t_hi, 0.0) <= float(np.hypot(*sa.T).max()) + 1.0
+    if not reach.all():
+        sub = np.flatnonzero(reach)
+        if sub.size:
+            entry[sub] = _polygon_entry(
+                outline, lon[sub], lat[sub], gs[sub], trk[sub], t_lo[sub], t_hi[sub]
+            )
+        return entry
     # Track p(t) = p0 + v t against chord q(u) = a + (b - a) u, u in [0, 1].
     ex, ey = (sb - sa).T
     wx = sa[:, 0][None, :] - x[:, None]
@@ -304,7 +315,6 @@ def _polygon_entry(
         tc = (wx * ey[None, :] - wy * ex[None, :]) / den
         u = (wx * vy[:, None] - wy * vx[:, None]) / den
     crossing = (den != 0) & (u >= 0) & (u <= 1) & (tc > t_lo[:, None]) & (tc < t_hi[:, None])
-    entry = np.full(lon.shape, np.nan)
     # Candidate instants per track: t_lo itself, then the middle of every piece between
     # consecutive crossings; the first one inside decides the entry time.
     rows: list[int] = []
