@@ -1,0 +1,109 @@
+"""Alerts over real HTTP: listing, acknowledgement rules, ladders and token levels."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+
+from deconfliction.hotline import Hotline
+from tests.api.helpers import box, operation, volume
+from tests.conftest import Running
+
+
+def conflicting_pair(running: Running, lon: float) -> tuple[str, str]:
+    """IL and RU notify overlapping operations; the strategic alerts this raises."""
+    il, ru = running.client("IL"), running.client("RU")
+    a = il.post("/v1/operations", json=operation(volume(box(lon, 20, lon + 0.5, 20.5))))
+    b = ru.post("/v1/operations", json=operation(volume(box(lon + 0.2, 20, lon + 0.7, 20.5))))
+    assert a.status_code == b.status_code == 201
+    return a.json()["id"], b.json()["id"]
+
+
+def alert_about(client: httpx.Client, op_id: str) -> dict[str, object]:
+    found = [
+        a for a in client.get("/v1/alerts").json()["alerts"] if a["body"].get("operation") == op_id
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_findings_alert_each_party_involved(running: Running) -> None:
+    _, ru_op = conflicting_pair(running, 50.0)
+    for party in ("IL", "RU"):
+        a = alert_about(running.client(party), ru_op)
+        assert a["kind"] == "strategic" and a["severity"] == "advisory"
+        assert a["to"] == party and a["acked_at"] is None and a["level"] == 0
+        for key in ("id", "deadline", "created_at", "body", "level_name", "top", "open"):
+            assert key in a
+    assert all(
+        a["body"].get("operation") != ru_op
+        for a in running.client("UN").get("/v1/alerts").json()["alerts"]
+    )
+
+
+def test_ack_is_for_the_addressed_party_and_idempotent(running: Running) -> None:
+    _, ru_op = conflicting_pair(running, 52.0)
+    il, ru = running.client("IL"), running.client("RU")
+    mine = alert_about(il, ru_op)
+    refused = ru.post(f"/v1/alerts/{mine['id']}/ack")
+    assert refused.status_code == 403 and refused.json()["field"] == "id"
+    assert il.get(f"/v1/alerts/{mine['id']}").json()["acked_at"] is None
+    first = il.post(f"/v1/alerts/{mine['id']}/ack")
+    assert first.status_code == 200
+    assert first.json()["acked_by"] == {"party": "IL", "level": 0}
+    second = il.post(f"/v1/alerts/{mine['id']}/ack")
+    assert second.status_code == 200 and second.json()["acked_at"] == first.json()["acked_at"]
+    open_ids = [a["id"] for a in il.get("/v1/alerts", params={"open": "true"}).json()["alerts"]]
+    assert mine["id"] not in open_ids
+    acks = [
+        e
+        for e in il.get("/v1/ledger", params={"limit": 10000}).json()["entries"]
+        if e["kind"] == "alert.acked" and e["body"]["id"] == mine["id"]
+    ]
+    assert len(acks) == 1 and acks[0]["actor"] == "IL"
+    assert acks[0]["body"]["acked_at"] == first.json()["acked_at"]
+    assert il.post("/v1/alerts/nope/ack").status_code == 404
+
+
+def test_ladder_routes(running: Running) -> None:
+    un = running.client("UN")
+    assert un.get("/v1/parties/me/ladder").json()["levels"] == [
+        {"name": "duty officer", "ack_s": None}
+    ]
+    bad = un.put("/v1/parties/me/ladder", json={"levels": [{"name": "x", "ack_s": -1}]})
+    assert bad.status_code == 422 and bad.json()["field"] == "levels[0].ack_s"
+    assert un.put("/v1/parties/me/ladder", json={"levels": []}).json()["field"] == "levels"
+    body = {"levels": [{"name": "duty officer", "ack_s": 60}, {"name": "commander"}]}
+    ok = un.put("/v1/parties/me/ladder", json=body)
+    assert ok.status_code == 200
+    assert ok.json()["levels"] == [
+        {"name": "duty officer", "ack_s": 60.0},
+        {"name": "commander", "ack_s": None},
+    ]
+    me = un.get("/v1/parties/me").json()
+    assert me["name"] == "UN" and me["level"] == 0 and me["ladder"] == ok.json()["levels"]
+
+
+def test_escalated_alert_reaches_higher_token(running: Running) -> None:
+    il = running.client("IL")
+    il.put(
+        "/v1/parties/me/ladder",
+        json={"levels": [{"name": "duty officer"}, {"name": "commander"}, {"name": "ministry"}]},
+    )
+    commander = running.client(None)
+    commander.headers["Authorization"] = f"Bearer {running.service.issue_token('IL', level=1)}"
+    _, ru_op = conflicting_pair(running, 54.0)
+    mine = alert_about(il, ru_op)
+    assert mine["id"] not in [a["id"] for a in commander.get("/v1/alerts").json()["alerts"]]
+
+    # The server's sweep runs each tick; here it is called with a clock past the deadline.
+    later = running.service.clock() + timedelta(seconds=901)
+    Hotline(running.service).sweep(later)
+    seen = commander.get(f"/v1/alerts/{mine['id']}").json()
+    assert (seen["level"], seen["level_name"], seen["top"]) == (1, "commander", False)
+    assert mine["id"] in [a["id"] for a in commander.get("/v1/alerts").json()["alerts"]]
+    acked = commander.post(f"/v1/alerts/{mine['id']}/ack").json()
+    assert acked["acked_by"] == {"party": "IL", "level": 1}
+    Hotline(running.service).sweep(later + timedelta(hours=1))
+    assert il.get(f"/v1/alerts/{mine['id']}").json()["level"] == 1
