@@ -1,0 +1,151 @@
+"""The SSE stream over a real connection: delivery, resuming after a cut, clean shutdown."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from deconfliction.api.app import create_app
+from deconfliction.hotline import Hotline
+from tests.conftest import Running, free_port, make_service
+
+
+@dataclass
+class Sse:
+    """One received event."""
+
+    id: int
+    event: str
+    data: dict[str, Any]
+
+
+def sse(lines: Iterator[str]) -> Iterator[Sse]:
+    """Events from an event-stream's lines (comments skipped)."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line == "":
+            if "data" in fields:
+                yield Sse(
+                    int(fields["id"]), fields.get("event", "message"), json.loads(fields["data"])
+                )
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+@contextmanager
+def stream(client: httpx.Client, **headers_or_params: Any) -> Iterator[Iterator[Sse]]:
+    params = {k: v for k, v in headers_or_params.items() if k == "after"}
+    headers = {k.replace("_", "-"): str(v) for k, v in headers_or_params.items() if k != "after"}
+    with client.stream("GET", "/v1/stream", params=params, headers=headers) as r:
+        assert r.status_code == 200, r.read()
+        assert r.headers["content-type"].startswith("text/event-stream")
+        yield sse(r.iter_lines())
+
+
+def test_message_arrives_on_recipients_stream(running: Running) -> None:
+    ru = running.client("RU")
+    il = running.client("IL")
+    with stream(ru) as events:
+        sent_at = time.perf_counter()
+        seq = il.post("/v1/messages", json={"to": "RU", "text": "live"}).json()["seq"]
+        e = next(events)
+        latency_s = time.perf_counter() - sent_at
+    assert e.event == "message" and e.data["seq"] == seq and e.data["text"] == "live"
+    assert latency_s < 1.0  # woken by the commit, not by the 1 s poll
+
+
+def test_alerts_reach_both_parties_streams(running: Running) -> None:
+    from tests.api.helpers import box, operation, volume
+
+    il, ru = running.client("IL"), running.client("RU")
+    start = Hotline(running.service).stream_start()
+    a = il.post("/v1/operations", json=operation(volume(box(70, 5, 70.5, 5.5))))
+    b = ru.post("/v1/operations", json=operation(volume(box(70.2, 5, 70.7, 5.5))))
+    assert a.status_code == b.status_code == 201
+    for client in (il, ru):
+        with stream(client, after=start) as events:
+            e = next(e for e in events if e.event == "alert")
+        assert e.data["kind"] == "strategic" and e.data["body"]["operation"] == b.json()["id"]
+
+
+def test_resume_after_disconnect_mid_burst(running: Running) -> None:
+    un, il = running.client("UN"), running.client("IL")
+    start = Hotline(running.service).stream_start()
+    total = 150
+    base = len(un.get("/v1/messages").json()["messages"])
+
+    def burst() -> None:
+        for i in range(total):
+            assert il.post("/v1/messages", json={"to": "UN", "text": f"m{i}"}).status_code == 201
+
+    sender = threading.Thread(target=burst)
+    got: list[Sse] = []
+    with stream(un, after=start) as events:
+        sender.start()
+        for e in events:
+            got.append(e)
+            if len(got) == 40:
+                break  # the connection closes with messages still coming
+    assert sender.is_alive(), "the cut should come in the middle of the burst"
+    while len(got) < total:
+        with stream(un, last_event_id=got[-1].id) as events:
+            for e in events:
+                got.append(e)
+                if len(got) in (90, total):
+                    break
+    sender.join()
+    assert [e.data["seq"] for e in got] == list(range(base + 1, base + total + 1))
+    assert [e.data["text"] for e in got] == [f"m{i}" for i in range(total)]
+    ids = [e.id for e in got]
+    assert ids == sorted(set(ids))
+
+
+def test_bad_last_event_id(running: Running) -> None:
+    r = running.client("IL").get("/v1/stream", headers={"Last-Event-ID": "abc"})
+    assert r.status_code == 422 and r.json()["field"] == "Last-Event-ID"
+    assert running.client(None).get("/v1/stream").status_code == 401
+
+
+def test_server_shuts_down_with_open_streams(tmp_path: Any) -> None:
+    svc = make_service(tmp_path)
+    token = svc.add_party("IL")
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(svc, background=False), host="127.0.0.1", port=port, log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    headers = {"Authorization": f"Bearer {token}"}
+    ended = threading.Event()
+
+    def listen() -> None:
+        url = f"http://127.0.0.1:{port}/v1/stream"
+        with httpx.stream("GET", url, headers=headers, timeout=30) as r:
+            for _ in r.iter_lines():
+                pass
+        ended.set()
+
+    listeners = [threading.Thread(target=listen, daemon=True) for _ in range(3)]
+    for t in listeners:
+        t.start()
+    time.sleep(0.5)
+    stopping = time.perf_counter()
+    server.should_exit = True
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "uvicorn kept waiting for the open streams"
+    assert time.perf_counter() - stopping < 3.0
+    assert ended.wait(5)
+    svc.store.close()
