@@ -336,9 +336,9 @@ def _polygon_entry(
         np.asarray(a, dtype=np.float64)
         for a in t.transform(x[r] + vx[r] * tt, y[r] + vy[r] * tt, direction="INVERSE")
     )
-    # Where the track has not moved, test the reported position itself: a projection round
-    # trip can nudge a point lying exactly on the boundary out of it.
-    still = gs[r] * tt == 0.0
+    # Where the track has moved less than 1 mm, test the reported position itself: a
+    # projection round trip can nudge a point lying exactly on the boundary out of it.
+    still = gs[r] * tt < 1e-3
     plon, plat = np.where(still, lon[r], plon), np.where(still, lat[r], plat)
     inside = contains(outline, plon, plat)
     begin = np.asarray(starts, dtype=np.float64)
