@@ -190,7 +190,7 @@ def _vertical(
 ) -> tuple[FloatArray, FloatArray]:
     """Open interval of ``|dz + dv t| < h_m``; ``(inf, -inf)`` when empty."""
     climbing = np.abs(dv) > _LEVEL_MPS
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = (-h_m - dz) / dv
         t2 = (h_m - dz) / dv
     inside = np.abs(dz) < h_m
@@ -221,7 +221,7 @@ def _solve(
     np.maximum(ww, 0.0, out=ww)
     r2 = np.square(r_m)
     moving = ww > _PARALLEL_MPS2
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         tau = np.where(moving, -pw / ww, 0.0)
         # pp + 2 pw tau + ww tau^2 = pp + pw tau at the unclipped minimum.
         dmin2 = np.where(moving, np.maximum(pp + pw * tau, 0.0), pp)
@@ -546,14 +546,15 @@ def _solve_chunk(
     # Vertical first: it is the cheap test and rejects most candidates. A pair whose t_in is
     # in [t0, t1) conflicts just after t_in, so |dz + dv t| < h somewhere in [t0, t1]; the
     # least |dz + dv t| there is |dz + dv tm| - |dv| half (the slack covers rounding).
-    half = 0.5 * (t1 - t0)
-    dv = side_b.vs_mps[jb] - side_a.vs_mps[ia]
-    mid = side_b.alt_m[jb] - side_a.alt_m[ia]
-    mid += dv * (t0 + half)
-    np.abs(mid, out=mid)
-    np.abs(dv, out=dv)
-    dv *= half
-    dv += params.h_m * (1.0 + 1e-9) + 1e-6
+    with np.errstate(over="ignore", invalid="ignore"):
+        half = 0.5 * (t1 - t0)
+        dv = side_b.vs_mps[jb] - side_a.vs_mps[ia]
+        mid = side_b.alt_m[jb] - side_a.alt_m[ia]
+        mid += dv * (t0 + half)
+        np.abs(mid, out=mid)
+        np.abs(dv, out=dv)
+        dv *= half
+        dv += params.h_m * (1.0 + 1e-9) + 1e-6
     keep = mid < dv
     if not keep.any():
         return None
