@@ -1,0 +1,75 @@
+"""``deconfliction ledger export`` and ``ledger verify`` as a party would run them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from deconfliction import keys, ledger
+from deconfliction.hotline import Hotline
+from deconfliction.service import Caller
+from tests.conftest import make_service
+
+
+def cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DECONFLICTION_DATABASE_URL": f"sqlite:///{tmp / 'test.db'}",
+        "DECONFLICTION_SERVER_KEY": str(tmp / "server.key"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "deconfliction.cli", *args],
+        cwd=tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_export_verify_and_tamper(tmp_path: Path) -> None:
+    svc = make_service(tmp_path)
+    for p in ("IL", "RU"):
+        svc.add_party(p)
+    hot = Hotline(svc)
+    hot.send(Caller("IL"), "RU", "private words")
+    hot.mark_read(Caller("RU"), 1)
+    hot.set_ladder(Caller("RU"), [{"name": "duty"}, {"name": "commander"}])
+    pem = tmp_path / "server.pub"
+    pem.write_text(keys.public_pem(svc.key))
+    svc.store.close()
+
+    out = cli(tmp_path, "ledger", "export")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines(keepends=True)
+    assert len(lines) == 5 and "private words" not in out.stdout
+    export = tmp_path / "ledger.jsonl"
+    export.write_text(out.stdout)
+
+    ok = cli(tmp_path, "ledger", "verify", str(export), "--server-key", str(pem))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.startswith("OK 5 entries")
+
+    tampered = list(lines)
+    tampered[3] = tampered[3].replace('"RU"', '"SY"', 1)
+    assert tampered[3] != lines[3]
+    bad = tmp_path / "tampered.jsonl"
+    bad.write_text("".join(tampered))
+    fail = cli(tmp_path, "ledger", "verify", str(bad), "--server-key", str(pem))
+    assert fail.returncode == 1
+    assert "line 4" in fail.stdout and "seq 4" in fail.stdout, fail.stdout
+
+    bad.write_text("".join(lines[:2] + lines[3:]))  # an entry removed
+    fail = cli(tmp_path, "ledger", "verify", str(bad), "--server-key", str(pem))
+    assert fail.returncode == 1 and "line 3" in fail.stdout
+
+    other = tmp_path / "other.pub"
+    other.write_text(ledger.public_key_pem(ledger.generate_key()))
+    fail = cli(tmp_path, "ledger", "verify", str(export), "--server-key", str(other))
+    assert fail.returncode == 1 and "line 1" in fail.stdout
+
+    tail = cli(tmp_path, "ledger", "export", "--after", "3")
+    assert tail.stdout.splitlines(keepends=True) == lines[3:]

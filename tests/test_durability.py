@@ -1,0 +1,178 @@
+"""Nothing answered 2xx is lost: a real server process under write load, killed with SIGKILL
+again and again, restarted each time; then every acknowledged write is there and the
+ledger verifies."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deconfliction import ledger
+from tests.api.helpers import box, operation, volume
+from tests.conftest import free_port, make_service
+
+KILLS = 10
+
+
+class Server:
+    """``deconfliction serve`` in its own process, over one SQLite file."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def spawn(self) -> None:
+        """Start the process; it takes a second or two to import before it opens the file."""
+        env = {
+            **os.environ,
+            "DECONFLICTION_DATABASE_URL": f"sqlite:///{self.tmp / 'test.db'}",
+            "DECONFLICTION_SERVER_KEY": str(self.tmp / "server.key"),
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "deconfliction.cli", "serve", "--port", str(self.port)],
+            cwd=self.tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def ready(self) -> None:
+        """Wait until it answers."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError("the server did not come up")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+
+class Load:
+    """Writers that remember every write the server acknowledged."""
+
+    def __init__(self, url: str, tokens: dict[str, str]) -> None:
+        self.url = url
+        self.tokens = tokens
+        self.ops: list[str] = []
+        self.messages: list[tuple[str, int, str]] = []
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.n = 0
+
+    def _client(self, party: str) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[party]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=5)
+
+    def operations(self, party: str) -> None:
+        with self._client(party) as c:
+            while not self.stop.is_set():
+                lon = random.uniform(-170, 170)
+                body = operation(volume(box(lon, 40, lon + 0.1, 40.1)))
+                try:
+                    r = c.post("/v1/operations", json=body)
+                except httpx.TransportError:
+                    return
+                if r.status_code == 201:
+                    with self.lock:
+                        self.ops.append(r.json()["id"])
+
+    def messages_to(self, party: str, to: str) -> None:
+        with self._client(party) as c:
+            while not self.stop.is_set():
+                with self.lock:
+                    self.n += 1
+                    text = f"{party} message {self.n}"
+                try:
+                    r = c.post("/v1/messages", json={"to": to, "text": text})
+                except httpx.TransportError:
+                    return
+                if r.status_code == 201:
+                    with self.lock:
+                        self.messages.append((to, r.json()["seq"], text))
+
+    def run_until_killed(self, server: Server, seconds: float) -> None:
+        self.stop.clear()
+        self.url = server.url
+        threads = [
+            threading.Thread(target=self.operations, args=("IL",)),
+            threading.Thread(target=self.operations, args=("RU",)),
+            threading.Thread(target=self.messages_to, args=("IL", "RU")),
+            threading.Thread(target=self.messages_to, args=("RU", "IL")),
+        ]
+        for t in threads:
+            t.start()
+        time.sleep(seconds)
+        server.kill()  # with requests in flight
+        self.stop.set()
+        for t in threads:
+            t.join(timeout=10)
+
+
+def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
+    svc = make_service(tmp_path)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
+    public = svc.key.public_key()
+    svc.store.close()
+    rng = random.Random(7)
+    started = time.monotonic()
+    server = Server(tmp_path)
+    server.spawn()
+    server.ready()
+    load = Load(server.url, tokens)
+    for _ in range(KILLS):
+        # The next process imports while this one takes load, then takes over the same file.
+        following = Server(tmp_path)
+        following.spawn()
+        load.run_until_killed(server, rng.uniform(0.2, 0.8))
+        server = following
+        server.ready()
+    try:
+        assert len(load.ops) > 20 and len(load.messages) > 20
+        with httpx.Client(
+            base_url=server.url, headers={"Authorization": f"Bearer {tokens['IL']}"}, timeout=30
+        ) as il:
+            stored_ops = {o["id"] for o in il.get("/v1/operations").json()["operations"]}
+            assert set(load.ops) <= stored_ops
+            inbox: dict[str, dict[int, str]] = {}
+            for party in ("IL", "RU"):
+                headers = {"Authorization": f"Bearer {tokens[party]}"}
+                got = httpx.get(f"{server.url}/v1/messages?limit=10000", headers=headers).json()
+                inbox[party] = {m["seq"]: m["text"] for m in got["messages"]}
+                assert sorted(inbox[party]) == list(range(1, len(inbox[party]) + 1))
+            for to, seq, text in load.messages:
+                assert inbox[to].get(seq) == text
+            entries: list[dict[str, Any]] = []
+            while True:
+                page = il.get("/v1/ledger", params={"after": len(entries), "limit": 5000})
+                more = page.json()["entries"]
+                if not more:
+                    break
+                entries += more
+            head = il.get("/v1/ledger/head").json()
+        lines = [ledger.canonical_json(e).decode() + "\n" for e in entries]
+        verdict = ledger.verify(lines, public, head=(head["seq"], head["hash"]))
+        assert verdict.ok, str(verdict)
+        created = {e["body"]["id"] for e in entries if e["kind"] == "operation.created"}
+        assert set(load.ops) <= created
+        sent = {(e["body"]["to"], e["body"]["seq"]) for e in entries if e["kind"] == "message.sent"}
+        assert {(to, seq) for to, seq, _ in load.messages} <= sent
+    finally:
+        server.kill()
+    assert time.monotonic() - started < 60
