@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from deconfliction import ledger
 from tests.api.helpers import box, operation, volume
@@ -125,6 +126,44 @@ class Load:
             t.join(timeout=10)
 
 
+def check(server: Server, load: Load, tokens: dict[str, str], public: Ed25519PublicKey) -> int:
+    """Assert every acknowledged write is stored and the ledger verifies; its entry count."""
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {tokens['IL']}"}, timeout=30
+    ) as il:
+        stored_ops = {o["id"] for o in il.get("/v1/operations").json()["operations"]}
+        assert set(load.ops) <= stored_ops
+        inbox: dict[str, dict[int, str]] = {}
+        for party in ("IL", "RU"):
+            headers = {"Authorization": f"Bearer {tokens[party]}"}
+            inbox[party] = {}
+            while True:
+                url = f"{server.url}/v1/messages?limit=5000&after={len(inbox[party])}"
+                page = httpx.get(url, headers=headers).json()["messages"]
+                if not page:
+                    break
+                inbox[party] |= {m["seq"]: m["text"] for m in page}
+            assert sorted(inbox[party]) == list(range(1, len(inbox[party]) + 1))
+        for to, seq, text in load.messages:
+            assert inbox[to].get(seq) == text
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = il.get("/v1/ledger", params={"after": len(entries), "limit": 5000})
+            more = page.json()["entries"]
+            if not more:
+                break
+            entries += more
+        head = il.get("/v1/ledger/head").json()
+    lines = [ledger.canonical_json(e).decode() + "\n" for e in entries]
+    verdict = ledger.verify(lines, public, head=(head["seq"], head["hash"]))
+    assert verdict.ok, str(verdict)
+    created = {e["body"]["id"] for e in entries if e["kind"] == "operation.created"}
+    assert set(load.ops) <= created
+    sent = {(e["body"]["to"], e["body"]["seq"]) for e in entries if e["kind"] == "message.sent"}
+    assert {(to, seq) for to, seq, _ in load.messages} <= sent
+    return len(entries)
+
+
 def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
     svc = make_service(tmp_path)
     tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
@@ -145,34 +184,7 @@ def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
         server.ready()
     try:
         assert len(load.ops) > 20 and len(load.messages) > 20
-        with httpx.Client(
-            base_url=server.url, headers={"Authorization": f"Bearer {tokens['IL']}"}, timeout=30
-        ) as il:
-            stored_ops = {o["id"] for o in il.get("/v1/operations").json()["operations"]}
-            assert set(load.ops) <= stored_ops
-            inbox: dict[str, dict[int, str]] = {}
-            for party in ("IL", "RU"):
-                headers = {"Authorization": f"Bearer {tokens[party]}"}
-                got = httpx.get(f"{server.url}/v1/messages?limit=10000", headers=headers).json()
-                inbox[party] = {m["seq"]: m["text"] for m in got["messages"]}
-                assert sorted(inbox[party]) == list(range(1, len(inbox[party]) + 1))
-            for to, seq, text in load.messages:
-                assert inbox[to].get(seq) == text
-            entries: list[dict[str, Any]] = []
-            while True:
-                page = il.get("/v1/ledger", params={"after": len(entries), "limit": 5000})
-                more = page.json()["entries"]
-                if not more:
-                    break
-                entries += more
-            head = il.get("/v1/ledger/head").json()
-        lines = [ledger.canonical_json(e).decode() + "\n" for e in entries]
-        verdict = ledger.verify(lines, public, head=(head["seq"], head["hash"]))
-        assert verdict.ok, str(verdict)
-        created = {e["body"]["id"] for e in entries if e["kind"] == "operation.created"}
-        assert set(load.ops) <= created
-        sent = {(e["body"]["to"], e["body"]["seq"]) for e in entries if e["kind"] == "message.sent"}
-        assert {(to, seq) for to, seq, _ in load.messages} <= sent
+        check(server, load, tokens, public)
     finally:
         server.kill()
     assert time.monotonic() - started < 60
