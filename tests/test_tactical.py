@@ -166,6 +166,14 @@ def test_equal_vertical_speeds_exactly_h_apart(dz_m: float, dz2_m: float, confli
     assert (run(s2, h_m=300.0).i.size == 1) is conflict
 
 
+def test_one_thousand_feet_written_in_decimal_is_not_a_conflict() -> None:
+    # 9304.8 - 9000.0 == 304.7999999999993 in floating point: still exactly H apart.
+    s = states([0.0, 0.001], 0.0, [9000.0, 9304.8], 200.0, 0.0, 0.0)
+    assert s.alt_m[1] - s.alt_m[0] < H
+    assert run(s).i.size == 0
+    assert run(s._replace(alt_m=np.array([9000.0, 9304.7]))).i.size == 1
+
+
 def test_vertical_only_crossing() -> None:
     # Co-located, one climbing through the other's level: conflict while |dz| < H.
     s = states(5.0, 5.0, [1000.0, 3000.0], 0.0, 0.0, [10.0, 0.0])

@@ -19,7 +19,9 @@ would along great circles. Over 300 s a straight line in the pair's plane stays 
 great-circle flight; horizontal distances at ``t = 0`` agree with geodesic distance to better
 than 1e-5 (relative) up to a few hundred km.
 
-Vertical distance is the difference of altitudes, ``alt_m + vs_mps * t``.
+Vertical distance is the difference of altitudes, ``alt_m + vs_mps * t``. Vertical
+distances within a micrometre of ``h_m`` count as ``h_m`` (no conflict): altitudes given as
+9000.0 and 9304.8 are 1000 ft apart although their floating-point difference is a hair less.
 
 Closed form
 -----------
@@ -102,6 +104,9 @@ _PARALLEL_MPS2 = 1e-12
 """Relative horizontal speed squared (m²/s²) under which a pair moves together."""
 _LEVEL_MPS = 1e-12
 """Relative vertical speed (m/s) under which a pair keeps its altitude difference."""
+_FLOAT_NOISE_M = 1e-6
+"""Vertical distances this close to ``h_m`` count as equal to it: 9304.8 - 9000.0 is
+304.7999999999993 in floating point, yet those aircraft are exactly 1000 ft apart."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -188,7 +193,8 @@ class _Solved(NamedTuple):
 def _vertical(
     dz: FloatArray, dv: FloatArray, h_m: float | FloatArray
 ) -> tuple[FloatArray, FloatArray]:
-    """Open interval of ``|dz + dv t| < h_m``; ``(inf, -inf)`` when empty."""
+    """Open interval of ``|dz + dv t| < h_m - 1 µm``; ``(inf, -inf)`` when empty."""
+    h_m = h_m - _FLOAT_NOISE_M
     climbing = np.abs(dv) > _LEVEL_MPS
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         t1 = (-h_m - dz) / dv
