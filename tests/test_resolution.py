@@ -38,7 +38,7 @@ def clear(s: States, k: int, party: npt.NDArray[np.str_] | None = None, **change
         cols["alt_m"][k] += change["altitude"]
     if "speed" in change:
         cols["gs_mps"][k] *= 1.0 + change["speed"] / 100.0
-    f = detect(*cols.values(), party)
+    f = detect(*States(**cols), party)
     return not np.any((f.i == k) | (f.j == k))
 
 

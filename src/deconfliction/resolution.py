@@ -167,9 +167,9 @@ speed_max_pct
         minima=minima,
     )
     others = traffic[found.j] != owner[found.i]
-    blocked = np.zeros(owner.size, dtype=bool)
-    blocked[found.i[others]] = True
-    blocked = blocked.reshape(k_arr.size, m)
+    hit = np.zeros(owner.size, dtype=bool)
+    hit[found.i[others]] = True
+    blocked = hit.reshape(k_arr.size, m)
     valid = np.all(np.isfinite(np.stack(list(s))), axis=0) if n else np.zeros(0, dtype=bool)
 
     out: list[Resolution] = []
