@@ -1,0 +1,200 @@
+"""Stream latency: from a track report arriving (``POST /v1/tracks``) to the alert it causes
+reaching a connected stream client, with N aircraft reporting at 1 Hz.
+
+A real server process (``deconfliction serve``) over a fresh SQLite file. Background traffic is
+a grid of IL and RU aircraft flying parallel (no conflicts); each second one new IL/RU pair is
+reported at the same point and altitude (loss of separation now). The latency of probe k runs
+from the start of the POST that completes its pair to the first ``alert`` event naming it on
+RU's stream. The engine finds conflicts on its tick (``DECONFLICTION_TICK_S``, 1 s), so about
+half a tick of the latency is waiting for the tick.
+
+    .venv/bin/python bench/stream.py --aircraft 1000 10000 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from deconfliction.cli import open_service
+from deconfliction.config import Settings
+from deconfliction.engine import pseudonym
+
+BATCH = 4000  # reports per POST: under the 1 MB body limit
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def fleet(party: str, n: int, lat0: float) -> list[dict[str, Any]]:
+    """``n`` aircraft 0.25° apart (about 25 km), all flying east at 230 m/s: never closer."""
+    side = max(1, int(n**0.5))
+    return [
+        {
+            "aircraft": f"{party}-{i}",
+            "lon": -60 + 0.25 * (i % side),
+            "lat": lat0 + 0.25 * (i // side),
+            "alt_m": 9000.0,
+            "gs_mps": 230.0,
+            "track_deg": 90.0,
+            "vs_mps": 0.0,
+        }
+        for i in range(n)
+    ]
+
+
+def percentile(xs: list[float], q: float) -> float:
+    ordered = sorted(xs)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(n: int, seconds: float, tick_s: float) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp())
+    url_db = f"sqlite:///{tmp / 'bench.db'}"
+    service = open_service(Settings(database_url=url_db, server_key_path=str(tmp / "key")))
+    tokens = {p: service.add_party(p) for p in ("IL", "RU")}
+    service.store.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DECONFLICTION_DATABASE_URL": url_db,
+        "DECONFLICTION_SERVER_KEY": str(tmp / "key"),
+        "DECONFLICTION_TICK_S": str(tick_s),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deconfliction.cli", "serve", "--port", str(port)],
+        cwd=tmp,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    clients = {
+        p: httpx.Client(base_url=base, headers={"Authorization": f"Bearer {t}"}, timeout=60)
+        for p, t in tokens.items()
+    }
+    try:
+        for _ in range(300):
+            try:
+                if clients["IL"].get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        sent: dict[int, float] = {}
+        got: dict[int, float] = {}
+        names: dict[str, int] = {}
+        stop = threading.Event()
+
+        def listen() -> None:
+            with contextlib.suppress(httpx.TransportError):  # closed at the end of the run
+                receive()
+
+        def receive() -> None:
+            with clients["RU"].stream("GET", "/v1/stream", params={"after": 0}) as r:
+                data = ""
+                event = ""
+                for line in r.iter_lines():
+                    if stop.is_set():
+                        return
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data = line[5:].strip()
+                    elif line == "" and data:
+                        if event == "alert":
+                            arrived = time.perf_counter()
+                            for name, k in names.items():
+                                if name in data and k not in got:
+                                    got[k] = arrived
+                        data = ""
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        background = {"IL": fleet("IL", n // 2, -20.0), "RU": fleet("RU", n - n // 2, -20.125)}
+        post_s: list[float] = []
+        k = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            second = time.perf_counter()
+            t = now_iso()
+            for party, reports in background.items():
+                for i in range(0, len(reports), BATCH):
+                    body = {"reports": [dict(r, t=t) for r in reports[i : i + BATCH]]}
+                    r = clients[party].post("/v1/tracks", json=body)
+                    assert r.status_code == 202, r.text
+            post_s.append(time.perf_counter() - second)
+            lat = 30 + 0.5 * (k % 100)
+            lon = -100 + 0.5 * (k // 100)
+            for party in ("IL", "RU"):
+                names[pseudonym(party, f"p{party}-{k}")] = k
+                names[f'"p{party}-{k}"'] = k
+            for party in ("IL", "RU"):
+                report = {
+                    "aircraft": f"p{party}-{k}",
+                    "t": now_iso(),
+                    "lon": lon,
+                    "lat": lat,
+                    "alt_m": 5000.0,
+                    "gs_mps": 100.0,
+                    "track_deg": 0.0 if party == "IL" else 180.0,
+                    "vs_mps": 0.0,
+                }
+                if party == "RU":
+                    sent[k] = time.perf_counter()
+                r = clients[party].post("/v1/tracks", json={"reports": [report]})
+                assert r.status_code == 202, r.text
+            k += 1
+            time.sleep(max(0.0, 1.0 - (time.perf_counter() - second)))
+        deadline = time.perf_counter() + 10
+        while len(got) < len(sent) and time.perf_counter() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        lat_s = [got[i] - sent[i] for i in sent if i in got]
+        return {
+            "aircraft": n,
+            "probes": len(sent),
+            "delivered": len(lat_s),
+            "p50_ms": 1000 * statistics.median(lat_s) if lat_s else None,
+            "p99_ms": 1000 * percentile(lat_s, 0.99) if lat_s else None,
+            "max_ms": 1000 * max(lat_s) if lat_s else None,
+            "post_all_reports_ms_p50": 1000 * statistics.median(post_s),
+        }
+    finally:
+        for c in clients.values():
+            c.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--aircraft", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--tick-s", type=float, default=1.0)
+    args = parser.parse_args()
+    for n in args.aircraft:
+        print(json.dumps(run(n, args.seconds, args.tick_s)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
