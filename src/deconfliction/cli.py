@@ -91,9 +91,10 @@ def ledger_export(
 ) -> None:
     """Write the ledger as JSON Lines to stdout."""
     service = open_service(_settings())
-    out = sys.stdout
+    # Bytes, not text: the export must be the exact UTF-8 lines whatever the locale says.
+    out = sys.stdout.buffer
     for line in service.ledger_lines(after):
-        out.write(line + "\n")
+        out.write((line + "\n").encode())
     out.flush()
 
 
@@ -116,7 +117,7 @@ def ledger_verify(
             name, _, path = spec.partition("=")
             parties[name] = ledger.load_public_key_pem(Path(path).read_bytes())
         data = file.read_bytes()
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, DeconflictionError) as e:
         print(f"FAIL: cannot read input: {e}")
         raise typer.Exit(1) from None
     verdict = ledger.verify_export(data, key, party_keys=parties)

@@ -33,7 +33,14 @@ from sqlalchemy import (
 
 from deconfliction import codec
 from deconfliction.errors import Conflict, NotFound
-from deconfliction.model import Operation, OperationState, Volume4D, Zone, ZoneKind
+from deconfliction.model import (
+    LedgerEntry,
+    Operation,
+    OperationState,
+    Volume4D,
+    Zone,
+    ZoneKind,
+)
 from deconfliction.store import schema as s
 
 __all__ = ["Box", "Store", "Tx", "hash_token"]
@@ -53,8 +60,19 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self._write_lock = threading.RLock()
+        self._write_lock = threading.Lock()
+        # Group commit: see `write`.
+        self._cond = threading.Condition()
+        self._conn: Connection | None = None
+        self._batch = 0
+        self._committed = 0
+        self._in_batch = 0
+        self._waiting = 0
+        self._failures: dict[int, BaseException] = {}
+        self.max_batch = 128
         self._cache: dict[tuple[str, str, int], Any] = {}
+        self.ledger_head: LedgerEntry | None = None
+        """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
         if self.is_sqlite:
             self.engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30}
@@ -83,12 +101,80 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
-        """One serialised read-write transaction; committed (on disk) when the block ends."""
-        with self._write_lock, self.engine.begin() as conn:
-            if not self.is_sqlite:
-                # One writer at a time across processes too, as SQLite's BEGIN IMMEDIATE gives.
-                conn.execute(text("SELECT pg_advisory_xact_lock(7243)"))
-            yield Tx(self, conn)
+        """One serialised read-write transaction; on disk when the block ends without error.
+
+        Group commit: writers run their blocks one at a time, each inside a savepoint of a
+        shared transaction; the writer that finds nobody waiting behind it (or fills the
+        batch) commits for all, and every writer returns only once its batch is committed.
+        One fsync then covers many requests, and a block that raises rolls back its savepoint
+        alone, so a refused request still stores nothing.
+        """
+        with self._cond:
+            self._waiting += 1
+        self._write_lock.acquire()
+        with self._cond:
+            self._waiting -= 1
+        ok = False
+        try:
+            conn = self._open_batch()
+            batch = self._batch
+            savepoint = conn.begin_nested()
+            try:
+                yield Tx(self, conn)
+            except BaseException:
+                savepoint.rollback()
+                raise
+            savepoint.commit()
+            self._in_batch += 1
+            ok = True
+        finally:
+            try:
+                with self._cond:
+                    last = self._waiting == 0 or self._in_batch >= self.max_batch
+                if last and self._conn is not None:
+                    self._commit_batch()
+            finally:
+                self._write_lock.release()
+        if ok:
+            with self._cond:
+                while self._committed < batch:
+                    self._cond.wait()
+                failure = self._failures.get(batch)
+            if failure is not None:
+                raise failure
+
+    def _open_batch(self) -> Connection:
+        if self._conn is None:
+            conn = self.engine.connect()
+            try:
+                conn.begin()
+                if not self.is_sqlite:
+                    # One writer at a time across processes too, as SQLite's BEGIN IMMEDIATE.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7243)"))
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+            self._batch += 1
+            self._in_batch = 0
+        return self._conn
+
+    def _commit_batch(self) -> None:
+        conn, self._conn = self._conn, None
+        assert conn is not None
+        failure: BaseException | None = None
+        try:
+            conn.commit()
+        except BaseException as e:
+            failure = e
+            conn.rollback()
+        finally:
+            conn.close()
+        with self._cond:
+            if failure is not None:
+                self._failures[self._batch] = failure
+            self._committed = self._batch
+            self._cond.notify_all()
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -392,6 +478,13 @@ class Tx:
             insert(s.events).values(party=party, kind=kind, body=body, created_at=now)
         )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def ledger_tip(self) -> tuple[int, str] | None:
+        """(seq, hash) of the newest ledger entry, or None for an empty ledger."""
+        row = self.conn.execute(
+            select(s.ledger.c.seq, s.ledger.c.hash).order_by(s.ledger.c.seq.desc()).limit(1)
+        ).first()
+        return None if row is None else (int(row[0]), str(row[1]))
 
     def ledger_last(self) -> str | None:
         """The newest ledger line, or None for an empty ledger."""
