@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from deconfliction import codec, geometry, tactical
+from deconfliction import airspace, codec, geometry, resolution, tactical
 from deconfliction.errors import Forbidden, InvalidInput, NotFound
-from deconfliction.model import Circle, OperationState, Severity, Track
+from deconfliction.model import Circle, Operation, OperationState, Severity, Track, Zone
 from deconfliction.service import Caller, Service
 from deconfliction.store import tracks as track_store
 
@@ -95,6 +95,8 @@ class Engine:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _active: dict[tactical.PairKey, tactical.Active] = field(default_factory=dict)
     _resolutions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _findings: dict[str, int] = field(default_factory=dict)
+    """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
 
     # --- intake ----------------------------------------------------------------------------
@@ -135,6 +137,8 @@ class Engine:
             return
         with self.service.store.read() as tx:
             rows = track_store.active_conflicts(tx, ["tactical"])
+            others = track_store.active_conflicts(tx, list(_FINDING_KINDS))
+        self._findings = {r["id"]: 0 for r in others}
         for r in rows:
             b = r["body"]
             key = tuple(sorted(b["aircraft_keys"]))
@@ -158,6 +162,8 @@ class Engine:
         now_s = codec.to_epoch(now)
         with self.service.store.read() as tx:
             tr = track_store.load_tracks(tx)
+            zones = tx.zones()
+            linked = {o.id: o for o in tx.operations({op for op in tr.operation if op})}
         age = now_s - tr.t
         stale = np.flatnonzero(age > st.stale_s)
         live = np.flatnonzero(age <= st.stale_s)
@@ -186,10 +192,7 @@ class Engine:
                     "t_in_s": float(found.t_in[n]), "t_out_s": float(found.t_out[n]),
                     "t_cpa_s": float(found.t_cpa[n]), "d_cpa_m": float(found.d_cpa_m[n]),
                     "v_cpa_m": float(found.v_cpa_m[n]), "at": codec.rfc3339(now),
-                    "positions": [{"lon": float(lon[k]), "lat": float(lat[k]),
-                                   "alt_m": float(alt[k]), "gs_mps": float(gs[k]),
-                                   "track_deg": float(trk[k]), "vs_mps": float(vs[k])}
-                                  for k in ends],
+                    "positions": [_position((lon, lat, alt, gs, trk, vs), k) for k in ends],
                 },
             }
         changed = {_tactical_id(*e.key) for e in d.events if e.kind != "ended"}
@@ -199,8 +202,15 @@ class Engine:
             (lon, lat, alt, gs, trk, vs), party))
         for cid, res in self._resolutions.items():
             rows[cid]["body"]["resolutions"] = res
-        stats = TickStats(aircraft=len(keys), conflicts=len(found.i), dropped=len(stale))
+        states = (lon, lat, alt, gs, trk, vs)
+        ops = [tr.operation[k] for k in live.tolist()]
+        findings = self._zone_findings(now, keys, states, party, zones)
+        findings.update(self._conformance_findings(now, keys, states, ops, linked))
+        stats = TickStats(aircraft=len(keys), conflicts=len(found.i) + len(findings),
+                          dropped=len(stale))
         with self.service.store.write() as tx:
+            findings.update(self._unidentified_findings(tx, now, keys, states, party, zones))
+            stats.events += self._write_findings(tx, now, findings)
             if len(stale):
                 dropped = [(tr.party[k], tr.aircraft[k]) for k in stale.tolist()]
                 track_store.delete_tracks(tx, dropped)
@@ -239,8 +249,130 @@ class Engine:
 
     def _resolve(self, pairs: dict[str, list[str]], keys: list[str],
                  states: tuple[np.ndarray, ...], party: np.ndarray) -> dict[str, dict[str, Any]]:
-        """Resolutions for both aircraft of each conflict in ``pairs`` (conflict id → keys)."""
-        return {}
+        """Resolutions for both aircraft of each conflict in ``pairs`` (conflict id → keys).
+
+        Each aircraft's manoeuvres are checked against all current traffic (so a turn that
+        clears this conflict but makes another is not offered); computed only when a conflict
+        is new or changed, and carried otherwise.
+        """
+        wanted = sorted({k for pair in pairs.values() for k in pair})
+        if not wanted:
+            return {}
+        index = {k: n for n, k in enumerate(keys)}
+        st = self.service.settings
+        lon, lat, alt, gs, trk, vs = states
+        found = resolution.resolve_many([index[k] for k in wanted], lon, lat, alt, gs, trk, vs,
+                                        party, r_m=st.r_m, h_m=st.h_m,
+                                        lookahead_s=st.lookahead_s)
+        by_key = {k: _resolution_json(r) for k, r in zip(wanted, found, strict=True)}
+        return {cid: {k: by_key[k] for k in pair} for cid, pair in pairs.items()}
+
+    def _zone_findings(self, now: datetime, keys: list[str], states: tuple[np.ndarray, ...],
+                       party: np.ndarray, zones: list[Zone]) -> dict[str, dict[str, Any]]:
+        """Zone incursions: inside a zone that applies now (violation), or entering within
+        the lookahead; one finding per aircraft and zone, at its earliest entry."""
+        if not keys or not zones:
+            return {}
+        zv = airspace.zone_volumes(zones, party)
+        inc = airspace.incursions(zv.volumes, zv.applies, *states, now=now,
+                                  lookahead_s=self.service.settings.lookahead_s)
+        out: dict[str, dict[str, Any]] = {}
+        for t, v, t_entry, violation in zip(inc.track.tolist(), inc.volume.tolist(),
+                                            inc.t_entry_s.tolist(), inc.violation.tolist(),
+                                            strict=True):
+            zone = zones[int(zv.zone[v])]
+            cid = _finding_id("zone_incursion", zone.id, keys[t])
+            if cid in out and out[cid]["body"]["t_entry_s"] <= t_entry:
+                continue
+            sev = Severity.LOSS if violation else tactical.severity(np.array([t_entry]))[0]
+            out[cid] = _finding_row(cid, "zone_incursion", sev, [keys[t]], zone.owner, {
+                "zone": {"id": zone.id, "name": zone.name, "kind": zone.kind.value,
+                         "owner": zone.owner},
+                "t_entry_s": float(t_entry), "violation": bool(violation),
+                "positions": [_position(states, t)]})
+        return out
+
+    def _conformance_findings(self, now: datetime, keys: list[str],
+                              states: tuple[np.ndarray, ...], ops: list[str | None],
+                              linked: dict[str, Operation]) -> dict[str, dict[str, Any]]:
+        """Tracks outside every active volume of the operation they are linked to."""
+        if not any(ops):
+            return {}
+        vols = [linked[o].volumes if o in linked else () for o in ops]
+        conf = airspace.nonconforming(vols, states[0], states[1], states[2], now=now)
+        out: dict[str, dict[str, Any]] = {}
+        for t in np.flatnonzero(conf.nonconforming).tolist():
+            op_id = ops[t]
+            assert op_id is not None
+            cid = _finding_id("nonconformance", op_id, keys[t])
+            lateral, vertical = float(conf.lateral_m[t]), float(conf.vertical_m[t])
+            out[cid] = _finding_row(cid, "nonconformance", Severity.WARNING, [keys[t]], None, {
+                "operation": op_id,
+                "lateral_m": lateral if math.isfinite(lateral) else None,
+                "vertical_m": vertical if math.isfinite(vertical) else None,
+                "positions": [_position(states, t)]})
+        return out
+
+    def _unidentified_findings(self, tx: Any, now: datetime, keys: list[str],
+                               states: tuple[np.ndarray, ...], party: np.ndarray,
+                               zones: list[Zone]) -> dict[str, dict[str, Any]]:
+        """Tracks inside another party's zone now that no operation of their party covers."""
+        if not keys or not zones:
+            return {}
+        zv = airspace.zone_volumes(zones, party)
+        owner = np.array([zones[int(z)].owner for z in zv.zone.tolist()], dtype=object)
+        foreign = party[:, None] != owner[None, :]
+        inside = airspace.incursions(zv.volumes, foreign, *states, now=now, lookahead_s=0.0)
+        out: dict[str, dict[str, Any]] = {}
+        now_s = codec.to_epoch(now)
+        for t, v in zip(inside.track[inside.violation].tolist(),
+                        inside.volume[inside.violation].tolist(), strict=True):
+            zone = zones[int(zv.zone[v])]
+            cid = _finding_id("unidentified", zone.id, keys[t])
+            if cid in out:
+                continue
+            lon, lat, alt = (float(states[0][t]), float(states[1][t]), float(states[2][t]))
+            eps = 1e-6
+            cands = tx.candidates((lon - eps, lat - eps, lon + eps, lat + eps), alt, alt, now_s,
+                                  now_s)
+            own = [o for o in tx.operations(i for k, i in cands if k == "operation")
+                   if o.party == party[t] and o.state != OperationState.ENDED]
+            if airspace.identify([(o.id, v) for o in own for v in o.volumes], lon, lat, alt,
+                                 now):
+                continue
+            out[cid] = _finding_row(cid, "unidentified", Severity.WARNING, [keys[t]],
+                                    zone.owner, {
+                "zone": {"id": zone.id, "name": zone.name, "kind": zone.kind.value,
+                         "owner": zone.owner},
+                "positions": [_position(states, t)]})
+        return out
+
+    def _write_findings(self, tx: Any, now: datetime, rows: dict[str, dict[str, Any]]) -> int:
+        """Refresh present findings, announce new ones, end those missing for three ticks."""
+        now_s = codec.to_epoch(now)
+        track_store.put_conflicts(tx, list(rows.values()), now_s)
+        events = 0
+        for cid, row in rows.items():
+            if cid not in self._findings:
+                self._announce(tx, now, row, "new", alert=True)
+                events += 1
+                if row["kind"] == "nonconformance":
+                    self.service.mark_nonconforming(tx, now, row["body"]["operation"])
+        ended = []
+        for cid, missing in self._findings.items():
+            if cid not in rows and missing + 1 >= _END_AFTER_TICKS:
+                ended.append(cid)
+        if ended:
+            track_store.deactivate_conflicts(tx, ended, now_s)
+            for row in track_store.conflicts_by_id(tx, ended):
+                self._announce(tx, now, row, "ended", alert=False)
+                events += 1
+        self._findings = {
+            **{cid: 0 for cid in rows},
+            **{cid: m + 1 for cid, m in self._findings.items()
+               if cid not in rows and cid not in ended},
+        }
+        return events
 
     def conflicts_for(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
         """Active conflicts involving the caller, in the caller's view."""
@@ -326,3 +458,31 @@ def _tactical_id(a: str, b: str) -> str:
     # Opaque: the id is shown to both parties, and aircraft ids may be callsigns.
     return "tactical-" + hashlib.sha256(f"{a}\x00{b}".encode()).hexdigest()[:20]
 
+
+
+_FINDING_KINDS = ("zone_incursion", "nonconformance", "unidentified")
+_END_AFTER_TICKS = 3
+"""A finding ends after this many ticks without it, as tactical conflicts do (no flapping)."""
+
+
+def _finding_id(kind: str, ref: str, key: str) -> str:
+    return f"{kind}-" + hashlib.sha256(f"{ref}\x00{key}".encode()).hexdigest()[:20]
+
+
+def _finding_row(cid: str, kind: str, severity: Severity, aircraft_keys: list[str],
+                 other_party: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    parties = {_split(k)[0] for k in aircraft_keys}
+    if other_party is not None:
+        parties.add(other_party)
+    return {"id": cid, "kind": kind, "parties": sorted(parties), "severity": str(severity),
+            "body": {"aircraft_keys": aircraft_keys, **body}, "ref_a": None, "ref_b": None}
+
+
+def _position(states: tuple[np.ndarray, ...], k: int) -> dict[str, float]:
+    lon, lat, alt, gs, trk, vs = (float(a[k]) for a in states)
+    return {"lon": lon, "lat": lat, "alt_m": alt, "gs_mps": gs, "track_deg": trk, "vs_mps": vs}
+
+
+def _resolution_json(r: resolution.Resolution) -> dict[str, Any]:
+    return {"heading_deg": r.heading_deg, "track_deg": r.track_deg, "altitude_m": r.altitude_m,
+            "alt_m": r.alt_m, "speed_pct": r.speed_pct, "gs_mps": r.gs_mps}

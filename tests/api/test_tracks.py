@@ -98,3 +98,83 @@ def test_identify_names_covering_operation(running: Running) -> None:
                    {"lon": 100.2, "lat": 40.2, "alt_m": 5000, "t": "2000-01-01T00:00:00Z"}):
         assert ru.get("/v1/identify", params=params).json()["identified"] is False
     assert ru.get("/v1/identify", params={"lon": 200, "lat": 0, "alt_m": 0}).status_code == 422
+
+
+def _zone(client: Any, lon0: float, lat0: float, **extra: Any) -> str:
+    body = {"name": "ADZ", "kind": "air_defence",
+            "volumes": [volume(box(lon0, lat0, lon0 + 0.5, lat0 + 0.5), lower=0, upper=15000,
+                               start_min=-10, minutes=600)], **extra}
+    r = client.post("/v1/zones", json=body)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def test_zone_incursion_predicted_and_violation(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    zid = _zone(ru, 110.0, 30.0)
+    # 0.1° west of the zone (about 9.6 km) flying east at 230 m/s: entry in about 42 s.
+    il.post("/v1/tracks", json={"reports": [report("Z1", 109.9, 30.2),
+                                            report("Z2", 110.2, 30.2, trk=0)]})
+    running.engine.tick()
+    found = {c["aircraft"][0]: c for c in il.get("/v1/conflicts").json()["conflicts"]
+             if c["kind"] == "zone_incursion" and c["zone"]["id"] == zid}
+    assert set(found) == {"Z1", "Z2"}
+    assert found["Z1"]["violation"] is False and 35 < found["Z1"]["t_entry_s"] < 50
+    assert found["Z1"]["severity"] == "warning"
+    assert found["Z2"]["violation"] is True and found["Z2"]["severity"] == "loss"
+    owner_view = [c for c in ru.get("/v1/conflicts").json()["conflicts"]
+                  if c["kind"] == "zone_incursion" and c["zone"]["id"] == zid]
+    assert len(owner_view) == 2 and all(a.startswith("IL:") for c in owner_view
+                                        for a in c["aircraft"])
+
+
+def test_own_zone_is_no_incursion_but_others_are_unidentified(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    zid = _zone(ru, 120.0, 30.0)
+    ru.post("/v1/tracks", json={"reports": [report("OWN", 120.2, 30.2, gs=0)]})
+    il.post("/v1/tracks", json={"reports": [report("STRAY", 120.25, 30.25, gs=0)]})
+    running.engine.tick()
+    mine = [c for c in ru.get("/v1/conflicts").json()["conflicts"]
+            if c.get("zone", {}).get("id") == zid]
+    kinds = sorted(c["kind"] for c in mine)
+    assert kinds == ["unidentified", "zone_incursion"]
+    assert all(c["aircraft"][0].startswith("IL:") for c in mine)
+
+
+def test_covered_track_is_not_unidentified(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    zid = _zone(ru, 125.0, 30.0, applies_to=["UN"])
+    il.post("/v1/operations", json=operation(volume(box(125.1, 30.1, 125.3, 30.3),
+                                                    start_min=-5, minutes=60)))
+    il.post("/v1/tracks", json={"reports": [report("NOTIFIED", 125.2, 30.2, gs=0)]})
+    running.engine.tick()
+    assert [c for c in ru.get("/v1/conflicts").json()["conflicts"]
+            if c.get("zone", {}).get("id") == zid] == []
+
+
+def test_nonconformance_moves_operation_state(running: Running) -> None:
+    il = running.client("IL")
+    op = il.post("/v1/operations", json=operation(volume(box(130, 30, 130.2, 30.2),
+                                                         start_min=-5, minutes=60))).json()
+    il.post(f"/v1/operations/{op['id']}/state", json={"state": "activated"})
+    il.post("/v1/tracks", json={"reports": [report("C1", 130.1, 30.1, operation=op["id"]),
+                                            report("C2", 130.5, 30.1, operation=op["id"])]})
+    running.engine.tick()
+    found = [c for c in il.get("/v1/conflicts").json()["conflicts"]
+             if c["kind"] == "nonconformance" and c["operation"] == op["id"]]
+    assert [c["aircraft"] for c in found] == [["C2"]]
+    assert found[0]["lateral_m"] > 25_000
+    assert il.get(f"/v1/operations/{op['id']}").json()["state"] == "nonconforming"
+
+
+def test_resolutions_for_own_aircraft_only(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    il.post("/v1/tracks", json={"reports": [report("R1", 140.0, 20.0)]})
+    ru.post("/v1/tracks", json={"reports": [report("R2", 140.4, 20.0, trk=270)]})
+    running.engine.tick()
+    c = next(c for c in il.get("/v1/conflicts").json()["conflicts"] if "R1" in c["aircraft"])
+    assert list(c["resolutions"]) == ["R1"]
+    res = c["resolutions"]["R1"]
+    assert res["heading_deg"] is not None and 0 < abs(res["heading_deg"]) <= 90
+    assert res["altitude_m"] == 304.8
+    assert res["alt_m"] == 9000 + 304.8

@@ -19,6 +19,7 @@ from deconfliction.units import FloatArray
 __all__ = [
     "TrackArrays",
     "active_conflicts",
+    "conflicts_by_id",
     "deactivate_conflicts",
     "deactivate_refs",
     "delete_tracks",
@@ -111,6 +112,14 @@ def deactivate_refs(tx: Tx, ref: str, now: float) -> None:
     tx.conn.execute(update(s.conflicts).where(
         s.conflicts.c.active.is_(True), (s.conflicts.c.ref_a == ref) | (s.conflicts.c.ref_b == ref)
     ).values(active=False, updated_at=now))
+
+
+def conflicts_by_id(tx: Tx, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """These conflicts (active or not) as dicts."""
+    q = select(s.conflicts.c.id, s.conflicts.c.kind, s.conflicts.c.parties,
+               s.conflicts.c.severity, s.conflicts.c.body, s.conflicts.c.updated_at).where(
+        s.conflicts.c.id.in_(list(ids)))
+    return [dict(r._mapping) for r in tx.conn.execute(q.order_by(s.conflicts.c.id))]
 
 
 def active_conflicts(tx: Tx, kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
