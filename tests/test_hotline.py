@@ -262,7 +262,7 @@ def test_ledger_holds_message_text_only_as_digest(svc: Service) -> None:
     hot.send(Caller("IL"), "RU", text)
     export = "".join(line + "\n" for line in svc.ledger_lines())
     assert "SECRET-7" not in export
-    sent = [e for e in entries(svc) if e["kind"] == "message.sent"][0]
+    sent = next(e for e in entries(svc) if e["kind"] == "message.sent")
     assert sent["body"] == {
         "from": "IL",
         "to": "RU",
