@@ -227,7 +227,10 @@ def raise_alert(
         "body": dict(body),
     }
     tx.insert_event(party, "alert", public, codec.to_epoch(now))
-    service._record(tx, now, "server", ledger.EntryKind.ALERT_RAISED, public)
+    # The ledger is shared with every party, and an alert's body is written for its addressee
+    # (its own aircraft named in clear): the entry commits to the body by digest only.
+    service._record(tx, now, "server", ledger.EntryKind.ALERT_RAISED,
+                    {k: v for k, v in public.items() if k != "body"}, private=dict(body))
     return alert_id
 
 

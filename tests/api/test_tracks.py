@@ -178,3 +178,17 @@ def test_resolutions_for_own_aircraft_only(running: Running) -> None:
     assert res["heading_deg"] is not None and 0 < abs(res["heading_deg"]) <= 90
     assert res["altitude_m"] == 304.8
     assert res["alt_m"] == 9000 + 304.8
+
+
+def test_ledger_never_names_an_aircraft(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    il.post("/v1/tracks", json={"reports": [report("CALLSIGN-SECRET-1", 150.0, 20.0)]})
+    ru.post("/v1/tracks", json={"reports": [report("CALLSIGN-SECRET-2", 150.4, 20.0, trk=270)]})
+    running.engine.tick()
+    alerts = il.get("/v1/alerts").json()["alerts"]
+    assert any("CALLSIGN-SECRET-1" in str(a) for a in alerts)  # the addressee sees its own
+    entries: list[dict[str, Any]] = []
+    while page := ru.get("/v1/ledger", params={"after": len(entries)}).json()["entries"]:
+        entries += page
+    assert any(e["kind"] == "alert.raised" for e in entries)
+    assert "CALLSIGN-SECRET" not in str(entries)
