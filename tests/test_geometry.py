@@ -401,7 +401,7 @@ def shrink(outline: Outline, centre: tuple[float, float]) -> Outline:
     cx = centre[0] + 360.0 * round((ext[:, 0].mean() - centre[0]) / 360.0)
     scaled = np.column_stack((cx + (ext[:, 0] - cx) * SHRINK,
                               centre[1] + (ext[:, 1] - centre[1]) * SHRINK))
-    return ok(Polygon(tuple((float(x), float(y)) for x, y in scaled)))
+    return ok(Polygon(tuple((float((x + 180.0) % 360.0 - 180.0), float(y)) for x, y in scaled)))
 
 
 def oracle_hit(a: Outline, b: Outline, centre: tuple[float, float], size_m: float) -> bool:
