@@ -331,12 +331,63 @@ def _parties(
     return _Parties(codes[:n_a], codes[n_a:], table)
 
 
-def _slices(vmax: float, r_m: float, lookahead_s: float) -> int:
-    """How many time slices: about travel over the lookahead / r_m, the count that minimises
-    K (r + v T / K)^2 candidates."""
-    if lookahead_s == 0.0 or vmax == 0.0:
+_TREE_S_PER_POINT = 5e-7
+"""Measured cost of one slice's kd-tree per aircraft (build + traversal), seconds."""
+_SOLVE_S_PER_CANDIDATE = 7e-8
+"""Measured cost of one candidate pair (tree output, vertical test, closed form), seconds."""
+_MAX_SLICES = 16
+
+
+def _reach(
+    k_slices: int, r_m: float, h_m: float, margin: float, vmax: float, vsmax: float, look: float
+) -> tuple[float, float]:
+    """Horizontal and vertical pruning distances (m) for slices of ``look / k_slices``."""
+    half = 0.5 * look / k_slices
+    # Each aircraft stays within vmax * half of its middle-time point all slice long.
+    reach = (r_m + margin + 2.0 * vmax * half) * (1.0 + 1e-9)
+    reach_v = (h_m + 2.0 * vsmax * half) * (1.0 + 1e-9) + 1e-3
+    return reach, reach_v
+
+
+def _slices(
+    sides: Sequence[_Side],
+    plane: FloatArray | None,
+    r_m: float,
+    h_m: float,
+    margin: float,
+    vmax: float,
+    vsmax: float,
+    look: float,
+) -> int:
+    """How many time slices: the count with the least predicted cost, K trees against the
+    candidates they let through (fewer, wider slices pass more pairs).
+
+    Candidates are predicted from the scene's density on the projection plane, assuming
+    aircraft spread evenly over its bounding box and altitude range; without a plane (a
+    scene spanning the globe) it falls back to about travel over the lookahead / r_m.
+    """
+    if look == 0.0 or vmax == 0.0:
         return 1
-    return int(min(16, max(1, round(vmax * lookahead_s / r_m))))
+    if plane is None:
+        return int(min(_MAX_SLICES, max(1, round(vmax * look / r_m))))
+    # Extents from a strided sample: an estimate, cheap for any scene size.
+    xy = np.concatenate([plane @ sd.table[_X, :: 1 + sd.ids.size // 4096] for sd in sides], 1)
+    area = max(float(np.prod(xy.max(axis=1) - xy.min(axis=1))), 1e6)
+    alt = np.concatenate([sd.alt_m for sd in sides])
+    alt_range = float(alt.max() - alt.min()) + vsmax * look + h_m
+    n = float(sum(sd.ids.size for sd in sides))
+    best_k, best_cost = 1, math.inf
+    for k in range(1, _MAX_SLICES + 1):
+        reach, reach_v = _reach(k, r_m, h_m, margin, vmax, vsmax, look)
+        ball = reach * math.sqrt(1.0 + _ALT_WEIGHT**2)
+        height = 2.0 * ball * reach_v / (_ALT_WEIGHT * reach)
+        # Pairs per slice: density times the ball's footprint, cut by the altitude band the
+        # ball spans when it is narrower than the scene's.
+        cand = 0.5 * n * n / area * math.pi * ball * ball * min(1.0, 2.0 / 3.0 * height / alt_range)
+        cost = k * (n * _TREE_S_PER_POINT + cand * _SOLVE_S_PER_CANDIDATE)
+        if cost < best_cost:
+            best_k, best_cost = k, cost
+    return best_k
 
 
 def _margin(r_m: float, vmax: float, lookahead_s: float) -> float:
@@ -486,9 +537,10 @@ def _run(
     vsmax = float(max(np.abs(side_a.vs_mps).max(), np.abs(side_b.vs_mps).max()))
     n_pairs = na * (na - 1) // 2 if b is None else na * nb
     brute = n_pairs <= _BRUTE_MAX_PAIRS
-    k_slices = 1 if brute else _slices(vmax, r_max, look_max)
     margin = _margin(r_max, vmax, look_max)
-    plane = None if brute else _plane([side_a] if b is None else [side_a, side_b])
+    sides = [side_a] if b is None else [side_a, side_b]
+    plane = None if brute else _plane(sides)
+    k_slices = 1 if brute else _slices(sides, plane, r_max, h_max, margin, vmax, vsmax, look_max)
     edges = np.linspace(0.0, look_max, k_slices + 1)
     cross = b is not None
 
@@ -503,10 +555,7 @@ def _run(
                 iu, ju = np.triu_indices(na, 1)
                 ia, jb = iu.astype(np.intp), ju.astype(np.intp)
         else:
-            half = 0.5 * (t1 - t0)
-            # Each aircraft is within vmax * half of its middle-time point all slice long.
-            reach = (r_max + margin + 2.0 * vmax * half) * (1.0 + 1e-9)
-            reach_v = (h_max + 2.0 * vsmax * half) * (1.0 + 1e-9) + 1e-3
+            reach, reach_v = _reach(k_slices, r_max, h_max, margin, vmax, vsmax, look_max)
             ia, jb = _candidates(side_a, side_b if cross else None, t0, t1, reach, reach_v, plane)
         if parties is not None and not same_party:
             keep = parties.code_a[side_a.ids[ia]] != parties.code_b[side_b.ids[jb]]
