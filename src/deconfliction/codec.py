@@ -51,18 +51,28 @@ def outline_from_json(obj: Mapping[str, Any]) -> Outline:
     return Polygon(exterior=rings[0], holes=tuple(rings[1:]))
 
 
-def outline_to_json(outline: Outline) -> dict[str, Any]:
-    """A model outline to the contract's JSON."""
+def outline_to_json(outline: Outline, *, wrap: bool = True) -> dict[str, Any]:
+    """A model outline to the contract's JSON.
+
+    ``wrap`` puts longitudes back into [-180, 180), as clients send them; the store keeps them
+    unwrapped (``wrap=False``), as the core normalised them, so a ring crossing the
+    antimeridian reads back continuous.
+    """
+    def lon(x: float) -> float:
+        return (x + 180.0) % 360.0 - 180.0 if wrap and not -180.0 <= x < 180.0 else x
+
     if isinstance(outline, Circle):
-        return {"type": "Circle", "center": list(outline.center), "radius_m": outline.radius_m}
+        return {"type": "Circle", "center": [lon(outline.center[0]), outline.center[1]],
+                "radius_m": outline.radius_m}
     rings = [outline.exterior, *outline.holes]
-    return {"type": "Polygon", "coordinates": [[list(p) for p in ring] for ring in rings]}
+    return {"type": "Polygon",
+            "coordinates": [[[lon(p[0]), p[1]] for p in ring] for ring in rings]}
 
 
-def volume_to_json(v: Volume4D) -> dict[str, Any]:
-    """A volume to the contract's JSON."""
+def volume_to_json(v: Volume4D, *, wrap: bool = True) -> dict[str, Any]:
+    """A volume to the contract's JSON (``wrap``: see `outline_to_json`)."""
     return {
-        "outline": outline_to_json(v.outline),
+        "outline": outline_to_json(v.outline, wrap=wrap),
         "lower_m": v.lower_m,
         "upper_m": v.upper_m,
         "start": rfc3339(v.start),

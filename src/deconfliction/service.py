@@ -210,11 +210,19 @@ class Service:
                 self.alert(tx, now, p, "late_notice", Severity.ADVISORY, body)
         track_store.put_conflicts(
             tx, [_strategic_row(op.id, op.party, o) for o in overlaps], codec.to_epoch(now))
+        # One alert per party concerned, listing every conflict of this notice with it (and
+        # all of them to the notifying party): a busy area must not flood a duty officer.
+        by_party: dict[str, list[dict[str, Any]]] = {}
         for o in overlaps:
-            body = {"operation": op.id, "party": op.party, **overlap_json(o)}
-            self.alert(tx, now, op.party, "strategic", Severity.ADVISORY, body)
-            if o.party != op.party:
-                self.alert(tx, now, o.party, "strategic", Severity.ADVISORY, body)
+            by_party.setdefault(o.party, []).append(overlap_json(o))
+        if overlaps:
+            every = [c for cs in by_party.values() for c in cs]
+            self.alert(tx, now, op.party, "strategic", Severity.ADVISORY,
+                       {"operation": op.id, "party": op.party, "conflicts": every})
+        for p, cs in sorted(by_party.items()):
+            if p != op.party:
+                self.alert(tx, now, p, "strategic", Severity.ADVISORY,
+                           {"operation": op.id, "party": op.party, "conflicts": cs})
 
     def _owned(self, tx: Tx, caller: Caller, op_id: str) -> Operation:
         op = tx.operation(op_id)
@@ -478,8 +486,13 @@ class Service:
         # Parsing the newest line costs more than the append itself; the store keeps the entry
         # it last wrote and it is used only while it is still the newest row, so a rolled-back
         # transaction or another process appending is noticed.
-        tip = tx.ledger_tip()
         cached = self.store.ledger_head
+        if cached is not None and tx.batch and self.store.ledger_head_batch == tx.batch:
+            # Same open write transaction: it holds the database's write lock, so nobody else
+            # has appended since.
+            tip: tuple[int, str] | None = (cached.seq, cached.hash)
+        else:
+            tip = tx.ledger_tip()
         if tip is None:
             prev = None
         elif cached is not None and (cached.seq, cached.hash) == tip:
@@ -506,6 +519,7 @@ class Service:
             None if private is None else {"owner": actor, "salt": salt.hex(), "private": private},
         )
         self.store.ledger_head = entry
+        self.store.ledger_head_batch = tx.batch
 
     def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterable[str]:
         """Exported ledger lines after seq ``after``."""

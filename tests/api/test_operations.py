@@ -138,3 +138,25 @@ def test_unknown_operation_and_tokens(running: Running) -> None:
     bad.headers["Authorization"] = "Bearer not-a-token"
     r = bad.get("/v1/operations")
     assert r.status_code == 401 and r.json()["field"] == "Authorization"
+
+
+def test_antimeridian_operation_round_trips_and_conflicts(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    across = {"type": "Polygon", "coordinates": [[[179.5, -10], [-179.5, -10], [-179.5, -9.5],
+                                                  [179.5, -9.5], [179.5, -10]]]}
+    op = il.post("/v1/operations", json=operation(volume(across)))
+    assert op.status_code == 201, op.text
+    got = il.get(f"/v1/operations/{op.json()['id']}").json()
+    ring = got["volumes"][0]["outline"]["coordinates"][0]
+    assert all(-180 <= lon <= 180 for lon, _ in ring)
+    back = il.put(f"/v1/operations/{got['id']}", json={"volumes": got["volumes"]},
+                  headers={"If-Match": str(got["version"])})
+    assert back.status_code == 200, back.text
+    east = ru.post("/v1/operations", json=operation(volume(box(-179.9, -9.9, -179.6, -9.6))))
+    assert got["id"] in [c["id"] for c in east.json()["conflicts"]]
+    west = ru.post("/v1/operations", json=operation(volume(box(179.6, -9.9, 179.9, -9.6))))
+    assert got["id"] in [c["id"] for c in west.json()["conflicts"]]
+    far = ru.post("/v1/operations", json=operation(volume(box(0.1, -9.9, 0.4, -9.6))))
+    assert got["id"] not in [c["id"] for c in far.json()["conflicts"]]
+    found = ru.get("/v1/operations", params={"bbox": "-180,-11,-179.8,-9"}).json()
+    assert got["id"] in [o["id"] for o in found["operations"]]

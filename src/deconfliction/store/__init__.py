@@ -25,7 +25,6 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    insert,
     select,
     text,
     update,
@@ -73,6 +72,8 @@ class Store:
         self._cache: dict[tuple[str, str, int], Any] = {}
         self.ledger_head: LedgerEntry | None = None
         """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
+        self.ledger_head_batch = 0
+        """The write batch `ledger_head` was written in: within it, no other writer can append."""
         if self.is_sqlite:
             self.engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30}
@@ -120,9 +121,11 @@ class Store:
             batch = self._batch
             savepoint = conn.begin_nested()
             try:
-                yield Tx(self, conn)
+                yield Tx(self, conn, batch)
             except BaseException:
                 savepoint.rollback()
+                # The cached ledger head may be one this savepoint just took back.
+                self.ledger_head = None
                 raise
             savepoint.commit()
             self._in_batch += 1
@@ -180,7 +183,7 @@ class Store:
     def read(self) -> Iterator[Tx]:
         """A read-only snapshot."""
         with self._reader.begin() as conn:
-            yield Tx(self, conn)
+            yield Tx(self, conn, 0)
 
 
 def _sqlite_setup(engine: Engine, begin: str) -> None:
@@ -201,29 +204,30 @@ def _sqlite_setup(engine: Engine, begin: str) -> None:
 
 
 def _volumes_json(volumes: Sequence[Volume4D]) -> list[dict[str, Any]]:
-    return [codec.volume_to_json(v) for v in volumes]
+    return [codec.volume_to_json(v, wrap=False) for v in volumes]
 
 
 class Tx:
     """The domain's reads and writes inside one transaction."""
 
-    def __init__(self, store: Store, conn: Connection) -> None:
+    def __init__(self, store: Store, conn: Connection, batch: int = 0) -> None:
         self.store = store
         self.conn = conn
+        self.batch = batch
+        """The write batch (shared transaction) this belongs to; 0 for a read."""
 
     # --- parties and tokens -------------------------------------------------------------
     def add_party(self, name: str, now: float) -> None:
         """Register a party; `Conflict` when the name is taken."""
         if self.conn.execute(select(s.parties.c.name).where(s.parties.c.name == name)).first():
             raise Conflict(f"party {name!r} exists already", field="name")
-        self.conn.execute(insert(s.parties).values(name=name, created_at=now, ladder=[]))
+        self.conn.execute(s.parties.insert(), dict(name=name, created_at=now, ladder=[]))
 
     def add_token(self, party: str, token: str, level: int, now: float) -> None:
         """Store the hash of a new token of ``party`` at escalation ``level``."""
         self.conn.execute(
-            insert(s.tokens).values(
-                token_hash=hash_token(token), party=party, level=level, created_at=now
-            )
+            s.tokens.insert(),
+            dict(token_hash=hash_token(token), party=party, level=level, created_at=now),
         )
 
     def authenticate(self, token: str) -> tuple[str, int] | None:
@@ -266,7 +270,7 @@ class Tx:
     ) -> None:
         for idx, (v, vboxes) in enumerate(zip(vols, boxes, strict=True)):
             vid = self.conn.execute(
-                insert(s.volumes).values(owner_kind=owner_kind, owner_id=owner_id, idx=idx)
+                s.volumes.insert(), dict(owner_kind=owner_kind, owner_id=owner_id, idx=idx)
             ).inserted_primary_key[0]  # type: ignore[index]
             for min_lon, min_lat, max_lon, max_lat in vboxes:
                 self.conn.execute(
@@ -329,7 +333,7 @@ class Tx:
         self, op: Operation, boxes: Sequence[Sequence[Box]], signature: str | None = None
     ) -> None:
         """Store a new operation and index its volumes."""
-        self.conn.execute(insert(s.operations).values(**_op_row(op), signature=signature))
+        self.conn.execute(s.operations.insert(), dict(**_op_row(op), signature=signature))
         self._index("operation", op.id, op.volumes, boxes)
 
     def replace_operation(
@@ -414,7 +418,8 @@ class Tx:
     def insert_zone(self, zone: Zone, boxes: Sequence[Sequence[Box]], now: float) -> None:
         """Store a new zone and index its volumes."""
         self.conn.execute(
-            insert(s.zones).values(
+            s.zones.insert(),
+            dict(
                 id=zone.id,
                 owner=zone.owner,
                 name=zone.name,
@@ -422,7 +427,7 @@ class Tx:
                 applies_to=None if zone.applies_to is None else list(zone.applies_to),
                 volumes=_volumes_json(zone.volumes),
                 created_at=now,
-            )
+            ),
         )
         self._index("zone", zone.id, zone.volumes, boxes)
 
@@ -460,7 +465,8 @@ class Tx:
     ) -> None:
         """Store a new alert."""
         self.conn.execute(
-            insert(s.alerts).values(
+            s.alerts.insert(),
+            dict(
                 id=alert_id,
                 party=party,
                 kind=kind,
@@ -469,13 +475,13 @@ class Tx:
                 deadline=deadline,
                 level=0,
                 body=body,
-            )
+            ),
         )
 
     def insert_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> int:
         """Queue an event for ``party``'s stream; its sequence number."""
         res = self.conn.execute(
-            insert(s.events).values(party=party, kind=kind, body=body, created_at=now)
+            s.events.insert(), dict(party=party, kind=kind, body=body, created_at=now)
         )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
 
@@ -495,7 +501,7 @@ class Tx:
 
     def insert_ledger(self, seq: int, line: str, digest: str, private: Any) -> None:
         """Append one ledger line (the private part stays in the database only)."""
-        self.conn.execute(insert(s.ledger).values(seq=seq, line=line, hash=digest, private=private))
+        self.conn.execute(s.ledger.insert(), dict(seq=seq, line=line, hash=digest, private=private))
 
     def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterator[str]:
         """Ledger lines with seq > ``after``, in order."""
