@@ -142,7 +142,7 @@ def child(which: str, n: int, box_km: float) -> None:
     s = scene(n, box_km)
     if which != "ours":
         import bluesky.traffic.asas  # noqa: F401  -- import cost outside the measurement
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base = high_water_mb()
     t = traffic(s)
     rpz, hpz, look = (np.full(n, v) for v in (R_M, H_M, LOOK_S))
     if which == "ours":
@@ -155,8 +155,16 @@ def child(which: str, n: int, box_km: float) -> None:
         from bluesky.traffic.asas import statebased
 
         statebased.StateBased.detect(None, t, t, rpz, hpz, look)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"before_mb": base / 1024.0, "after_mb": peak / 1024.0}))
+    print(json.dumps({"before_mb": base, "after_mb": high_water_mb()}))
+
+
+def high_water_mb() -> float:
+    """Peak RSS of this process image (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024.0
 
 
 def explain(

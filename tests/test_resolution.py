@@ -144,10 +144,15 @@ def test_batch_equals_single_and_checks_index() -> None:
         rng.uniform(0, 360, n),
         np.zeros(n),
     )
-    ks = [int(k) for k in np.unique(detect(*s).i)[:6]]
+    conflicted = np.unique(np.concatenate([detect(*s).i, detect(*s).j]))
+    ks = [int(k) for k in conflicted[:6]]
     assert len(ks) >= 3
     batch = resolve_many(ks, *s)
     assert batch == [resolve(k, *s) for k in ks]
+    # Many at once skips the coarse traffic filter: same answers.
+    many = [int(k) for k in conflicted[:24]]
+    assert len(many) > 16
+    assert resolve_many(many, *s) == [resolve(k, *s) for k in many]
     for k, r in zip(ks, batch, strict=True):
         assert r.aircraft == k and r.conflicted
         check_minimal(s, k, r)

@@ -500,3 +500,26 @@ def test_diff_is_pure() -> None:
     diff(prev, found_of([]), IDS, now_s=1.0)
     assert prev == snapshot
     assert math.isclose(prev[("a", "c")].cpa_at_s, 10.0)
+
+
+def test_parties_and_minima_on_the_pruned_path() -> None:
+    s = dense_scene(200, 35.5, 33.5, 80000.0, seed=11)
+    party = np.array(["IL", "RU", "UN"])[np.arange(200) % 3]
+    minima = {("RU", "IL"): (12000.0, 600.0, 200.0), ("UN", "UN"): (3000.0, 150.0, 300.0)}
+    f = detect(*s, party, same_party=True, minima=minima)
+    got = set(zip(f.i.tolist(), f.j.tolist(), strict=True))
+    assert got
+    groups: dict[tuple[float, float, float], list[tuple[int, int]]] = {}
+    for i in range(200):
+        for j in range(i + 1, 200):
+            key = (str(party[i]), str(party[j]))
+            rule = minima.get(key) or minima.get(key[::-1]) or (R, H, 300.0)
+            groups.setdefault(rule, []).append((i, j))
+    for (r_m, h_m, look), pairs in groups.items():
+        sub = [p for p in got if p in set(pairs)]
+        k = np.array([int(np.flatnonzero((f.i == i) & (f.j == j))[0]) for i, j in sub], dtype=int)
+        part = Found(*(a[k] for a in f)) if k.size else run(states(*([],) * 6))
+        check_against_oracle(s, part, r_m=r_m, h_m=h_m, lookahead_s=look, step_s=2.0, pairs=pairs)
+    without = detect(*s, party, minima=minima)
+    mixed = {(i, j) for i, j in got if party[i] != party[j]}
+    assert set(zip(without.i.tolist(), without.j.tolist(), strict=True)) == mixed != got

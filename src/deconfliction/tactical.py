@@ -55,9 +55,9 @@ anti-flapping rule (see `DiffRules`).
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -110,7 +110,7 @@ _FLOAT_NOISE_M = 1e-6
 
 FloatArray = npt.NDArray[np.float64]
 
-Minima = Mapping[tuple[Hashable, Hashable], tuple[float, float, float]]
+Minima = Mapping[tuple[Any, Any], tuple[float, float, float]]
 """Separation per party pair, order-insensitive: ``(a, b) -> (r_m, h_m, lookahead_s)``."""
 
 
@@ -371,7 +371,10 @@ def _slices(
     if plane is None:
         return int(min(_MAX_SLICES, max(1, round(vmax * look / r_m))))
     # Extents from a strided sample: an estimate, cheap for any scene size.
-    xy = np.concatenate([plane @ sd.table[_X, :: 1 + sd.ids.size // 4096] for sd in sides], 1)
+    pos = np.concatenate([sd.table[_X, :: 1 + sd.ids.size // 4096] for sd in sides], 1)
+    xy = np.stack(
+        [plane[d, 0] * pos[0] + plane[d, 1] * pos[1] + plane[d, 2] * pos[2] for d in (0, 1)]
+    )
     area = max(float(np.prod(xy.max(axis=1) - xy.min(axis=1))), 1e6)
     alt = np.concatenate([sd.alt_m for sd in sides])
     alt_range = float(alt.max() - alt.min()) + vsmax * look + h_m
@@ -433,7 +436,7 @@ def _plane(sides: Sequence[_Side]) -> FloatArray | None:
     if norm < 0.5:
         return None
     c /= norm
-    if float((c @ normals).min()) < 0.5:
+    if float((c[0] * normals[0] + c[1] * normals[1] + c[2] * normals[2]).min()) < 0.5:
         return None
     ref = np.array([0.0, 0.0, 1.0]) if abs(c[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
     e = np.cross(ref, c)
@@ -446,7 +449,12 @@ def _tree_points(side: _Side, t_s: float, alt_scale: float, plane: FloatArray | 
     pos = tab[_X] + tab[_V] * t_s
     dims = 4 if plane is None else 3
     pts = np.empty((tab.shape[1], dims), dtype=np.float64)
-    pts[:, : dims - 1] = (pos if plane is None else plane @ pos).T
+    if plane is None:
+        pts[:, :3] = pos.T
+    else:
+        # Elementwise rather than a matrix product, which would wake BLAS threads.
+        for d in range(2):
+            pts[:, d] = plane[d, 0] * pos[0] + plane[d, 1] * pos[1] + plane[d, 2] * pos[2]
     pts[:, dims - 1] = (tab[_ALT] + tab[_VS] * t_s) * alt_scale
     return pts
 
