@@ -1,4 +1,5 @@
-"""Fixtures: a real service on a real SQLite file, served over real HTTP on 127.0.0.1."""
+"""Fixtures: a real service on a real SQLite file or PostgreSQL database (`tests.postgres`),
+served over real HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from deconfliction.config import Settings
 from deconfliction.engine import Engine
 from deconfliction.service import Service
 from deconfliction.store import Store
+from tests.postgres import BACKENDS, database_url, postgres_url  # noqa: F401 (fixture)
 
 
 def free_port() -> int:
@@ -46,24 +48,27 @@ class Running:
         return c
 
 
-def make_service(tmp: Path, **overrides: object) -> Service:
-    settings = Settings(database_url=f"sqlite:///{tmp / 'test.db'}", **overrides)  # type: ignore[arg-type]
+def make_service(tmp: Path, url: str | None = None, **overrides: object) -> Service:
+    url = url or f"sqlite:///{tmp / 'test.db'}"
+    settings = Settings(database_url=url, **overrides)  # type: ignore[arg-type]
     store = Store(settings.database_url)
     store.migrate()
     return Service(store, settings, keys.load_or_create(tmp / "server.key"))
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
-    svc = make_service(tmp_path)
+@pytest.fixture(params=BACKENDS)
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    svc = make_service(tmp_path, database_url(request, request.param, tmp_path))
     yield svc
     svc.store.close()
 
 
-@pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def running(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("server")
-    svc = make_service(tmp)
+    svc = make_service(tmp, database_url(request, request.param, tmp))
     tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
     port = free_port()
     app = create_app(svc, background=False)

@@ -1,6 +1,8 @@
 """Tables, as SQLAlchemy Core metadata; Alembic migrations create them.
 
 Times are stored as float seconds since the epoch (UTC), so windows index and compare as numbers.
+Strings have no length limit (bar the fixed-size hex digests): SQLite never checks one, and
+PostgreSQL must accept what SQLite accepts (a conflict id joins two operation ids).
 Geometry is stored as the contract's JSON; the spatial index (``volume_index``) holds conservative
 boxes. On SQLite it is an R*Tree virtual table created by the migration; elsewhere a plain table
 with B-tree indexes stands in.
@@ -43,7 +45,7 @@ metadata = MetaData()
 parties = Table(
     "parties",
     metadata,
-    Column("name", String(64), primary_key=True),
+    Column("name", String, primary_key=True),
     Column("created_at", Float, nullable=False),
     Column("public_key_pem", Text, nullable=True),
     Column("ladder", JSON, nullable=False, default=list),
@@ -53,7 +55,7 @@ tokens = Table(
     "tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("party", String(64), ForeignKey("parties.name"), nullable=False),
+    Column("party", String, ForeignKey("parties.name"), nullable=False),
     Column("level", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
 )
@@ -61,10 +63,10 @@ tokens = Table(
 operations = Table(
     "operations",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("party", String(64), ForeignKey("parties.name"), nullable=False, index=True),
+    Column("id", String, primary_key=True),
+    Column("party", String, ForeignKey("parties.name"), nullable=False, index=True),
     Column("version", Integer, nullable=False),
-    Column("state", String(16), nullable=False),
+    Column("state", String, nullable=False),
     Column("priority", Integer, nullable=False),
     Column("submitted_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
@@ -79,10 +81,10 @@ operations = Table(
 zones = Table(
     "zones",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("owner", String(64), ForeignKey("parties.name"), nullable=False, index=True),
-    Column("name", String(200), nullable=False),
-    Column("kind", String(16), nullable=False),
+    Column("id", String, primary_key=True),
+    Column("owner", String, ForeignKey("parties.name"), nullable=False, index=True),
+    Column("name", String, nullable=False),
+    Column("kind", String, nullable=False),
     Column("applies_to", JSON, nullable=True),
     Column("volumes", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
@@ -93,8 +95,8 @@ volumes = Table(
     "volumes",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("owner_kind", String(10), nullable=False),  # operation | zone
-    Column("owner_id", String(36), nullable=False),
+    Column("owner_kind", String, nullable=False),  # operation | zone
+    Column("owner_id", String, nullable=False),
     Column("idx", Integer, nullable=False),
     Index("ix_volumes_owner", "owner_kind", "owner_id"),
 )
@@ -119,8 +121,8 @@ volume_index = Table(
 tracks = Table(
     "tracks",
     metadata,
-    Column("aircraft", String(64), primary_key=True),
-    Column("party", String(64), ForeignKey("parties.name"), primary_key=True),
+    Column("aircraft", String, primary_key=True),
+    Column("party", String, ForeignKey("parties.name"), primary_key=True),
     Column("t", Float, nullable=False),
     Column("lon", Float, nullable=False),
     Column("lat", Float, nullable=False),
@@ -128,39 +130,39 @@ tracks = Table(
     Column("gs_mps", Float, nullable=False),
     Column("track_deg", Float, nullable=False),
     Column("vs_mps", Float, nullable=False),
-    Column("operation", String(36), nullable=True),
+    Column("operation", String, nullable=True),
     Column("received_at", Float, nullable=False),
 )
 
 conflicts = Table(
     "conflicts",
     metadata,
-    Column("id", String(64), primary_key=True),
-    Column("kind", String(20), nullable=False),
+    Column("id", String, primary_key=True),
+    Column("kind", String, nullable=False),
     Column("parties", JSON, nullable=False),
-    Column("severity", String(10), nullable=False),
+    Column("severity", String, nullable=False),
     Column("body", JSON, nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("updated_at", Float, nullable=False),
     # The objects a strategic conflict stands on (operation or zone ids), so that ending or
     # changing one ends its conflicts without a scan.
-    Column("ref_a", String(36), nullable=True, index=True),
-    Column("ref_b", String(36), nullable=True, index=True),
+    Column("ref_a", String, nullable=True, index=True),
+    Column("ref_b", String, nullable=True, index=True),
 )
 
 alerts = Table(
     "alerts",
     metadata,
-    Column("id", String(36), primary_key=True),
-    Column("party", String(64), ForeignKey("parties.name"), nullable=False, index=True),
-    Column("kind", String(24), nullable=False),
-    Column("severity", String(10), nullable=False),
+    Column("id", String, primary_key=True),
+    Column("party", String, ForeignKey("parties.name"), nullable=False, index=True),
+    Column("kind", String, nullable=False),
+    Column("severity", String, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("deadline", Float, nullable=False),
     Column("level", Integer, nullable=False, default=0),
     Column("body", JSON, nullable=False),
     Column("acked_at", Float, nullable=True),
-    Column("acked_by", String(64), nullable=True),
+    Column("acked_by", String, nullable=True),
     Index("ix_alerts_open", "acked_at", "deadline"),
     # Added by migration 0002: the acknowledging token's level, and when the alert passed its
     # deadline at the top of its party's ladder (it stays open, and the sweep leaves it be).
@@ -172,9 +174,9 @@ messages = Table(
     "messages",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("recipient", String(64), ForeignKey("parties.name"), nullable=False),
+    Column("recipient", String, ForeignKey("parties.name"), nullable=False),
     Column("seq", Integer, nullable=False),
-    Column("sender", String(64), ForeignKey("parties.name"), nullable=False),
+    Column("sender", String, ForeignKey("parties.name"), nullable=False),
     Column("text", Text, nullable=False),
     Column("refs", JSON, nullable=False),
     Column("sent_at", Float, nullable=False),
@@ -187,8 +189,8 @@ events = Table(
     "events",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("party", String(64), nullable=False),
-    Column("kind", String(32), nullable=False),
+    Column("party", String, nullable=False),
+    Column("kind", String, nullable=False),
     Column("body", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_events_party_seq", "party", "seq"),
