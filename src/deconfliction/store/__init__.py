@@ -29,9 +29,10 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DataError
 
 from deconfliction import codec
-from deconfliction.errors import Conflict, NotFound
+from deconfliction.errors import Conflict, InvalidInput, NotFound
 from deconfliction.model import (
     LedgerEntry,
     Operation,
@@ -46,6 +47,10 @@ __all__ = ["Box", "Store", "Tx", "hash_token"]
 
 Box = tuple[float, float, float, float]
 """min_lon, min_lat, max_lon, max_lat."""
+
+
+_LOCK_KEY = 7243
+"""PostgreSQL advisory lock that serialises writers across processes (any fixed number)."""
 
 
 def hash_token(token: str) -> str:
@@ -84,14 +89,32 @@ class Store:
             _sqlite_setup(self.engine, "BEGIN IMMEDIATE")
             _sqlite_setup(self._reader, "BEGIN")
         else:
-            self.engine = create_engine(url, pool_size=10, pool_pre_ping=True)
-            self._reader = self.engine
+            # One batch at a time holds a writer connection (plus a migration, a stream's bell).
+            # ``synchronous_commit=on`` whatever the server's default: a 201 means on disk.
+            self.engine = create_engine(
+                url,
+                pool_size=2,
+                max_overflow=4,
+                pool_pre_ping=True,
+                connect_args={"options": "-c synchronous_commit=on"},
+            )
+            # A read sees one snapshot for all its statements, as SQLite's read transaction does.
+            self._reader = create_engine(
+                url,
+                pool_size=10,
+                pool_pre_ping=True,
+                isolation_level="REPEATABLE READ",
+                execution_options={"postgresql_readonly": True},
+            )
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (Alembic)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
         with self._write_lock, self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Processes starting together migrate one after the other (DDL is transactional).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
@@ -122,10 +145,12 @@ class Store:
             savepoint = conn.begin_nested()
             try:
                 yield Tx(self, conn, batch)
-            except BaseException:
+            except BaseException as e:
                 savepoint.rollback()
                 # The cached ledger head may be one this savepoint just took back.
                 self.ledger_head = None
+                if isinstance(e, DataError):
+                    raise _refused(e) from e
                 raise
             savepoint.commit()
             self._in_batch += 1
@@ -153,7 +178,7 @@ class Store:
                 conn.begin()
                 if not self.is_sqlite:
                     # One writer at a time across processes too, as SQLite's BEGIN IMMEDIATE.
-                    conn.execute(text("SELECT pg_advisory_xact_lock(7243)"))
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             except BaseException:
                 conn.close()
                 raise
@@ -182,8 +207,17 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """A read-only snapshot."""
-        with self._reader.begin() as conn:
-            yield Tx(self, conn, 0)
+        try:
+            with self._reader.begin() as conn:
+                yield Tx(self, conn, 0)
+        except DataError as e:
+            raise _refused(e) from e
+
+
+def _refused(e: DataError) -> InvalidInput:
+    # A value the database cannot hold: PostgreSQL text has no NUL character, SQLite's has.
+    first = str(e.orig).splitlines()[0] if e.orig is not None else "refused"
+    return InvalidInput(f"a value the database cannot store: {first}")
 
 
 def _sqlite_setup(engine: Engine, begin: str) -> None:
@@ -201,6 +235,29 @@ def _sqlite_setup(engine: Engine, begin: str) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
         conn.exec_driver_sql(begin)
+
+
+_INDEX_INSERT = text(
+    "INSERT INTO volume_index (min_lon, max_lon, min_lat, max_lat, "
+    "min_alt, max_alt, min_t, max_t, volume_id) "
+    "VALUES (:a, :b, :c, :d, :e, :f, :g, :h, :v)"
+)
+_CANDIDATES_SQLITE = text(
+    "SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
+    "JOIN volumes v ON v.id = r.volume_id "
+    "WHERE r.max_t >= :start AND r.min_t <= :end AND r.max_lon >= :min_lon "
+    "AND r.min_lon <= :max_lon AND r.max_lat >= :min_lat AND r.min_lat <= :max_lat "
+    "AND r.max_alt >= :lower AND r.min_alt <= :upper"
+)
+# The two box expressions are those of the GiST index of migration 0003, so the index serves.
+_CANDIDATES_POSTGRES = text(
+    "SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
+    "JOIN volumes v ON v.id = r.volume_id "
+    "WHERE box(point(r.min_lon, r.min_lat), point(r.max_lon, r.max_lat)) "
+    "&& box(point(:min_lon, :min_lat), point(:max_lon, :max_lat)) "
+    "AND box(point(r.min_t, r.min_alt), point(r.max_t, r.max_alt)) "
+    "&& box(point(:start, :lower), point(:end, :upper))"
+)
 
 
 def _volumes_json(volumes: Sequence[Volume4D]) -> list[dict[str, Any]]:
@@ -268,29 +325,28 @@ class Tx:
         vols: Sequence[Volume4D],
         boxes: Sequence[Sequence[Box]],
     ) -> None:
+        rows: list[dict[str, float]] = []
         for idx, (v, vboxes) in enumerate(zip(vols, boxes, strict=True)):
             vid = self.conn.execute(
                 s.volumes.insert(), dict(owner_kind=owner_kind, owner_id=owner_id, idx=idx)
             ).inserted_primary_key[0]  # type: ignore[index]
-            for min_lon, min_lat, max_lon, max_lat in vboxes:
-                self.conn.execute(
-                    text(
-                        "INSERT INTO volume_index (min_lon, max_lon, min_lat, max_lat, "
-                        "min_alt, max_alt, min_t, max_t, volume_id) "
-                        "VALUES (:a, :b, :c, :d, :e, :f, :g, :h, :v)"
-                    ),
-                    {
-                        "a": min_lon,
-                        "b": max_lon,
-                        "c": min_lat,
-                        "d": max_lat,
-                        "e": v.lower_m,
-                        "f": v.upper_m,
-                        "g": codec.to_epoch(v.start),
-                        "h": codec.to_epoch(v.end),
-                        "v": vid,
-                    },
-                )
+            rows.extend(
+                {
+                    "a": min_lon,
+                    "b": max_lon,
+                    "c": min_lat,
+                    "d": max_lat,
+                    "e": v.lower_m,
+                    "f": v.upper_m,
+                    "g": codec.to_epoch(v.start),
+                    "h": codec.to_epoch(v.end),
+                    "v": vid,
+                }
+                for min_lon, min_lat, max_lon, max_lat in vboxes
+            )
+        if rows:
+            # One round trip for every box (a PostgreSQL server may be across a network).
+            self.conn.execute(_INDEX_INSERT, rows)
 
     def _unindex(self, owner_kind: str, owner_id: str) -> None:
         ids = select(s.volumes.c.id).where(
@@ -306,15 +362,14 @@ class Tx:
     def candidates(
         self, box: Box, lower_m: float, upper_m: float, start: float, end: float
     ) -> set[tuple[str, str]]:
-        """(owner_kind, owner_id) of every indexed volume whose box may meet this one."""
+        """(owner_kind, owner_id) of every indexed volume whose box may meet this one.
+
+        Boxes that merely touch count. Extra candidates are possible (SQLite's R*Tree rounds
+        outward to 32-bit floats; PostgreSQL's ``&&`` on boxes allows 1e-6 of slack), missing
+        ones are not.
+        """
         rows = self.conn.execute(
-            text(
-                "SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
-                "JOIN volumes v ON v.id = r.volume_id "
-                "WHERE r.max_t >= :start AND r.min_t <= :end AND r.max_lon >= :min_lon "
-                "AND r.min_lon <= :max_lon AND r.max_lat >= :min_lat AND r.min_lat <= :max_lat "
-                "AND r.max_alt >= :lower AND r.min_alt <= :upper"
-            ),
+            _CANDIDATES_SQLITE if self.store.is_sqlite else _CANDIDATES_POSTGRES,
             {
                 "start": start,
                 "end": end,

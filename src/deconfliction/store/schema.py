@@ -4,14 +4,20 @@ Times are stored as float seconds since the epoch (UTC), so windows index and co
 Strings have no length limit (bar the fixed-size hex digests): SQLite never checks one, and
 PostgreSQL must accept what SQLite accepts (a conflict id joins two operation ids).
 Geometry is stored as the contract's JSON; the spatial index (``volume_index``) holds conservative
-boxes. On SQLite it is an R*Tree virtual table created by the migration; elsewhere a plain table
-with B-tree indexes stands in.
+boxes. On SQLite it is an R*Tree virtual table created by the migration; on PostgreSQL a plain
+table with one GiST index over two built-in boxes, (lon, lat) and (time, altitude) (migration
+0003), which the candidate query's ``&&`` uses.
+
+Counters that grow without end (volume, index and message ids, event and ledger numbers) are
+64-bit: BIGINT on PostgreSQL, and INTEGER on SQLite, which is 64-bit there and is what makes an
+INTEGER PRIMARY KEY the rowid.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -41,6 +47,9 @@ __all__ = [
 ]
 
 metadata = MetaData()
+
+Serial = BigInteger().with_variant(Integer, "sqlite")
+"""A 64-bit id or sequence number."""
 
 parties = Table(
     "parties",
@@ -94,7 +103,7 @@ zones = Table(
 volumes = Table(
     "volumes",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Serial, primary_key=True, autoincrement=True),
     Column("owner_kind", String, nullable=False),  # operation | zone
     Column("owner_id", String, nullable=False),
     Column("idx", Integer, nullable=False),
@@ -102,11 +111,12 @@ volumes = Table(
 )
 
 # Only used where SQLite's R*Tree is not available (PostgreSQL): the migration creates the
-# virtual table of the same name and columns on SQLite instead.
+# virtual table of the same name and columns on SQLite instead. Floats are 64-bit here, so a box
+# is exact (the R*Tree rounds outward to 32 bits).
 volume_index = Table(
     "volume_index",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Serial, primary_key=True, autoincrement=True),
     Column("min_lon", Float, nullable=False),
     Column("max_lon", Float, nullable=False),
     Column("min_lat", Float, nullable=False),
@@ -115,7 +125,7 @@ volume_index = Table(
     Column("max_alt", Float, nullable=False),
     Column("min_t", Float, nullable=False),
     Column("max_t", Float, nullable=False),
-    Column("volume_id", Integer, nullable=False),
+    Column("volume_id", Serial, nullable=False),
 )
 
 tracks = Table(
@@ -173,7 +183,7 @@ alerts = Table(
 messages = Table(
     "messages",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("id", Serial, primary_key=True, autoincrement=True),
     Column("recipient", String, ForeignKey("parties.name"), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("sender", String, ForeignKey("parties.name"), nullable=False),
@@ -188,7 +198,7 @@ messages = Table(
 events = Table(
     "events",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("seq", Serial, primary_key=True, autoincrement=True),
     Column("party", String, nullable=False),
     Column("kind", String, nullable=False),
     Column("body", JSON, nullable=False),
@@ -199,7 +209,7 @@ events = Table(
 ledger = Table(
     "ledger",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("seq", Serial, primary_key=True, autoincrement=False),
     Column("line", Text, nullable=False),
     Column("hash", String(64), nullable=False),
     Column("private", JSON, nullable=True),
