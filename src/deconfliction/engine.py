@@ -16,7 +16,7 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,8 +93,13 @@ class Engine:
 
     service: Service
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    wake: threading.Event = field(default_factory=threading.Event)
+    """Set when new reports are stored, so the ticker need not wait out its period."""
     _active: dict[tactical.PairKey, tactical.Active] = field(default_factory=dict)
     _resolutions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _snapshot: _Snapshot | None = None
+    """The last tick's pairs and states, from which GET /v1/conflicts reads."""
+    _finding_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     _findings: dict[str, int] = field(default_factory=dict)
     """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
@@ -129,6 +134,7 @@ class Engine:
                     raise Forbidden("a track can only be linked to its own party's operation",
                                     field=f"reports[{ks[0]}].operation")
             track_store.upsert_tracks(tx, rows)
+        self.wake.set()
         return len(rows)
 
     # --- the tick --------------------------------------------------------------------------
@@ -177,31 +183,16 @@ class Engine:
                                 lookahead_s=st.lookahead_s)
         previous = self._active
         d = tactical.diff(previous, found, keys, now_s=now_s)
-        sev = tactical.severity(found.t_in)
-        rows: dict[str, dict[str, Any]] = {}
-        for n, (i, j) in enumerate(zip(found.i.tolist(), found.j.tolist(), strict=True)):
-            pair = sorted((keys[i], keys[j]))
-            ends = [i, j] if keys[i] == pair[0] else [j, i]
-            rows[_tactical_id(pair[0], pair[1])] = {
-                "id": _tactical_id(pair[0], pair[1]),
-                "kind": "tactical",
-                "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
-                "severity": str(sev[n]),
-                "body": {
-                    "aircraft_keys": pair,
-                    "t_in_s": float(found.t_in[n]), "t_out_s": float(found.t_out[n]),
-                    "t_cpa_s": float(found.t_cpa[n]), "d_cpa_m": float(found.d_cpa_m[n]),
-                    "v_cpa_m": float(found.v_cpa_m[n]), "at": codec.rfc3339(now),
-                    "positions": [_position((lon, lat, alt, gs, trk, vs), k) for k in ends],
-                },
-            }
-        changed = {_tactical_id(*e.key) for e in d.events if e.kind != "ended"}
-        self._resolutions = {cid: r for cid, r in self._resolutions.items() if cid in rows}
+        snap = _Snapshot(now, found, tactical.severity(found.t_in), keys, party,
+                         (lon, lat, alt, gs, trk, vs))
+        changed = {_tactical_id(*e.key): e.key for e in d.events if e.kind != "ended"}
+        at = snap.index(set(changed.values())) if changed else {}
+        self._resolutions = {cid: r for cid, r in self._resolutions.items()
+                             if cid in self._active_ids(d.active)}
         self._resolutions.update(self._resolve(
-            {cid: rows[cid]["body"]["aircraft_keys"] for cid in changed}, keys,
-            (lon, lat, alt, gs, trk, vs), party))
-        for cid, res in self._resolutions.items():
-            rows[cid]["body"]["resolutions"] = res
+            {cid: list(key) for cid, key in changed.items()}, keys, snap.states, party))
+        rows = {cid: snap.row(at[key], self._resolutions.get(cid))
+                for cid, key in changed.items()}
         states = (lon, lat, alt, gs, trk, vs)
         ops = [tr.operation[k] for k in live.tolist()]
         findings = self._zone_findings(now, keys, states, party, zones)
@@ -217,8 +208,8 @@ class Engine:
                 for p, ac in dropped:
                     tx.insert_event(p, "track.dropped", {"aircraft": ac, "silent_s": st.stale_s},
                                     now_s)
-            # Figures of every live pair are refreshed, so GET /v1/conflicts is current even
-            # when no event was due.
+            # Only what changed is written; GET /v1/conflicts reads the latest figures of every
+            # pair from the snapshot this tick leaves in memory.
             track_store.put_conflicts(tx, list(rows.values()), now_s)
             for e in d.events:
                 cid = _tactical_id(*e.key)
@@ -235,6 +226,8 @@ class Engine:
                 self._announce(tx, now, row, e.kind, alert=worse)
                 stats.events += 1
         self._active = dict(d.active)
+        self._finding_rows = findings
+        self._snapshot = snap
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -246,6 +239,11 @@ class Engine:
             tx.insert_event(p, "conflict", {"event": event, **view}, codec.to_epoch(now))
             if alert:
                 self.service.alert(tx, now, p, row["kind"], Severity(row["severity"]), view)
+
+    def _active_ids(self, active: Mapping[tactical.PairKey, tactical.Active]) -> set[str]:
+        # Conflict ids of the pairs still carried; cheap next to the tick, and only computed
+        # when resolutions are held.
+        return {_tactical_id(*k) for k in active} if self._resolutions else set()
 
     def _resolve(self, pairs: dict[str, list[str]], keys: list[str],
                  states: tuple[np.ndarray, ...], party: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -375,10 +373,26 @@ class Engine:
         return events
 
     def conflicts_for(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
-        """Active conflicts involving the caller, in the caller's view."""
+        """Active conflicts involving the caller, in the caller's view.
+
+        Tactical conflicts and the other track findings come from the last tick's snapshot
+        (current figures); strategic ones, and everything before the first tick after a
+        start, from the conflicts table.
+        """
+        snap, findings = self._snapshot, self._finding_rows
+        live = ("tactical", *_FINDING_KINDS)
         with self.service.store.read() as tx:
-            rows = track_store.active_conflicts(tx, None if kind is None else [kind])
-        return [_view(r, caller.party) for r in rows if caller.party in r["parties"]]
+            stored = track_store.active_conflicts(
+                tx, None if kind is None else [kind])
+        rows = [r for r in stored if snap is None or r["kind"] not in live]
+        if snap is not None and kind in (None, "tactical"):
+            mine = np.flatnonzero((snap.party[snap.found.i] == caller.party)
+                                  | (snap.party[snap.found.j] == caller.party))
+            rows += [snap.row(n, self._resolutions.get(snap.pair_id(n))) for n in mine.tolist()]
+        if snap is not None:
+            rows += [r for r in findings.values() if kind in (None, r["kind"])]
+        out = [_view(r, caller.party) for r in rows if caller.party in r["parties"]]
+        return sorted(out, key=lambda c: (c["kind"], c["id"]))
 
     # --- identify --------------------------------------------------------------------------
     def identify(self, caller: Caller, lon: float, lat: float, alt_m: float, t: datetime,
@@ -486,3 +500,52 @@ def _position(states: tuple[np.ndarray, ...], k: int) -> dict[str, float]:
 def _resolution_json(r: resolution.Resolution) -> dict[str, Any]:
     return {"heading_deg": r.heading_deg, "track_deg": r.track_deg, "altitude_m": r.altitude_m,
             "alt_m": r.alt_m, "speed_pct": r.speed_pct, "gs_mps": r.gs_mps}
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """One tick's tactical picture: `detect`'s answer and the states it was computed from."""
+
+    now: datetime
+    found: tactical.Found
+    severity: np.ndarray
+    keys: list[str]
+    party: np.ndarray
+    states: tuple[np.ndarray, ...]
+
+    def pair(self, n: int) -> list[str]:
+        return sorted((self.keys[int(self.found.i[n])], self.keys[int(self.found.j[n])]))
+
+    def index(self, wanted: set[tactical.PairKey]) -> dict[tactical.PairKey, int]:
+        """Where each wanted pair (sorted aircraft keys) stands in ``found``."""
+        out: dict[tactical.PairKey, int] = {}
+        for n, (i, j) in enumerate(zip(self.found.i.tolist(), self.found.j.tolist(),
+                                       strict=True)):
+            a, b = self.keys[i], self.keys[j]
+            key = (a, b) if a <= b else (b, a)
+            if key in wanted:
+                out[key] = n
+        return out
+
+    def pair_id(self, n: int) -> str:
+        a, b = self.pair(n)
+        return _tactical_id(a, b)
+
+    def row(self, n: int, resolutions: dict[str, Any] | None) -> dict[str, Any]:
+        """Pair ``n`` as a conflicts row."""
+        f = self.found
+        i, j = int(f.i[n]), int(f.j[n])
+        pair = self.pair(n)
+        ends = [i, j] if self.keys[i] == pair[0] else [j, i]
+        body: dict[str, Any] = {
+            "aircraft_keys": pair,
+            "t_in_s": float(f.t_in[n]), "t_out_s": float(f.t_out[n]),
+            "t_cpa_s": float(f.t_cpa[n]), "d_cpa_m": float(f.d_cpa_m[n]),
+            "v_cpa_m": float(f.v_cpa_m[n]), "at": codec.rfc3339(self.now),
+            "positions": [_position(self.states, k) for k in ends],
+        }
+        if resolutions is not None:
+            body["resolutions"] = resolutions
+        return {"id": _tactical_id(*pair), "kind": "tactical",
+                "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
+                "severity": str(self.severity[n]), "body": body}

@@ -62,11 +62,19 @@ class _Oversize(Exception):
 
 
 class Ticker:
-    """Calls ``work`` every ``period_s`` on a daemon thread until stopped; logs, never dies."""
+    """Calls ``work`` every ``period_s`` on a daemon thread until stopped; logs, never dies.
 
-    def __init__(self, name: str, period_s: float, work: Callable[[], object]) -> None:
+    With ``wake``, setting that event brings the next call forward (no sooner than
+    ``min_gap_s`` after the last one began): new track reports are looked at within one
+    tick's run time instead of waiting out the period, and bursts of reports coalesce.
+    """
+
+    def __init__(self, name: str, period_s: float, work: Callable[[], object], *,
+                 wake: threading.Event | None = None, min_gap_s: float = 0.05) -> None:
         self.period_s = period_s
         self.work = work
+        self.wake = wake
+        self.min_gap_s = min_gap_s
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -74,17 +82,25 @@ class Ticker:
         log = logging.getLogger("deconfliction")
         while not self.stopping.is_set():
             started = time.monotonic()
+            if self.wake is not None:
+                self.wake.clear()
             try:
                 self.work()
             except Exception:
                 log.exception("%s failed", self.thread.name)
-            self.stopping.wait(max(0.0, self.period_s - (time.monotonic() - started)))
+            if self.wake is None:
+                self.stopping.wait(max(0.0, self.period_s - (time.monotonic() - started)))
+                continue
+            self.wake.wait(max(0.0, self.period_s - (time.monotonic() - started)))
+            self.stopping.wait(max(0.0, self.min_gap_s - (time.monotonic() - started)))
 
     def start(self) -> None:
         self.thread.start()
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.wake is not None:
+            self.wake.set()
         self.thread.join(timeout=10)
 
 
@@ -97,7 +113,7 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweep = Hotline(service).sweep
         tickers = [
-            Ticker("engine-tick", service.settings.tick_s, engine.tick),
+            Ticker("engine-tick", service.settings.tick_s, engine.tick, wake=engine.wake),
             Ticker("hotline-sweep", service.settings.tick_s, lambda: sweep(service.clock())),
         ]
         if not background:
