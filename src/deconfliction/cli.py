@@ -185,6 +185,62 @@ def demo(
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 
 
+@app.command()
+def replay(
+    file: Path,
+    tick_s: Annotated[float, typer.Option(help="Seconds of traffic between detections.")] = 1.0,
+) -> None:
+    """Replay recorded track reports (JSON Lines) through tactical detection, offline.
+
+    Each line is one report: ``{"party", "aircraft", "t", "lon", "lat", "alt_m", "gs_mps",
+    "track_deg", "vs_mps"}``. Reports are taken in time order; every TICK_S seconds of traffic
+    the latest state of each aircraft (silent aircraft dropped after 30 s) goes through
+    detection and the conflict events are printed, in aviation units as well.
+    """
+    from deconfliction.replay import read_reports, run
+
+    settings = _settings()
+    console = Console()
+    try:
+        reports = read_reports(file.read_text().splitlines())
+    except (OSError, DeconflictionError) as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    summary = run(reports, settings, tick_s=tick_s, console=console)
+    console.print(str(summary))
+
+
+@app.command()
+def bench(
+    n: Annotated[list[int] | None, typer.Option("--n", help="Aircraft counts.")] = None,
+    repeat: Annotated[int, typer.Option(help="Runs per size (best is shown).")] = 3,
+) -> None:
+    """Time tactical detection on the dense scene (500 km square, FL200-400, 400-500 kt).
+
+    For the comparison with BlueSky's detectors run ``bench/tactical.py`` (needs the bench
+    extra); this command needs nothing beyond the package.
+    """
+    import time
+
+    from rich.progress import track
+
+    from deconfliction import tactical
+    from deconfliction.sim.traffic import dense_scene
+
+    console = Console()
+    for size in track(n or [1_000, 5_000, 10_000], description="benchmarking", console=console):
+        scene = dense_scene(size)
+        best = float("inf")
+        found = None
+        for _ in range(max(1, repeat)):
+            started = time.perf_counter()
+            found = tactical.detect(*scene[:6], scene.party)
+            best = min(best, time.perf_counter() - started)
+        assert found is not None
+        console.print(f"N = {size:>7,}: {best * 1000:8.1f} ms a tick, {len(found.i):>7,} "
+                      f"conflicting pairs")
+
+
 def main() -> None:
     """Entry point of the console script."""
     app()

@@ -26,10 +26,11 @@ import numpy as np
 from deconfliction import airspace, codec, geometry, resolution, tactical
 from deconfliction.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.model import Circle, Operation, OperationState, Severity, Track, Zone
+from deconfliction.motion import advance
 from deconfliction.service import Caller, Service
 from deconfliction.store import tracks as track_store
 
-__all__ = ["Engine", "TickStats", "pseudonym"]
+__all__ = ["Engine", "TickStats", "advance", "pseudonym"]
 
 FUTURE_SKEW_S = 5.0
 """A report may be this far ahead of the server clock (clock error), no more."""
@@ -57,31 +58,6 @@ class TickStats:
 
 
 _RANK = {Severity.ADVISORY: 0, Severity.CAUTION: 1, Severity.WARNING: 2, Severity.LOSS: 3}
-_WGS84_A = 6_378_137.0
-_WGS84_E2 = 6.694379990141317e-3
-
-
-def advance(lon: np.ndarray, lat: np.ndarray, alt_m: np.ndarray, gs_mps: np.ndarray,
-            track_deg: np.ndarray, vs_mps: np.ndarray, dt_s: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions ``dt_s`` seconds later along each straight track (local radii of curvature).
-
-    Used to bring reports of different ages to the tick's instant; ``dt_s`` is at most the
-    staleness limit (30 s), over which the local-plane step is exact to well under a metre.
-    """
-    phi = np.radians(lat)
-    w = np.sqrt(1.0 - _WGS84_E2 * np.sin(phi) ** 2)
-    m = _WGS84_A * (1.0 - _WGS84_E2) / w**3
-    n = _WGS84_A / w
-    trk = np.radians(track_deg)
-    north = gs_mps * np.cos(trk) * dt_s
-    east = gs_mps * np.sin(trk) * dt_s
-    new_lat = lat + np.degrees(north / m)
-    new_lon = lon + np.degrees(east / (n * np.maximum(np.cos(phi), 1e-9)))
-    new_lon = (new_lon + 180.0) % 360.0 - 180.0
-    return new_lon, np.clip(new_lat, -90.0, 90.0), alt_m + vs_mps * dt_s
-
-
 @dataclass
 class Engine:
     """Track intake and the periodic tick, over one `Service`.
