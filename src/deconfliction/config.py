@@ -46,6 +46,8 @@ class Settings:
     ack_caution_s: float = 300.0
     ack_advisory_s: float = 900.0
     stream_poll_s: float = 1.0
+    minima: tuple[tuple[str, str, float, float, float], ...] = ()
+    """Per party pair separation: (party_a, party_b, r_m, h_m, lookahead_s), either order."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -90,9 +92,14 @@ class Settings:
             ack_caution_s=num("ACK_CAUTION_S", s.ack_caution_s),
             ack_advisory_s=num("ACK_ADVISORY_S", s.ack_advisory_s),
             stream_poll_s=num("STREAM_POLL_S", s.stream_poll_s),
+            minima=_minima(env.get("DECONFLICTION_MINIMA"), s.minima),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **overrides)
+
+    def minima_map(self) -> dict[tuple[str, str], tuple[float, float, float]] | None:
+        """`minima` as `tactical.detect` takes it, or None when there are none."""
+        return {(a, b): (r, h, look) for a, b, r, h, look in self.minima} or None
 
     def sqlite_path(self) -> Path | None:
         """The file of a SQLite database URL, or None for another backend."""
@@ -100,3 +107,36 @@ class Settings:
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+def _minima(raw: str | None, default: tuple[tuple[str, str, float, float, float], ...]
+            ) -> tuple[tuple[str, str, float, float, float], ...]:
+    """``DECONFLICTION_MINIMA``: JSON ``{"IL/RU": {"r_m": ..., "h_m": ..., "lookahead_s": ...}}``;
+    a missing figure takes the deployment default."""
+    import json
+    import math
+
+    if raw is None:
+        return default
+    field = "DECONFLICTION_MINIMA"
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"not JSON: {e.msg}", field=field) from None
+    if not isinstance(obj, dict):
+        raise InvalidInput("an object of 'A/B': {r_m, h_m, lookahead_s}", field=field)
+    out = []
+    base = Settings()
+    for pair, figures in obj.items():
+        a, sep, b = str(pair).partition("/")
+        if not sep or not a or not b or not isinstance(figures, dict):
+            raise InvalidInput("keys are 'PARTY/PARTY', values objects", field=f"{field}.{pair}")
+        vals = []
+        for name, fallback in (("r_m", base.r_m), ("h_m", base.h_m),
+                               ("lookahead_s", base.lookahead_s)):
+            v = figures.get(name, fallback)
+            if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+                raise InvalidInput("a positive number", field=f"{field}.{pair}.{name}")
+            vals.append(float(v))
+        out.append((a, b, vals[0], vals[1], vals[2]))
+    return tuple(out)

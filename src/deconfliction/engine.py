@@ -156,7 +156,7 @@ class Engine:
                                 np.clip(age[live], 0.0, None))
         gs, trk, vs = tr.gs_mps[live], tr.track_deg[live], tr.vs_mps[live]
         found = tactical.detect(lon, lat, alt, gs, trk, vs, party, r_m=st.r_m, h_m=st.h_m,
-                                lookahead_s=st.lookahead_s)
+                                lookahead_s=st.lookahead_s, minima=st.minima_map())
         previous = self._active
         d = tactical.diff(previous, found, keys, now_s=now_s)
         snap = _Snapshot(now, found, tactical.severity(found.t_in), keys, party,
@@ -237,7 +237,8 @@ class Engine:
         lon, lat, alt, gs, trk, vs = states
         found = resolution.resolve_many([index[k] for k in wanted], lon, lat, alt, gs, trk, vs,
                                         party, r_m=st.r_m, h_m=st.h_m,
-                                        lookahead_s=st.lookahead_s)
+                                        lookahead_s=st.lookahead_s,
+                                        minima=st.minima_map())
         by_key = {k: _resolution_json(r) for k, r in zip(wanted, found, strict=True)}
         return {cid: {k: by_key[k] for k in pair} for cid, pair in pairs.items()}
 

@@ -192,3 +192,33 @@ def test_ledger_never_names_an_aircraft(running: Running) -> None:
         entries += page
     assert any(e["kind"] == "alert.raised" for e in entries)
     assert "CALLSIGN-SECRET" not in str(entries)
+
+
+def test_per_pair_minima_widen_separation(tmp_path: Any) -> None:
+    from dataclasses import replace
+
+    from deconfliction.engine import Engine
+    from deconfliction.service import Caller
+    from tests.conftest import make_service
+
+    svc = make_service(tmp_path)
+    for p in ("IL", "RU", "UN"):
+        svc.add_party(p)
+    svc.settings = replace(svc.settings, minima=(("IL", "RU", 30_000.0, 304.8, 300.0),))
+    eng = Engine(svc)
+    now = datetime.now(UTC)
+
+    def track(aircraft: str, party: str, lat: float) -> Any:
+        from deconfliction.model import Track
+
+        return Track(aircraft, party, now, 10.0, lat, 9000.0, 200.0, 90.0, 0.0)
+
+    # Parallel, 15 km apart: inside IL/RU's 30 km, outside the 5 NM default for UN.
+    eng.ingest(Caller("IL"), [track("I", "IL", 0.0)])
+    eng.ingest(Caller("RU"), [track("R", "RU", 0.135)])
+    eng.ingest(Caller("UN"), [track("U", "UN", -0.135)])
+    eng.tick(now)
+    pairs = {tuple(sorted(c["parties"])) for c in eng.conflicts_for(Caller("IL"))
+             if c["kind"] == "tactical"}
+    assert pairs == {("IL", "RU")}
+    svc.store.close()
