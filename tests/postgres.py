@@ -75,11 +75,29 @@ def postgres_url() -> Iterator[str]:
     if done.returncode != 0 or not lines:
         shutil.rmtree(state, ignore_errors=True)
         _unavailable(done.stderr.strip()[-2000:] or f"{SCRIPT.name} exited {done.returncode}")
+    # Should this process be killed before its teardown, a watchdog stops the server.
+    watchdog = subprocess.Popen(
+        [
+            "bash",
+            "-c",
+            'while kill -0 "$0" 2>/dev/null; do sleep 2; done; bash "$1" stop; rm -rf "$2"',
+            str(os.getpid()),
+            str(SCRIPT),
+            str(state),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         yield lines[-1]
     finally:
         subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, check=False)
         shutil.rmtree(state, ignore_errors=True)
+        watchdog.kill()
+        watchdog.wait()
 
 
 def _libpq(url: str) -> str:
