@@ -5,6 +5,7 @@
 #                                 missing, start it, create the database; print its URL
 #   scripts/postgres.sh stop      stop the server
 #   scripts/postgres.sh url       print the URL of a running server
+#   scripts/postgres.sh install   only install PostgreSQL if it is missing
 #
 # The cluster lives in $DECONFLICTION_PGDATA (default: .pgdata/ in the project). It listens on
 # 127.0.0.1 only (no Unix socket), on $DECONFLICTION_PG_PORT or a free port, with fsync=on, and
@@ -38,14 +39,9 @@ install_postgres() {
   command -v apt-get >/dev/null 2>&1 || die "PostgreSQL is not installed and there is no apt-get"
   [[ "$(id -u)" == 0 ]] || die "PostgreSQL is not installed; run as root to install it"
   echo "postgres.sh: installing PostgreSQL (apt-get)" >&2
-  # The package's own cluster is not needed: ours is created below, in the project.
-  mkdir -p /etc/postgresql-common
-  if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
-    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
-  fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >&2
-  apt-get install -y -qq postgresql postgresql-contrib >&2
+  apt-get install -y -qq postgresql >&2
 }
 
 # Run a command as the cluster's owner.
@@ -57,12 +53,15 @@ as_owner() {
   fi
 }
 
+# Any Python will do; a fresh machine may have only the project's.
+py="$(command -v python3 || echo "$root/.venv/bin/python")"
+
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 port_free() {
-  python3 -c 'import socket, sys
+  "$py" -c 'import socket, sys
 s = socket.socket()
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
@@ -93,7 +92,7 @@ init_cluster() {
   fi
   chmod 700 "$state"
   umask 077
-  python3 -c 'import secrets; print(secrets.token_hex(16))' > "$state/password"
+  "$py" -c 'import secrets; print(secrets.token_hex(16))' > "$state/password"
   if [[ "$(id -u)" == 0 ]]; then chown postgres: "$state/password"; fi
   as_owner "$bin/initdb" -D "$state/cluster" -U "$user" --pwfile="$state/password" \
     --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$state/initdb.log" 2>&1 \
@@ -142,9 +141,17 @@ stop() {
   fi
 }
 
+install() {
+  if ! find_bin >/dev/null; then
+    install_postgres
+    find_bin >/dev/null || die "PostgreSQL installed, but no initdb/pg_ctl found"
+  fi
+}
+
 case "${1:-start}" in
   start) start ;;
+  install) install ;;
   stop) stop ;;
   url) bin="$(find_bin)" || die "PostgreSQL is not installed"; running || die "not running"; url ;;
-  *) die "usage: $0 [start|stop|url]" ;;
+  *) die "usage: $0 [start|stop|url|install]" ;;
 esac
