@@ -180,21 +180,19 @@ class Service:
             _check_signature(tx, caller.party, signed, signature)
             overlaps = self._strategic(tx, vols, caller.party, None)
             tx.insert_operation(op, boxes_of(vols), signature)
-            self._record(
-                tx,
-                now,
-                caller.party,
-                "operation.created",
-                {
-                    **codec.operation_to_json(op, private=False),
-                    "notice_s": notice_s,
-                    "conflicts": [overlap_json(o) for o in overlaps],
-                },
-                private=op.details,
-                party_signature=signature,
-            )
-            self._after_notice(tx, now, op, overlaps, notice_s)
+            self._notice(tx, now, "operation.created", op, overlaps, notice_s, signature)
         return op, overlaps
+
+    def _notice(self, tx: Tx, now: datetime, kind: str, op: Operation,
+                overlaps: Sequence[Overlap], notice_s: float, signature: str | None) -> None:
+        """Record a notified (or changed) operation, its conflicts and its alerts."""
+        self._record(
+            tx, now, op.party, kind,
+            {**codec.operation_to_json(op, private=False), "notice_s": notice_s,
+             "conflicts": [overlap_json(o) for o in overlaps]},
+            private=op.details, party_signature=signature,
+        )
+        self._after_notice(tx, now, op, overlaps, notice_s)
 
     def _after_notice(
         self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap], notice_s: float
@@ -274,20 +272,7 @@ class Service:
             overlaps = self._strategic(tx, vols, caller.party, op.id)
             track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
             tx.replace_operation(op, boxes_of(vols), signature)
-            self._record(
-                tx,
-                now,
-                caller.party,
-                "operation.updated",
-                {
-                    **codec.operation_to_json(op, private=False),
-                    "notice_s": notice_s,
-                    "conflicts": [overlap_json(o) for o in overlaps],
-                },
-                private=op.details,
-                party_signature=signature,
-            )
-            self._after_notice(tx, now, op, overlaps, notice_s)
+            self._notice(tx, now, "operation.updated", op, overlaps, notice_s, signature)
         return op, overlaps
 
     def set_state(
