@@ -46,8 +46,10 @@ install_postgres() {
 
 # Run a command as the cluster's owner.
 as_owner() {
-  if [[ "$(id -u)" == 0 ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v runuser >/dev/null 2>&1; then
     runuser -u postgres -- "$@"
+  elif [[ "$(id -u)" == 0 ]]; then
+    su -s /bin/sh postgres -c "$(printf '%q ' "$@")"
   else
     "$@"
   fi
@@ -86,7 +88,7 @@ init_cluster() {
     id postgres >/dev/null 2>&1 || die "no postgres user to run the server as"
     chown postgres: "$state"
     # The server must reach its folder, through every parent.
-    if ! runuser -u postgres -- test -w "$state"; then
+    if ! as_owner test -w "$state"; then
       die "user postgres cannot write $state; set DECONFLICTION_PGDATA to a folder it can reach"
     fi
   fi
