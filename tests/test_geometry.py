@@ -482,3 +482,23 @@ def test_circles_near_poles_agree_with_distance(data: st.DataObject) -> None:
     assert outlines_overlap(a, b) == (d < ra + rb)
     if d < ra + rb:
         assert geometry._boxes_meet(index_boxes(a), index_boxes(b))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lon=st.floats(-179.0, 179.0), lat=st.floats(-75.0, 75.0),
+    dx=st.floats(-1.5, 1.5), dy=st.floats(-1.5, 1.5),
+    w=st.floats(0.01, 1.0), h=st.floats(0.01, 1.0), r=st.floats(100.0, 150_000.0),
+)
+def test_cheap_circle_polygon_bounds_agree_with_exact(
+    lon: float, lat: float, dx: float, dy: float, w: float, h: float, r: float
+) -> None:
+    from deconfliction.geometry import _circle_polygon_bounds, _circle_polygon_exact
+
+    x0, y0 = lon + dx, max(-80.0, min(79.0, lat + dy))
+    poly = Polygon(((x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h), (x0, y0)))
+    circle = Circle((lon, lat), r)
+    cheap = _circle_polygon_bounds(circle, poly)
+    if cheap is not None:
+        inside = bool(contains(poly, np.array([lon]), np.array([lat]))[0])
+        assert cheap == (inside or _circle_polygon_exact(circle, poly))

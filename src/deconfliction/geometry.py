@@ -450,11 +450,50 @@ def outlines_overlap(a: Outline, b: Outline) -> bool:
     raise TypeError("outlines must be Polygon or Circle")
 
 
+_M_PER_DEG_MAX = 111_700.0
+"""An upper bound of WGS84 metres per degree of latitude, or of longitude at the equator."""
+
+
+def _circle_polygon_bounds(circle: Circle, polygon: Polygon) -> bool | None:
+    """Decide the cheap cases exactly: True when a vertex is inside the circle, False when
+    every edge stays provably farther than the radius; None when the exact test must decide.
+
+    An edge is a straight lon/lat line; its length is at most ``U = k |dlat| + k cos(lat_min)
+    |dlon|`` (k bounds metres per degree), and each of its points is within ``U / 2`` along it
+    of an endpoint, so it keeps at least ``min(d_a, d_b) - U / 2`` from the centre.
+    """
+    lon, lat = circle.center
+    r = circle.radius_m
+    far = True
+    for ring in (polygon.exterior, *polygon.holes):
+        xy = np.asarray(ring, dtype=np.float64)
+        n = len(xy)
+        _, _, d = _geod().inv(np.full(n, lon), np.full(n, lat), xy[:, 0], xy[:, 1])
+        if bool(np.any(d < r)):
+            # A boundary point inside the open disk: polygon interior lies in the disk near it.
+            return True
+        lat_min = np.minimum(np.abs(xy[:-1, 1]), np.abs(xy[1:, 1]))
+        crosses_equator = np.sign(xy[:-1, 1]) != np.sign(xy[1:, 1])
+        cos_max = np.where(crosses_equator, 1.0, np.cos(np.radians(lat_min)))
+        u = _M_PER_DEG_MAX * (np.abs(np.diff(xy[:, 1])) + cos_max * np.abs(np.diff(xy[:, 0])))
+        if not bool(np.all(np.minimum(d[:-1], d[1:]) - u / 2.0 > r)):
+            far = False
+    return False if far else None
+
+
 def _circle_polygon_overlap(circle: Circle, polygon: Polygon) -> bool:
     lon, lat = circle.center
     r = circle.radius_m
     if bool(contains(polygon, np.array([lon]), np.array([lat]))[0]):
         return True
+    cheap = _circle_polygon_bounds(circle, polygon)
+    return cheap if cheap is not None else _circle_polygon_exact(circle, polygon)
+
+
+def _circle_polygon_exact(circle: Circle, polygon: Polygon) -> bool:
+    """Whether the polygon's boundary comes within the radius, on the circle's AEQD plane."""
+    lon, lat = circle.center
+    r = circle.radius_m
     t = _aeqd(lon, lat)
 
     def keep(

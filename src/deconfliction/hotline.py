@@ -156,8 +156,12 @@ def _rfc(t: float | None) -> str | None:
 
 
 def _ladder(tx: Tx, party: str) -> list[Mapping[str, Any]]:
-    stored = tx.party(party).ladder
-    return list(stored) if stored else list(DEFAULT_LADDER)
+    # A tick or a busy notice raises many alerts in one transaction: read each ladder once.
+    memo: dict[str, list[Mapping[str, Any]]] = tx.memo.setdefault("ladders", {})
+    if party not in memo:
+        stored = tx.party(party).ladder
+        memo[party] = list(stored) if stored else list(DEFAULT_LADDER)
+    return list(memo[party])
 
 
 def _alert_json(row: Any, ladder: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -379,6 +383,7 @@ class Hotline:
         now = self.service.clock()
         with self.service.store.write() as tx:
             tx.set_party(caller.party, ladder=ladder)
+            tx.memo.pop("ladders", None)
             self.service._record(
                 tx,
                 now,

@@ -272,6 +272,8 @@ class Tx:
         self.conn = conn
         self.batch = batch
         """The write batch (shared transaction) this belongs to; 0 for a read."""
+        self.memo: dict[str, Any] = {}
+        """Values read once per transaction by the layers above (e.g. escalation ladders)."""
 
     # --- parties and tokens -------------------------------------------------------------
     def add_party(self, name: str, now: float) -> None:
