@@ -483,7 +483,6 @@ def _circle_polygon_bounds(circle: Circle, polygon: Polygon) -> bool | None:
 
 def _circle_polygon_overlap(circle: Circle, polygon: Polygon) -> bool:
     lon, lat = circle.center
-    r = circle.radius_m
     if bool(contains(polygon, np.array([lon]), np.array([lat]))[0]):
         return True
     cheap = _circle_polygon_bounds(circle, polygon)
