@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -209,6 +210,7 @@ def postgres_url() -> tuple[str, Callable[[], None]]:
 
     def stop() -> None:
         subprocess.run(["bash", script, "stop"], env=env, check=False)
+        shutil.rmtree(state, ignore_errors=True)
 
     return url, stop
 
