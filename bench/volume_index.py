@@ -297,7 +297,10 @@ def main() -> None:
             url, stop = postgres_url()
         else:
             folder = tempfile.mkdtemp()
-            url, stop = f"sqlite:///{Path(folder) / 'store.db'}", lambda: None
+            url = f"sqlite:///{Path(folder) / 'store.db'}"
+
+            def stop(folder: str = folder) -> None:
+                shutil.rmtree(folder, ignore_errors=True)
         try:
             store = Store(url)
             store.migrate()
