@@ -160,3 +160,15 @@ def test_antimeridian_operation_round_trips_and_conflicts(running: Running) -> N
     assert got["id"] not in [c["id"] for c in far.json()["conflicts"]]
     found = ru.get("/v1/operations", params={"bbox": "-180,-11,-179.8,-9"}).json()
     assert got["id"] in [o["id"] for o in found["operations"]]
+
+
+def test_update_moves_operation_in_the_index(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    op = il.post("/v1/operations", json=operation(volume(box(15, 15, 15.2, 15.2)))).json()
+    moved = il.put(f"/v1/operations/{op['id']}", json=operation(volume(box(16, 16, 16.2, 16.2))),
+                   headers={"If-Match": '"1"'})
+    assert moved.status_code == 200
+    old_place = ru.post("/v1/operations", json=operation(volume(box(15, 15, 15.2, 15.2)))).json()
+    new_place = ru.post("/v1/operations", json=operation(volume(box(16, 16, 16.2, 16.2)))).json()
+    assert op["id"] not in [c["id"] for c in old_place["conflicts"]]
+    assert op["id"] in [c["id"] for c in new_place["conflicts"]]

@@ -238,10 +238,14 @@ def _sqlite_setup(engine: Engine, begin: str) -> None:
 
 
 _INDEX_INSERT = text(
-    "INSERT INTO volume_index (min_lon, max_lon, min_lat, max_lat, "
+    "INSERT INTO volume_index (id, min_lon, max_lon, min_lat, max_lat, "
     "min_alt, max_alt, min_t, max_t, volume_id) "
-    "VALUES (:a, :b, :c, :d, :e, :f, :g, :h, :v)"
+    "VALUES (:id, :a, :b, :c, :d, :e, :f, :g, :h, :v)"
 )
+_INDEX_DELETE = text("DELETE FROM volume_index WHERE id = :id")
+_BOXES_PER_VOLUME = 8
+"""Box k of volume v has index id ``v * 8 + k``: removal is by key, never by a scan (SQLite's
+R*Tree cannot index its auxiliary ``volume_id`` column)."""
 _CANDIDATES_SQLITE = text(
     "SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
     "JOIN volumes v ON v.id = r.volume_id "
@@ -332,8 +336,11 @@ class Tx:
             vid = self.conn.execute(
                 s.volumes.insert(), dict(owner_kind=owner_kind, owner_id=owner_id, idx=idx)
             ).inserted_primary_key[0]  # type: ignore[index]
+            if len(vboxes) > _BOXES_PER_VOLUME:
+                raise ValueError(f"at most {_BOXES_PER_VOLUME} index boxes per volume")
             rows.extend(
                 {
+                    "id": int(vid) * _BOXES_PER_VOLUME + k,
                     "a": min_lon,
                     "b": max_lon,
                     "c": min_lat,
@@ -344,7 +351,7 @@ class Tx:
                     "h": codec.to_epoch(v.end),
                     "v": vid,
                 }
-                for min_lon, min_lat, max_lon, max_lat in vboxes
+                for k, (min_lon, min_lat, max_lon, max_lat) in enumerate(vboxes)
             )
         if rows:
             # One round trip for every box (a PostgreSQL server may be across a network).
@@ -356,9 +363,9 @@ class Tx:
         )
         vids = list(self.conn.execute(ids).scalars())
         if vids:
-            # Volume ids are integers from our own table, so joining them into SQL is safe.
-            listed = ",".join(str(int(v)) for v in vids)
-            self.conn.execute(text(f"DELETE FROM volume_index WHERE volume_id IN ({listed})"))
+            self.conn.execute(_INDEX_DELETE, [
+                {"id": int(v) * _BOXES_PER_VOLUME + k}
+                for v in vids for k in range(_BOXES_PER_VOLUME)])
             self.conn.execute(delete(s.volumes).where(s.volumes.c.id.in_(vids)))
 
     def candidates(
