@@ -153,3 +153,13 @@ def test_every_error_class_has_a_problem_row() -> None:
     for name in errors.__all__:
         cls = getattr(errors, name)
         assert cls in PROBLEMS, f"{name} has no row in api/problems.py"
+
+
+def test_nul_in_text_refused_and_named(running: Running) -> None:
+    il = running.client("IL")
+    r = il.post("/v1/messages", json={"to": "RU", "text": "a\x00b"})
+    assert r.status_code == 422 and r.json()["field"] == "text"
+    r = il.post("/v1/tracks", json={"reports": [{
+        "aircraft": "X\x00", "t": "2026-01-01T00:00:00Z", "lon": 0, "lat": 0, "alt_m": 0,
+        "gs_mps": 0, "track_deg": 0, "vs_mps": 0}]})
+    assert r.status_code == 422 and r.json()["field"] == "reports[0].aircraft"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from deconfliction.errors import InvalidGeometry
 from deconfliction.model import Circle, Outline, Polygon, Volume4D
@@ -25,6 +25,16 @@ __all__ = [
     "VolumeIn",
     "ZoneIn",
 ]
+
+
+def _no_nul(text: str) -> str:
+    # Databases differ on NUL in text (PostgreSQL refuses it): refuse it at the door, named.
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class _In(BaseModel):
@@ -101,10 +111,10 @@ class OperationIn(_In):
 class ZoneIn(_In):
     """A zone the caller owns; ``applies_to`` None means every other party."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     kind: Literal["sovereign", "no_fly", "air_defence", "buffer"]
     volumes: list[VolumeIn] = Field(min_length=1)
-    applies_to: list[str] | None = None
+    applies_to: list[Text] | None = None
 
 
 class StateIn(_In):
@@ -116,7 +126,7 @@ class StateIn(_In):
 class TrackIn(_In):
     """One state vector."""
 
-    aircraft: str = Field(min_length=1, max_length=64)
+    aircraft: Text = Field(min_length=1, max_length=64)
     t: AwareDatetime
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
@@ -124,7 +134,7 @@ class TrackIn(_In):
     gs_mps: float = Field(ge=0, le=2000)
     track_deg: float = Field(ge=-360, le=360)
     vs_mps: float = Field(ge=-500, le=500)
-    operation: str | None = None
+    operation: Text | None = None
 
 
 class TrackBatchIn(_In):
@@ -136,6 +146,6 @@ class TrackBatchIn(_In):
 class MessageIn(_In):
     """A message to another party."""
 
-    to: str = Field(min_length=1, max_length=64)
-    text: str = Field(min_length=1, max_length=4096)
-    refs: list[str] = Field(default_factory=list, max_length=100)
+    to: Text = Field(min_length=1, max_length=64)
+    text: Text = Field(min_length=1, max_length=4096)
+    refs: list[Text] = Field(default_factory=list, max_length=100)
