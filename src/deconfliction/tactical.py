@@ -61,6 +61,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -335,10 +336,12 @@ def _parties(
     return _Parties(codes[:n_a], codes[n_a:], table)
 
 
-_TREE_S_PER_POINT = 5e-7
-"""Measured cost of one slice's kd-tree per aircraft (build + traversal), seconds."""
-_SOLVE_S_PER_CANDIDATE = 7e-8
-"""Measured cost of one candidate pair (tree output, vertical test, closed form), seconds."""
+_NUMPY_COSTS = (5e-7, 7e-8)
+"""Measured cost of one slice's kd-tree per aircraft (build + traversal) and of one candidate
+pair (tree output, vertical test, closed form), seconds."""
+_COMPILED_COSTS = (1.2e-7, 6e-9)
+"""The same for the compiled pass (grid binning per aircraft; scan, pre-tests and closed form
+per pair in the ball), seconds: per pair it is cheaper still, so it takes fewer slices."""
 _MAX_SLICES = 16
 
 
@@ -362,9 +365,11 @@ def _slices(
     vmax: float,
     vsmax: float,
     look: float,
+    costs: tuple[float, float] = _NUMPY_COSTS,
 ) -> int:
     """How many time slices: the count with the least predicted cost, K trees against the
-    candidates they let through (fewer, wider slices pass more pairs).
+    candidates they let through (fewer, wider slices pass more pairs). ``costs``: seconds
+    per aircraft per slice and per candidate pair (`_NUMPY_COSTS`, `_COMPILED_COSTS`).
 
     Candidates are predicted from the scene's density on the projection plane, assuming
     aircraft spread evenly over its bounding box and altitude range; without a plane (a
@@ -391,7 +396,7 @@ def _slices(
         # Pairs per slice: density times the ball's footprint, cut by the altitude band the
         # ball spans when it is narrower than the scene's.
         cand = 0.5 * n * n / area * math.pi * ball * ball * min(1.0, 2.0 / 3.0 * height / alt_range)
-        cost = k * (n * _TREE_S_PER_POINT + cand * _SOLVE_S_PER_CANDIDATE)
+        cost = k * (n * costs[0] + cand * costs[1])
         if cost < best_cost:
             best_k, best_cost = k, cost
     return best_k
@@ -513,6 +518,83 @@ def _take(p: _Params, keep: npt.NDArray[np.bool_]) -> _Params:
     return _Params(*(v if isinstance(v, float) else v[keep] for v in p))
 
 
+Engine = Literal["auto", "numpy", "numba"]
+"""Which implementation `detect` runs: the compiled kernel (``"numba"``), the numpy path, or the
+kernel when numba is installed (``"auto"``). Both give the same pairs and figures."""
+
+
+def _engine(engine: str) -> ModuleType | None:
+    """The compiled kernels module when ``engine`` asks for it and numba imports, else None."""
+    if engine not in ("auto", "numpy", "numba"):
+        raise InvalidInput("must be 'auto', 'numpy' or 'numba'", field="engine")
+    if engine == "numpy":
+        return None
+    try:
+        from deconfliction import _kernels
+    except ImportError:
+        if engine == "numba":
+            raise InvalidInput("numba is not installed", field="engine") from None
+        return None
+    return _kernels
+
+
+def _run_compiled(
+    kernels: ModuleType,
+    side_a: _Side,
+    side_b: _Side,
+    cross: bool,
+    plane: FloatArray | None,
+    parties: _Parties | None,
+    same_party: bool,
+    defaults: tuple[float, float, float],
+    edges: FloatArray,
+    *,
+    prune: bool,
+    reach_m: float,
+    reach_v_m: float,
+    reach_h_m: float,
+) -> Found:
+    """`_run`'s loop over slices as one compiled pass (`deconfliction._kernels.grid_pass`)."""
+    na, nb = side_a.ids.size, side_b.ids.size
+    if parties is None:
+        code_a = np.zeros(na, dtype=np.int64)
+        code_b = np.zeros(nb, dtype=np.int64)
+        table = np.array(defaults, dtype=np.float64).reshape(3, 1, 1)
+    else:
+        code_a = parties.code_a[side_a.ids].astype(np.int64)
+        code_b = parties.code_b[side_b.ids].astype(np.int64)
+        if parties.table is not None:
+            table = np.ascontiguousarray(parties.table)
+        else:
+            p = int(max(parties.code_a.max(initial=0), parties.code_b.max(initial=0))) + 1
+            table = np.empty((3, p, p), dtype=np.float64)
+            for k, v in enumerate(defaults):
+                table[k] = v
+    # Three axes always (the third is zero on a plane): one compiled signature, fixed loops.
+    axes = np.eye(3) if plane is None else np.concatenate([plane, np.zeros((1, 3))])
+    idx, fig = kernels.grid_pass(
+        side_a.table,
+        side_b.table,
+        not cross,
+        axes,
+        code_a,
+        code_b,
+        table,
+        parties is not None and not same_party,
+        np.ascontiguousarray(edges, dtype=np.float64),
+        prune,
+        float(reach_m),
+        float(reach_v_m),
+        float(reach_h_m),
+    )
+    if idx.shape[1] == 0:
+        return _empty()
+    gi = side_a.ids[idx[0]]
+    gj = side_b.ids[idx[1]]
+    order = np.lexsort((gj, gi))
+    return Found(gi[order], gj[order], *(fig[f][order] for f in range(5)))
+
+
 def _run(
     a: States,
     b: States | None,
@@ -523,7 +605,9 @@ def _run(
     lookahead_s: float,
     same_party: bool,
     minima: Minima | None,
+    engine: Engine,
 ) -> Found:
+    kernels = _engine(engine)
     r_m = _check_scalar(r_m, "r_m", positive=True)
     h_m = _check_scalar(h_m, "h_m", positive=True)
     lookahead_s = _check_scalar(lookahead_s, "lookahead_s", positive=False)
@@ -552,9 +636,29 @@ def _run(
     margin = _margin(r_max, vmax, look_max)
     sides = [side_a] if b is None else [side_a, side_b]
     plane = None if brute else _plane(sides)
-    k_slices = 1 if brute else _slices(sides, plane, r_max, h_max, margin, vmax, vsmax, look_max)
+    costs = _NUMPY_COSTS if kernels is None else _COMPILED_COSTS
+    k_slices = (
+        1 if brute else _slices(sides, plane, r_max, h_max, margin, vmax, vsmax, look_max, costs)
+    )
     edges = np.linspace(0.0, look_max, k_slices + 1)
     cross = b is not None
+    if kernels is not None:
+        reach, reach_v = _reach(k_slices, r_max, h_max, margin, vmax, vsmax, look_max)
+        return _run_compiled(
+            kernels,
+            side_a,
+            side_b,
+            cross,
+            plane,
+            parties,
+            same_party,
+            defaults,
+            edges,
+            prune=not brute,
+            reach_m=reach,
+            reach_v_m=reach_v,
+            reach_h_m=(r_max + margin) * (1.0 + 1e-9),
+        )
 
     out: list[tuple[IndexArray, IndexArray, _Solved]] = []
     for k in range(k_slices):
@@ -661,6 +765,7 @@ def detect(
     lookahead_s: Seconds = 300.0,
     same_party: bool = False,
     minima: Minima | None = None,
+    engine: Engine = "auto",
 ) -> Found:
     """Find every pair of aircraft predicted to lose separation within the lookahead.
 
@@ -730,6 +835,7 @@ def detect(
         lookahead_s,
         same_party,
         minima,
+        engine,
     )
 
 
@@ -744,6 +850,7 @@ def detect_between(
     lookahead_s: Seconds = 300.0,
     same_party: bool = False,
     minima: Minima | None = None,
+    engine: Engine = "auto",
 ) -> Found:
     """Conflicts between each aircraft of ``a`` and each of ``b``, same rules as `detect`.
 
@@ -761,7 +868,7 @@ def detect_between(
     >>> f.i.tolist(), f.j.tolist(), float(f.t_in[0]) > 0
     ([0], [0], True)
     """
-    return _run(a, b, party_a, party_b, r_m, h_m, lookahead_s, same_party, minima)
+    return _run(a, b, party_a, party_b, r_m, h_m, lookahead_s, same_party, minima, engine)
 
 
 _SEVERITIES = np.array(
