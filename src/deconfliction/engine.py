@@ -22,10 +22,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pyproj
 
 from deconfliction import airspace, codec, geometry, resolution, tactical
 from deconfliction.errors import Forbidden, InvalidInput, NotFound
-from deconfliction.model import Circle, Operation, OperationState, Severity, Track, Zone
+from deconfliction.model import Operation, OperationState, Severity, Track, Zone
 from deconfliction.motion import advance
 from deconfliction.service import Caller, Service
 from deconfliction.store import tracks as track_store
@@ -395,18 +396,24 @@ class Engine:
                                  "priority": op.priority, "volumes": hits})
         near = []
         if tracks.aircraft:
-            d = geometry.distance_outside_m(
-                Circle((lon, lat), radius_m), tracks.lon, tracks.lat)
-            close = np.flatnonzero((d <= 0) & (np.abs(tracks.alt_m - alt_m) <= height_m))
+            # Where each aircraft is at ``t`` by its last report; a report older than the
+            # staleness limit (or newer than ``t``) says nothing about then.
+            age = te - tracks.t
+            fresh = (age >= -FUTURE_SKEW_S) & (age <= self.service.settings.stale_s)
+            x_t, y_t, z_t = advance(tracks.lon, tracks.lat, tracks.alt_m, tracks.gs_mps,
+                                    tracks.track_deg, tracks.vs_mps, np.clip(age, 0.0, None))
+            n = len(tracks.aircraft)
+            _, _, d = pyproj.Geod(ellps="WGS84").inv(np.full(n, lon), np.full(n, lat), x_t, y_t)
+            close = np.flatnonzero(fresh & (d <= radius_m) & (np.abs(z_t - alt_m) <= height_m))
             for k in close.tolist():
                 own = tracks.party[k] == caller.party
                 near.append({
                     "aircraft": tracks.aircraft[k] if own
                     else pseudonym(tracks.party[k], tracks.aircraft[k]),
                     "party": tracks.party[k],
-                    "t": codec.rfc3339(codec.from_epoch(float(tracks.t[k]))),
-                    "lon": float(tracks.lon[k]), "lat": float(tracks.lat[k]),
-                    "alt_m": float(tracks.alt_m[k]),
+                    "reported_at": codec.rfc3339(codec.from_epoch(float(tracks.t[k]))),
+                    "lon": float(x_t[k]), "lat": float(y_t[k]), "alt_m": float(z_t[k]),
+                    "distance_m": float(d[k]),
                     "operation": tracks.operation[k],
                 })
         return {"lon": lon, "lat": lat, "alt_m": alt_m, "t": codec.rfc3339(t),
@@ -438,9 +445,6 @@ def _view(row: dict[str, Any], viewer: str) -> dict[str, Any]:
     if resolutions is not None:
         out["resolutions"] = {name: resolutions[k] for k, name in zip(keys, aircraft, strict=True)
                               if k in resolutions and _split(k)[0] == viewer}
-    private = body.pop("private", None)
-    if private is not None and private.get("party") == viewer:
-        out.update(private.get("fields", {}))
     out.update(body)
     return out
 

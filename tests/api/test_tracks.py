@@ -222,3 +222,19 @@ def test_per_pair_minima_widen_separation(tmp_path: Any) -> None:
              if c["kind"] == "tactical"}
     assert pairs == {("IL", "RU")}
     svc.store.close()
+
+
+def test_identify_lists_nearby_tracks_where_they_are_now(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    ten_s_ago = datetime.now(UTC) - timedelta(seconds=10)
+    # Reported 10 s ago 2.3 km west of the point, flying east at 230 m/s: about at it now.
+    ru.post("/v1/tracks", json={"reports": [
+        report("NEAR1", 160.0 - 2300 / 104_600, 20.0, t=ten_s_ago),
+        report("FAR1", 160.5, 20.0)]})
+    r = il.get("/v1/identify", params={"lon": 160.0, "lat": 20.0, "alt_m": 9000}).json()
+    near = [t for t in r["tracks"] if t["party"] == "RU"]
+    assert len(near) == 1 and near[0]["aircraft"].startswith("RU:")
+    assert near[0]["distance_m"] < 500
+    assert "NEAR1" not in str(r)
+    mine = ru.get("/v1/identify", params={"lon": 160.0, "lat": 20.0, "alt_m": 9000}).json()
+    assert [t["aircraft"] for t in mine["tracks"] if t["party"] == "RU"] == ["NEAR1"]
