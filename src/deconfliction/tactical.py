@@ -53,14 +53,14 @@ An aircraft with any non-finite input (NaN, inf) takes part in no pair.
 Events
 ------
 `diff` turns consecutive ticks of `detect` into ``new``/``updated``/``ended`` events with an
-anti-flapping rule (see `DiffRules`).
+anti-flapping rule (see `DiffRules`); it and `severity` live in `deconfliction.events` and are
+re-exported here.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal, NamedTuple
 
@@ -69,7 +69,7 @@ import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from deconfliction.errors import InvalidInput
-from deconfliction.model import Severity
+from deconfliction.events import Active, Diff, DiffRules, Event, PairKey, diff, severity
 from deconfliction.units import (
     DegreesArray,
     IndexArray,
@@ -869,201 +869,3 @@ def detect_between(
     ([0], [0], True)
     """
     return _run(a, b, party_a, party_b, r_m, h_m, lookahead_s, same_party, minima, engine)
-
-
-_SEVERITIES = np.array(
-    [Severity.LOSS, Severity.WARNING, Severity.CAUTION, Severity.ADVISORY, None], dtype=object
-)
-
-
-def severity(t_in: SecondsArray) -> npt.NDArray[np.object_]:
-    """Severity of conflicts from their entry time (SPEC §2).
-
-    Parameters
-    ----------
-    t_in : array of float
-        Seconds until separation is lost.
-
-    Returns
-    -------
-    array of object
-        Same shape: `Severity.LOSS` for ``t_in <= 0``, ``WARNING`` for ``<= 60``, ``CAUTION``
-        for ``<= 180``, ``ADVISORY`` otherwise; None where ``t_in`` is NaN.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> [str(s) for s in severity(np.array([0.0, 60.0, 60.5, 180.0, 250.0]))]
-    ['loss', 'warning', 'caution', 'caution', 'advisory']
-    >>> severity(np.array([np.nan])).tolist(), severity(np.empty(0)).shape
-    ([None], (0,))
-    """
-    t = np.asarray(t_in, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        code = np.select([np.isnan(t), t <= 0.0, t <= 60.0, t <= 180.0], [4, 0, 1, 2], default=3)
-    out: npt.NDArray[np.object_] = _SEVERITIES[code]
-    return out
-
-
-# -- Events between ticks -------------------------------------------------------------------
-
-PairKey = tuple[str, str]
-"""An unordered aircraft pair, stored as its two ids in sorted order."""
-
-
-@dataclass(frozen=True, slots=True)
-class DiffRules:
-    """When `diff` reports a change.
-
-    Anti-flapping: a conflict ends only after it has been missing from `detect` for
-    ``end_after_ticks`` consecutive ticks (it stays active meanwhile and comes back without a
-    new ``new``); a present conflict is ``updated`` only when its severity changes, its
-    predicted CPA instant (``now_s + t_cpa``) moved more than ``cpa_step_s`` or its
-    ``d_cpa_m`` moved more than ``d_cpa_step_m`` since the last event about it.
-    """
-
-    end_after_ticks: int = 3
-    cpa_step_s: Seconds = 10.0
-    d_cpa_step_m: Metres = 500.0
-
-
-@dataclass(frozen=True, slots=True)
-class Active:
-    """A conflict carried between ticks: what was last reported, and how long it is missing."""
-
-    key: PairKey
-    severity: Severity
-    t_in: Seconds
-    t_cpa: Seconds
-    d_cpa_m: Metres
-    v_cpa_m: Metres
-    cpa_at_s: Seconds
-    """``now_s + t_cpa`` when last reported, seconds on the caller's clock."""
-    missing: int = 0
-    """Consecutive ticks without the pair in `detect`'s answer."""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """A change to report: ``new``, ``updated`` or ``ended``, with the latest figures."""
-
-    kind: Literal["new", "updated", "ended"]
-    key: PairKey
-    severity: Severity
-    t_in: Seconds
-    t_cpa: Seconds
-    d_cpa_m: Metres
-    v_cpa_m: Metres
-
-
-class Diff(NamedTuple):
-    """Events of one tick and the conflicts to carry to the next."""
-
-    events: tuple[Event, ...]
-    active: Mapping[PairKey, Active]
-
-
-def _key(a: str, b: str) -> PairKey:
-    return (a, b) if a <= b else (b, a)
-
-
-def diff(
-    previous: Mapping[PairKey, Active],
-    found: Found,
-    aircraft: Sequence[str] | npt.NDArray[np.generic],
-    *,
-    now_s: Seconds,
-    rules: DiffRules = DiffRules(),
-) -> Diff:
-    """Compare this tick's conflicts with the active ones of the previous tick.
-
-    Parameters
-    ----------
-    previous : mapping
-        ``Diff.active`` of the previous tick (empty at the start).
-    found : Found
-        This tick's `detect` answer.
-    aircraft : sequence of str
-        Aircraft id of each index in ``found``.
-    now_s : float
-        Time of this tick, seconds on any fixed clock (e.g. POSIX time).
-    rules : DiffRules
-        Anti-flapping thresholds.
-
-    Returns
-    -------
-    Diff
-        ``events`` ordered new, updated, ended (each by key), and ``active`` for next tick.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> f = Found(np.array([0]), np.array([1]), *(np.array([x]) for x in (30.0, 90, 60, 900, 0)))
-    >>> d = diff({}, f, ["b", "a"], now_s=0.0)
-    >>> [(e.kind, e.key, str(e.severity)) for e in d.events]
-    [('new', ('a', 'b'), 'warning')]
-    >>> [len(diff(d.active, f, ["b", "a"], now_s=1.0).events)]
-    [0]
-    """
-    ids = np.asarray(aircraft, dtype=object)
-    sev = severity(found.t_in)
-    current: dict[PairKey, Active] = {}
-    for n, (i, j) in enumerate(zip(found.i.tolist(), found.j.tolist(), strict=True)):
-        t_cpa = float(found.t_cpa[n])
-        current[_key(str(ids[i]), str(ids[j]))] = Active(
-            key=_key(str(ids[i]), str(ids[j])),
-            severity=sev[n],
-            t_in=float(found.t_in[n]),
-            t_cpa=t_cpa,
-            d_cpa_m=float(found.d_cpa_m[n]),
-            v_cpa_m=float(found.v_cpa_m[n]),
-            cpa_at_s=now_s + t_cpa,
-        )
-    new: list[Event] = []
-    updated: list[Event] = []
-    ended: list[Event] = []
-    active: dict[PairKey, Active] = {}
-    for key, cur in current.items():
-        old = previous.get(key)
-        if old is None:
-            new.append(_event("new", cur))
-            active[key] = cur
-        elif (
-            cur.severity != old.severity
-            or abs(cur.cpa_at_s - old.cpa_at_s) > rules.cpa_step_s
-            or abs(cur.d_cpa_m - old.d_cpa_m) > rules.d_cpa_step_m
-        ):
-            updated.append(_event("updated", cur))
-            active[key] = cur
-        else:
-            # Keep the last reported figures so slow drift adds up to an update.
-            active[key] = Active(
-                key, old.severity, cur.t_in, cur.t_cpa, old.d_cpa_m, cur.v_cpa_m, old.cpa_at_s
-            )
-    for key, old in previous.items():
-        if key in current:
-            continue
-        missing = old.missing + 1
-        if missing >= rules.end_after_ticks:
-            ended.append(_event("ended", old))
-        else:
-            active[key] = Active(
-                key,
-                old.severity,
-                old.t_in,
-                old.t_cpa,
-                old.d_cpa_m,
-                old.v_cpa_m,
-                old.cpa_at_s,
-                missing,
-            )
-    events = tuple(
-        sorted(new, key=lambda e: e.key)
-        + sorted(updated, key=lambda e: e.key)
-        + sorted(ended, key=lambda e: e.key)
-    )
-    return Diff(events, active)
-
-
-def _event(kind: Literal["new", "updated", "ended"], a: Active) -> Event:
-    return Event(kind, a.key, a.severity, a.t_in, a.t_cpa, a.d_cpa_m, a.v_cpa_m)
