@@ -10,6 +10,8 @@ inside it, and outside it there must be no clear conflict.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -23,7 +25,9 @@ from deconfliction.model import Severity
 from deconfliction.tactical import (
     Active,
     DiffRules,
+    Event,
     Found,
+    PairKey,
     States,
     detect,
     detect_between,
@@ -523,3 +527,132 @@ def test_parties_and_minima_on_the_pruned_path() -> None:
     without = detect(*s, party, minima=minima)
     mixed = {(i, j) for i, j in got if party[i] != party[j]}
     assert set(zip(without.i.tolist(), without.j.tolist(), strict=True)) == mixed != got
+
+
+def reference_diff(
+    previous: Mapping[PairKey, Active],
+    found: Found,
+    aircraft: list[str],
+    *,
+    now_s: float,
+    rules: DiffRules,
+) -> tuple[tuple[Event, ...], dict[PairKey, Active]]:
+    """The differ written plainly, one pair at a time: the oracle for the array version."""
+    sev = severity(found.t_in)
+    current: dict[PairKey, Active] = {}
+    for n, (i, j) in enumerate(zip(found.i.tolist(), found.j.tolist(), strict=True)):
+        a, b = str(aircraft[i]), str(aircraft[j])
+        key = (a, b) if a <= b else (b, a)
+        t_cpa = float(found.t_cpa[n])
+        current[key] = Active(
+            key,
+            sev[n],
+            float(found.t_in[n]),
+            t_cpa,
+            float(found.d_cpa_m[n]),
+            float(found.v_cpa_m[n]),
+            now_s + t_cpa,
+        )
+    new, updated, ended = [], [], []
+    active: dict[PairKey, Active] = {}
+    for key, cur in current.items():
+        old = previous.get(key)
+        if old is None:
+            new.append(cur)
+            active[key] = cur
+        elif (
+            cur.severity != old.severity
+            or abs(cur.cpa_at_s - old.cpa_at_s) > rules.cpa_step_s
+            or abs(cur.d_cpa_m - old.d_cpa_m) > rules.d_cpa_step_m
+        ):
+            updated.append(cur)
+            active[key] = cur
+        else:
+            active[key] = Active(
+                key, old.severity, cur.t_in, cur.t_cpa, old.d_cpa_m, cur.v_cpa_m, old.cpa_at_s
+            )
+    for key, old in previous.items():
+        if key in current:
+            continue
+        if old.missing + 1 >= rules.end_after_ticks:
+            ended.append(old)
+        else:
+            active[key] = Active(
+                key,
+                old.severity,
+                old.t_in,
+                old.t_cpa,
+                old.d_cpa_m,
+                old.v_cpa_m,
+                old.cpa_at_s,
+                old.missing + 1,
+            )
+
+    def events(kind: Literal["new", "updated", "ended"], rows: list[Active]) -> list[Event]:
+        return [
+            Event(kind, a.key, a.severity, a.t_in, a.t_cpa, a.d_cpa_m, a.v_cpa_m)
+            for a in sorted(rows, key=lambda a: a.key)
+        ]
+
+    return (*events("new", new), *events("updated", updated), *events("ended", ended)), active
+
+
+@st.composite
+def ticks(draw: st.DrawFn) -> list[tuple[Found, list[str]]]:
+    """A few ticks over a handful of aircraft ids (some given to two indices), each with
+    random pairs (some repeated) and figures near the thresholds, NaN included."""
+    names = draw(
+        st.lists(st.sampled_from(["a", "b", "c", "B", "é", "ab", ""]), min_size=1, max_size=6)
+    )
+    out = []
+    for _ in range(draw(st.integers(1, 7))):
+        perm = draw(st.permutations(names))
+        n = len(perm)
+        rows = draw(
+            st.lists(
+                st.tuples(
+                    st.integers(0, n - 1),
+                    st.integers(0, n - 1),
+                    st.sampled_from([0.0, 59.0, 60.0, 61.0, 200.0, float("nan")]),
+                    st.floats(0.0, 300.0) | st.just(float("nan")),
+                    st.floats(0.0, 3000.0),
+                ),
+                max_size=12,
+            )
+        )
+        rows = [r for r in rows if r[0] != r[1]]
+        a = np.array([r[:2] for r in rows], dtype=np.intp).reshape(-1, 2)
+        fig = np.array([r[2:] for r in rows], dtype=np.float64).reshape(-1, 3)
+        found = Found(
+            a[:, 0].copy(),
+            a[:, 1].copy(),
+            fig[:, 0].copy(),
+            fig[:, 0] + 30.0,
+            fig[:, 1].copy(),
+            fig[:, 2].copy(),
+            fig[:, 2] / 10.0,
+        )
+        out.append((found, list(perm)))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seq=ticks(),
+    rules=st.builds(
+        DiffRules,
+        end_after_ticks=st.integers(1, 3),
+        cpa_step_s=st.sampled_from([0.0, 10.0]),
+        d_cpa_step_m=st.sampled_from([0.0, 500.0]),
+    ),
+)
+def test_diff_matches_plain_reference(seq: list[tuple[Found, list[str]]], rules: DiffRules) -> None:
+    # Exactly the same events and carried conflicts, in the same order (reprs, so NaN == NaN).
+    mine: Mapping[PairKey, Active] = {}
+    ref: Mapping[PairKey, Active] = {}
+    for tick, (found, names) in enumerate(seq):
+        d = diff(mine, found, names, now_s=float(tick) * 7.0, rules=rules)
+        events, active = reference_diff(ref, found, names, now_s=float(tick) * 7.0, rules=rules)
+        assert repr(d.events) == repr(events)
+        assert repr(list(d.active.items())) == repr(list(active.items()))
+        mine, ref = d.active, active

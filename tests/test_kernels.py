@@ -1,0 +1,230 @@
+"""The compiled pass (`deconfliction._kernels`) against the numpy path of `tactical.detect`.
+
+Both must give the same pairs and the same figures (within 1e-6 relative; in practice the
+same bits, as the closed form is written with the same operations in the same order), on
+random scenes of every size that takes the pruned path, and on the named edge cases of
+`test_tactical.py`. The first call compiles once per process (or loads numba's cache).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pyproj import Geod
+
+from deconfliction.errors import InvalidInput
+from deconfliction.tactical import Found, Minima, States, detect, detect_between
+from deconfliction.units import PartyArray
+
+pytest.importorskip("numba")
+
+GEOD = Geod(ellps="WGS84")
+R, H = 9260.0, 304.8
+
+
+def assert_same(a: Found, b: Found) -> None:
+    assert a.i.dtype == b.i.dtype == np.intp and a.j.dtype == b.j.dtype == np.intp
+    assert a.i.tolist() == b.i.tolist()
+    assert a.j.tolist() == b.j.tolist()
+    for name, x, y in zip(Found._fields[2:], a[2:], b[2:], strict=True):
+        assert x.dtype == y.dtype == np.float64, name
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def both(
+    s: States,
+    party: PartyArray | None = None,
+    *,
+    lookahead_s: float = 300.0,
+    same_party: bool = False,
+    minima: Minima | None = None,
+) -> Found:
+    """Run both engines, check they agree, return the answer."""
+    kw = {"lookahead_s": lookahead_s, "same_party": same_party, "minima": minima}
+    a = detect(*s, party, engine="numpy", **kw)  # type: ignore[arg-type]
+    b = detect(*s, party, engine="numba", **kw)  # type: ignore[arg-type]
+    assert_same(a, b)
+    auto = detect(*s, party, **kw)  # type: ignore[arg-type]
+    assert_same(auto, b)
+    return b
+
+
+def scene(n: int, lon0: float, lat0: float, box_m: float, seed: int) -> States:
+    rng = np.random.default_rng(seed)
+    lon, lat, _ = GEOD.fwd(
+        np.full(n, lon0),
+        np.full(n, lat0),
+        rng.uniform(0, 360, n),
+        box_m * np.sqrt(rng.uniform(size=n)),
+    )
+    vs = np.where(rng.uniform(size=n) < 0.3, rng.uniform(-12, 12, n), 0.0)
+    return States(
+        (np.asarray(lon) + 180.0) % 360.0 - 180.0,
+        np.asarray(lat),
+        rng.uniform(6000, 7500, n),
+        rng.uniform(0, 260, n),
+        rng.uniform(0, 360, n),
+        vs,
+    )
+
+
+def states(*cols: object) -> States:
+    arrays = [np.atleast_1d(np.asarray(c, dtype=np.float64)) for c in cols]
+    n = max(a.size for a in arrays)
+    return States(*(np.broadcast_to(a, (n,)).copy() for a in arrays))
+
+
+# -- random scenes ---------------------------------------------------------------------------
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(2, 400),
+    lon0=st.floats(-180.0, 180.0),
+    lat0=st.floats(-90.0, 90.0),
+    box_m=st.sampled_from([5e3, 4e4, 1.5e5, 2e6, 2e7]),
+    seed=st.integers(0, 2**32 - 1),
+    lookahead_s=st.sampled_from([0.0, 30.0, 300.0, 900.0]),
+)
+def test_random_scenes_match_numpy_path(
+    n: int, lon0: float, lat0: float, box_m: float, seed: int, lookahead_s: float
+) -> None:
+    # Boxes from 5 km (everyone near everyone) to 20 000 km (the globe, no projection plane).
+    s = scene(n, lon0, lat0, box_m, seed)
+    both(s, lookahead_s=lookahead_s)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    n=st.integers(60, 300),
+    seed=st.integers(0, 2**32 - 1),
+    same_party=st.booleans(),
+    with_minima=st.booleans(),
+)
+def test_random_parties_and_minima_match_numpy_path(
+    n: int, seed: int, same_party: bool, with_minima: bool
+) -> None:
+    s = scene(n, 35.0, 33.0, 60000.0, seed)
+    rng = np.random.default_rng(seed)
+    party = np.array(["IL", "RU", "UN", "JO"])[rng.integers(0, 4, n)]
+    minima: Minima | None = None
+    if with_minima:
+        minima = {("RU", "IL"): (12000.0, 600.0, 200.0), ("UN", "UN"): (3000.0, 150.0, 400.0)}
+    f = both(s, party, same_party=same_party, minima=minima)
+    if not same_party:
+        assert np.all(party[f.i] != party[f.j])
+
+
+def test_dense_scene_match_with_many_pairs() -> None:
+    # Several slices and thousands of pairs: the pruned paths of both engines.
+    s = scene(3000, 10.0, 50.0, 250000.0, seed=5)
+    f = both(s)
+    assert f.i.size > 500
+
+
+@pytest.mark.parametrize("nan_field", range(6))
+def test_non_finite_inputs_match(nan_field: int) -> None:
+    s = scene(200, 0.0, 0.0, 50000.0, seed=nan_field)
+    cols = [c.copy() for c in s]
+    cols[nan_field][::7] = np.nan
+    cols[(nan_field + 1) % 6][3::11] = np.inf
+    f = both(States(*cols))
+    bad = np.zeros(200, dtype=bool)
+    bad[::7] = bad[3::11] = True
+    assert not np.any(bad[f.i] | bad[f.j])
+
+
+def test_detect_between_matches_numpy_path() -> None:
+    s = scene(400, -3.0, 52.0, 120000.0, seed=3)
+    a = States(*(c[:90] for c in s))
+    b = States(*(c[90:] for c in s))
+    party = np.array(["A", "B"])[np.arange(400) % 2]
+    for pa, pb in ((None, None), (party[:90], party[90:])):
+        x = detect_between(a, b, pa, pb, engine="numpy")
+        y = detect_between(a, b, pa, pb, engine="numba")
+        assert_same(x, y)
+        assert x.i.size > 10
+    # One aircraft against everyone, as resolution asks.
+    one = States(*(c[5:6] for c in s))
+    assert_same(detect_between(one, s, engine="numpy"), detect_between(one, s, engine="numba"))
+
+
+# -- named cases -------------------------------------------------------------------------------
+
+
+def east_of(lon: float, lat: float, metres: float) -> float:
+    return float(GEOD.fwd(lon, lat, 90.0, metres)[0])
+
+
+def ring(lon0: float, lat0: float, n: int = 80, radius_m: float = 30000.0) -> States:
+    """``n`` aircraft on a circle, all flying to its centre: many pairs, on the pruned path."""
+    az = np.linspace(0.0, 360.0, n, endpoint=False)
+    lon, lat, back = GEOD.fwd(np.full(n, lon0), np.full(n, lat0), az, np.full(n, radius_m))
+    return States(
+        (np.asarray(lon) + 180.0) % 360.0 - 180.0,
+        np.asarray(lat),
+        9000.0 + 10.0 * np.arange(n) % 700,
+        np.full(n, 230.0),
+        (np.asarray(back) + 180.0) % 360.0,
+        np.where(np.arange(n) % 3 == 0, 5.0, 0.0),
+    )
+
+
+@pytest.mark.parametrize(
+    ("lon0", "lat0"),
+    [(180.0, 0.0), (-179.95, -30.0), (20.0, 80.0), (0.0, 89.9), (45.0, 90.0), (0.0, -90.0)],
+)
+def test_antimeridian_high_latitude_and_poles(lon0: float, lat0: float) -> None:
+    f = both(ring(lon0, lat0))
+    assert f.i.size > 100
+    # And the two-aircraft cases of test_tactical (brute-force path).
+    both(states([179.99, -179.99], 0.0, 9000.0, 240.0, [90.0, 90.0], 0.0))
+    both(states([0.0, 0.5], 80.0, 9000.0, 250.0, 0.0, 0.0))
+    both(states([0.0, 180.0], 89.97, 9000.0, 200.0, [0.0, 0.0], 0.0))
+
+
+def test_parties_and_per_pair_minima() -> None:
+    lon = [0.0, east_of(0.0, 0.0, 3000.0), east_of(0.0, 0.0, 6000.0)]
+    s = states(lon, 0.0, [1000.0, 1000.0, 1100.0], 0.0, 0.0, 0.0)
+    party = np.array(["RU", "RU", "IL"])
+    assert both(s, party).i.tolist() == [0, 1]
+    assert both(s, party, minima={("IL", "RU"): (5000.0, 50.0, 300.0)}).i.size == 0
+    f = both(s, party, same_party=True, minima={("RU", "RU"): (2000.0, 304.8, 300.0)})
+    assert list(zip(f.i.tolist(), f.j.tolist(), strict=True)) == [(0, 2), (1, 2)]
+    # The pruned path, with a per-pair lookahead past the default one.
+    r = ring(30.0, 40.0)
+    p = np.array(["A", "B", "C"])[np.arange(r.lon.size) % 3]
+    minima = {("A", "B"): (12000.0, 500.0, 600.0), ("C", "C"): (2000.0, 100.0, 60.0)}
+    both(r, p, minima=minima)
+    both(r, p, same_party=True, minima=minima)
+
+
+def test_exact_vertical_boundary() -> None:
+    s = states([0.0, 0.001], 0.0, [9000.0, 9304.8], 200.0, 0.0, 0.0)
+    assert both(s).i.size == 0
+    assert both(s._replace(alt_m=np.array([9000.0, 9304.7]))).i.size == 1
+    assert both(states(5.0, 5.0, [1000.0, 3000.0], 0.0, 0.0, [10.0, 0.0])).i.size == 1
+
+
+def test_zero_lookahead_and_stationary() -> None:
+    s = states([0.0, 0.05, 0.2], 0.0, 1000.0, 200.0, [90.0, 270.0, 270.0], 0.0)
+    assert both(s, lookahead_s=0.0).i.tolist() == [0]
+    r = ring(10.0, 10.0)
+    both(r._replace(gs_mps=np.zeros(r.lon.size)), lookahead_s=0.0)
+    both(r._replace(gs_mps=np.zeros(r.lon.size)))
+
+
+def test_empty_and_single() -> None:
+    for n in (0, 1):
+        f = both(states(*([0.0] * n,) * 6) if n else States(*(np.empty(0),) * 6))
+        assert f.i.size == 0 and f.i.dtype == np.intp and f.t_in.dtype == np.float64
+    # Everyone invalid: nothing left after the mask.
+    assert both(states([np.nan, np.nan], 0.0, 0.0, 0.0, 0.0, 0.0)).i.size == 0
+
+
+def test_engine_is_checked() -> None:
+    with pytest.raises(InvalidInput) as err:
+        detect(*(np.zeros(2),) * 6, engine="fortran")  # type: ignore[arg-type]
+    assert err.value.field == "engine"
