@@ -165,7 +165,7 @@ def ring(lon0: float, lat0: float, n: int = 80, radius_m: float = 30000.0) -> St
     return States(
         (np.asarray(lon) + 180.0) % 360.0 - 180.0,
         np.asarray(lat),
-        9000.0 + 10.0 * np.arange(n) % 700,
+        9000.0 + (10.0 * np.arange(n, dtype=np.float64)) % 700.0,
         np.full(n, 230.0),
         (np.asarray(back) + 180.0) % 360.0,
         np.where(np.arange(n) % 3 == 0, 5.0, 0.0),
