@@ -5,6 +5,9 @@ Dense scene (SPEC-like en-route traffic): N aircraft uniform in a 500 x 500 km b
 lookahead 300 s. N = 1k, 5k, 10k on the same arrays as BlueSky 1.1.1's numpy
 ``StateBased.detect`` (1k and 5k: it holds ~20 N x N matrices) and its compiled
 ``cstatebased.detect``. Then the continental scene, N = 100k over 4000 x 4000 km (ours only).
+Ours runs twice: the compiled pass (``engine="numba"``) and the numpy path (``engine="numpy"``);
+the compile time of the first call is measured in fresh processes, with an empty numba cache
+and then with the cache it left.
 
 Run: ``.venv/bin/pip install bluesky-simulator==1.1.1`` then ``.venv/bin/python bench/tactical.py``
 (``--quick`` skips BlueSky's 10k run and the numpy 5k run; ``--profile N`` profiles our
@@ -32,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from deconfliction.tactical import Found, detect
+from deconfliction.tactical import Engine, Found, detect, diff
 
 NM_M, FT_M, KT_MPS, FPM_MPS = 1852.0, 0.3048, 1852.0 / 3600.0, 0.3048 / 60.0
 R_M, H_M, LOOK_S = 5 * NM_M, 1000 * FT_M, 300.0
@@ -60,7 +63,7 @@ def scene(n: int, box_km: float, seed: int = 1) -> dict[str, np.ndarray]:
     }
 
 
-def ours(s: dict[str, np.ndarray]) -> Found:
+def ours(s: dict[str, np.ndarray], engine: Engine = "numba") -> Found:
     return detect(
         s["lon"],
         s["lat"],
@@ -71,7 +74,20 @@ def ours(s: dict[str, np.ndarray]) -> Found:
         r_m=R_M,
         h_m=H_M,
         lookahead_s=LOOK_S,
+        engine=engine,
     )
+
+
+def first_call_s(cache_dir: str) -> float:
+    """Seconds of the first compiled call (tiny scene) in a fresh process using ``cache_dir``."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "first", "0", "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "NUMBA_CACHE_DIR": cache_dir},
+    )
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["first_s"])
 
 
 def traffic(s: dict[str, np.ndarray]) -> SimpleNamespace:
@@ -139,14 +155,22 @@ def rss_child(which: str, n: int, box_km: float) -> tuple[float, float]:
 
 
 def child(which: str, n: int, box_km: float) -> None:
+    if which == "first":
+        small = scene(200, 100)
+        t = time.perf_counter()
+        ours(small)
+        print(json.dumps({"first_s": time.perf_counter() - t}))
+        return
     s = scene(n, box_km)
-    if which != "ours":
+    if which in ("ours", "numpy"):
+        ours(scene(200, 100), "numba" if which == "ours" else "numpy")  # compiled outside
+    else:
         import bluesky.traffic.asas  # noqa: F401  -- import cost outside the measurement
     base = high_water_mb()
     t = traffic(s)
     rpz, hpz, look = (np.full(n, v) for v in (R_M, H_M, LOOK_S))
-    if which == "ours":
-        ours(s)
+    if which in ("ours", "numpy"):
+        ours(s, "numba" if which == "ours" else "numpy")
     elif which == "cstatebased":
         mod = cstatebased()
         assert mod is not None
@@ -238,16 +262,26 @@ def main() -> None:
         print(f"BlueSky not available ({err}); timing ours only")
         cs, state_based = None, None
 
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        cold, warm = first_call_s(cache), first_call_s(cache)
+    print(f"first compiled call: {cold:.1f} s with an empty numba cache, {warm:.2f} s cached")
     print(f"R {R_M} m, H {H_M} m, lookahead {LOOK_S} s; box 500 km; best of several runs")
+    ours(scene(200, 100))
     for n in (1000, 5000, 10000):
         s = scene(n, 500)
         wall, cpu, f = best(partial(ours, s), 7 if n < 10000 else 9)
+        pw, pc, pf = best(partial(ours, s, "numpy"), 7 if n < 10000 else 9)
         mine = set(zip(f.i.tolist(), f.j.tolist(), strict=True))
+        assert mine == set(zip(pf.i.tolist(), pf.j.tolist(), strict=True))
         mem = traced_peak_mb(partial(ours, s))
         rss = rss_child("ours", n, 500)[1]
         print(
-            f"N={n}: ours {wall * 1e3:.1f} ms wall, {cpu * 1e3:.1f} ms CPU, "
-            f"{len(mine)} pairs, peak {mem:.0f} MB traced / {rss:.0f} MB process RSS"
+            f"N={n}: ours (numba) {wall * 1e3:.1f} ms wall, {cpu * 1e3:.1f} ms CPU, "
+            f"{len(mine)} pairs, peak {mem:.0f} MB traced / {rss:.0f} MB process RSS; "
+            f"numpy path {pw * 1e3:.1f} ms wall, {pc * 1e3:.1f} ms CPU "
+            f"(numba {pw / wall:.1f}x faster)"
         )
         if cs is None:
             continue
@@ -260,8 +294,8 @@ def main() -> None:
             crss = rss_child("cstatebased", n, 500)[1]
             print(
                 f"  cstatebased {cw:.3f} s wall, {cc:.3f} s CPU, {len(theirs)} pairs, "
-                f"{crss:.0f} MB process RSS; ours is {cw / wall:.0f}x faster (wall), "
-                f"{cc / cpu:.0f}x (CPU)"
+                f"{crss:.0f} MB process RSS; ours (numba) is {cw / wall:.0f}x faster (wall), "
+                f"{cc / cpu:.0f}x (CPU); numpy path {cw / pw:.0f}x (wall), {cc / pc:.0f}x (CPU)"
             )
             print(
                 f"  pairs only BlueSky finds: {len(theirs - mine)}, only ours: {len(mine - theirs)}"
@@ -281,13 +315,28 @@ def main() -> None:
             )
 
     s = scene(100_000, 4000)
-    wall, cpu, f = best(partial(ours, s), 5)
-    mem = traced_peak_mb(partial(ours, s))
-    rss0, rss = rss_child("ours", 100_000, 4000)
+    for engine in ("numba", "numpy"):
+        wall, cpu, f = best(partial(ours, s, engine), 5)
+        mem = traced_peak_mb(partial(ours, s, engine))
+        rss0, rss = rss_child("ours" if engine == "numba" else "numpy", 100_000, 4000)
+        print(
+            f"N=100000 over 4000 km: ours ({engine}) {wall * 1e3:.0f} ms wall, "
+            f"{cpu * 1e3:.0f} ms CPU, {f.i.size} pairs, peak {mem:.0f} MB traced / "
+            f"{rss:.0f} MB process RSS ({rss0:.0f} MB before detect)"
+        )
+    diff_tick(scene(10_000, 500))
+
+
+def diff_tick(s: dict[str, np.ndarray]) -> None:
+    """The event differ on the dense 10k scene: the first tick (every pair new) and a steady
+    one (every pair carried), in the shape the engine calls it (ids "party/aircraft")."""
+    f = ours(s)
+    ids = [f"P{k % 7}/AC{k:05d}" for k in range(s["lon"].size)]
+    first, _, d0 = best(lambda: diff({}, f, ids, now_s=0.0), 5)
+    steady, _, _ = best(lambda: diff(d0.active, f, ids, now_s=1.0), 5)
     print(
-        f"N=100000 over 4000 km: ours {wall * 1e3:.0f} ms wall, {cpu * 1e3:.0f} ms CPU, "
-        f"{f.i.size} pairs, peak {mem:.0f} MB traced / {rss:.0f} MB process RSS "
-        f"({rss0:.0f} MB before detect)"
+        f"diff at N=10000 ({f.i.size} pairs): first tick {first * 1e3:.0f} ms, "
+        f"steady tick {steady * 1e3:.0f} ms"
     )
 
 

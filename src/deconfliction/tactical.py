@@ -46,6 +46,15 @@ cache-sized chunks, and a pair is kept only in the slice that holds its ``t_in``
 reported once without deduplication. Cost ~ K N log N + candidates; memory ~ N + one slice's
 candidate pairs (a scene where everyone is near everyone has ~N² of those, and of conflicts).
 
+Two engines
+-----------
+``engine="numba"`` (the default when numba is installed) runs the same slices as one compiled
+pass, `deconfliction._kernels.grid_pass`: a uniform grid over the slice's positions in place of
+the kd-tree, aircraft sorted by altitude within each cell, and the same vertical test and
+closed form written operation for operation, so both engines give the same pairs and figures.
+It is about 3x faster (10k aircraft in the dense scene: ~33 ms against ~100 ms, one core);
+``engine="numpy"`` keeps the path above.
+
 Missing values
 --------------
 An aircraft with any non-finite input (NaN, inf) takes part in no pair.
@@ -795,6 +804,8 @@ def detect(
     minima : mapping, optional
         ``(party_a, party_b) -> (r_m, h_m, lookahead_s)``, order-insensitive, overriding the
         defaults for pairs of those parties. Needs ``party``.
+    engine : {"auto", "numpy", "numba"}
+        Compiled pass or numpy path (same answer); ``"auto"``: compiled when numba imports.
 
     Returns
     -------
@@ -807,8 +818,8 @@ def detect(
     Raises
     ------
     InvalidInput
-        Arrays of different lengths or dimensions, a bad separation value, or ``minima``
-        without ``party``.
+        Arrays of different lengths or dimensions, a bad separation value, ``minima``
+        without ``party``, or an unknown ``engine`` (or ``"numba"`` without numba).
 
     Examples
     --------
