@@ -1,0 +1,77 @@
+"""The engine over a real SQLite store: restarts, staleness, event discipline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from deconfliction.engine import Engine
+from deconfliction.hotline import Hotline
+from deconfliction.model import Track
+from deconfliction.service import Caller, Service
+from tests.conftest import make_service
+
+
+def _service(tmp_path: Path) -> Service:
+    svc = make_service(tmp_path)
+    for p in ("IL", "RU"):
+        svc.add_party(p)
+    return svc
+
+
+def _pair(eng: Engine, now: datetime) -> None:
+    eng.ingest(Caller("IL"), [Track("A", "IL", now, 35.0, 33.0, 9000.0, 230.0, 90.0, 0.0)])
+    eng.ingest(Caller("RU"), [Track("B", "RU", now, 35.4, 33.0, 9000.0, 230.0, 270.0, 0.0)])
+
+
+def _conflict_events(svc: Service, party: str) -> list[str]:
+    found, _ = Hotline(svc).events(Caller(party), 0, 10_000)
+    return [e.body["event"] for e in found if e.kind == "conflict"]
+
+
+def test_restart_neither_forgets_nor_repeats(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    now = datetime.now(UTC)
+    first = Engine(svc)
+    _pair(first, now)
+    first.tick(now)
+    assert _conflict_events(svc, "IL") == ["new"]
+    # A new process: the conflict is still open, and it is not announced again.
+    second = Engine(svc)
+    assert [c["kind"] for c in second.conflicts_for(Caller("IL"))] == ["tactical"]
+    second.tick(now + timedelta(seconds=1))
+    assert _conflict_events(svc, "IL") == ["new"]
+    assert len(second.conflicts_for(Caller("RU"))) == 1
+    svc.store.close()
+
+
+def test_one_new_event_while_a_conflict_lasts(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    now = datetime.now(UTC)
+    eng = Engine(svc)
+    for k in range(5):
+        t = now + timedelta(seconds=k)
+        _pair(eng, t)
+        eng.tick(t)
+    events = _conflict_events(svc, "RU")
+    assert events.count("new") == 1 and "ended" not in events
+    alerts = Hotline(svc).alerts(Caller("RU"), open_only=False, limit=100)
+    assert sum(a["kind"] == "tactical" for a in alerts) <= 2  # new, and at most one worsening
+    svc.store.close()
+
+
+def test_silent_aircraft_dropped_with_event(tmp_path: Path) -> None:
+    svc = _service(tmp_path)
+    now = datetime.now(UTC)
+    eng = Engine(svc)
+    _pair(eng, now)
+    eng.tick(now)
+    stats = eng.tick(now + timedelta(seconds=31))
+    assert stats.dropped == 2 and stats.aircraft == 0
+    found, _ = Hotline(svc).events(Caller("IL"), 0, 10_000)
+    assert [e.body["aircraft"] for e in found if e.kind == "track.dropped"] == ["A"]
+    for k in range(3):
+        eng.tick(now + timedelta(seconds=32 + k))
+    assert _conflict_events(svc, "IL") == ["new", "ended"]
+    assert eng.conflicts_for(Caller("IL")) == []
+    svc.store.close()
