@@ -75,3 +75,28 @@ def test_silent_aircraft_dropped_with_event(tmp_path: Path) -> None:
     assert _conflict_events(svc, "IL") == ["new", "ended"]
     assert eng.conflicts_for(Caller("IL")) == []
     svc.store.close()
+
+
+def test_incursion_that_becomes_a_violation_is_announced_again(tmp_path: Path) -> None:
+    from deconfliction.model import Polygon, Volume4D
+
+    svc = _service(tmp_path)
+    now = datetime.now(UTC)
+    ring = ((36.0, 33.0), (36.5, 33.0), (36.5, 33.5), (36.0, 33.5), (36.0, 33.0))
+    svc.create_zone(Caller("RU"), name="ADZ", kind="air_defence", applies_to=None,
+                    volumes=[Volume4D(Polygon(ring), 0.0, 15000.0, now - timedelta(minutes=5),
+                                      now + timedelta(hours=2))])
+    eng = Engine(svc)
+    eng.ingest(Caller("IL"), [Track("A", "IL", now, 35.9, 33.2, 9000.0, 230.0, 90.0, 0.0)])
+    eng.tick(now)
+    later = now + timedelta(seconds=60)
+    svc.clock = lambda: later
+    eng.ingest(Caller("IL"), [Track("A", "IL", later, 36.05, 33.2, 9000.0, 230.0, 90.0, 0.0)])
+    eng.tick(later)
+    found, _ = Hotline(svc).events(Caller("RU"), 0, 10_000)
+    seen = [(e.body["event"], e.body["severity"]) for e in found
+            if e.kind == "conflict" and e.body["kind"] == "zone_incursion"]
+    assert seen == [("new", "warning"), ("updated", "loss")]
+    [now_view] = [c for c in eng.conflicts_for(Caller("IL")) if c["kind"] == "zone_incursion"]
+    assert now_view["violation"] is True
+    svc.store.close()

@@ -80,6 +80,9 @@ class Engine:
     _findings: dict[str, int] = field(default_factory=dict)
     """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
+    _tracks: dict[tuple[str, str], tuple[Any, ...]] | None = None
+    """Latest report per (party, aircraft), as stored: the tick reads these, not the table."""
+    _tracks_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- intake ----------------------------------------------------------------------------
     def ingest(self, caller: Caller, reports: Sequence[Track]) -> int:
@@ -111,8 +114,51 @@ class Engine:
                     raise Forbidden("a track can only be linked to its own party's operation",
                                     field=f"reports[{ks[0]}].operation")
             track_store.upsert_tracks(tx, rows)
+        # Committed: now the tick may see them (the table is the record, memory the picture).
+        with self._tracks_lock:
+            tracks = self._memory()
+            for row in rows:
+                key = (row["party"], row["aircraft"])
+                held = tracks.get(key)
+                if held is None or row["t"] >= held[0]:
+                    tracks[key] = tuple(row[c] for c in _TRACK_FIELDS)
         self.wake.set()
         return len(rows)
+
+    def _memory(self) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """The in-memory tracks, read from the table the first time (call with the lock)."""
+        if self._tracks is None:
+            with self.service.store.read() as tx:
+                tr = track_store.load_tracks(tx)
+            self._tracks = {
+                (p, a): (t, x, y, z, g, k, v, o)
+                for p, a, t, x, y, z, g, k, v, o in zip(
+                    tr.party, tr.aircraft, tr.t.tolist(), tr.lon.tolist(), tr.lat.tolist(),
+                    tr.alt_m.tolist(), tr.gs_mps.tolist(), tr.track_deg.tolist(),
+                    tr.vs_mps.tolist(), tr.operation, strict=True)
+            }
+        return self._tracks
+
+    def _track_arrays(self) -> track_store.TrackArrays:
+        with self._tracks_lock:
+            items = list(self._memory().items())
+        if not items:
+            e = np.empty(0)
+            return track_store.TrackArrays([], [], [], e, e, e, e, e, e, e)
+        num = np.array([v[:7] for _, v in items], dtype=np.float64).T
+        return track_store.TrackArrays(
+            [a for (_, a), _ in items], [p for (p, _), _ in items], [v[7] for _, v in items],
+            *num)
+
+    def _forget(self, tx: Any, dropped: list[tuple[str, str]], seen_t: list[float]) -> None:
+        """Drop silent aircraft from memory and table, unless a report came in meanwhile."""
+        with self._tracks_lock:
+            tracks = self._memory()
+            gone = [k for k, t in zip(dropped, seen_t, strict=True)
+                    if k in tracks and tracks[k][0] <= t]
+            for k in gone:
+                del tracks[k]
+        track_store.delete_tracks(tx, gone, older_than=dict(zip(dropped, seen_t, strict=True)))
 
     # --- the tick --------------------------------------------------------------------------
     def _load(self) -> None:
@@ -141,12 +187,16 @@ class Engine:
     def _tick(self, now: datetime) -> TickStats:
         self._load()
         started = time.perf_counter()
+        tr = self._track_arrays()
+        with self.service.store.read() as tx:
+            return self._tick_in(tx, now, started, tr)
+
+    def _tick_in(self, tx: Any, now: datetime, started: float,
+                 tr: track_store.TrackArrays) -> TickStats:
         st = self.service.settings
         now_s = codec.to_epoch(now)
-        with self.service.store.read() as tx:
-            tr = track_store.load_tracks(tx)
-            zones = tx.zones()
-            linked = {o.id: o for o in tx.operations({op for op in tr.operation if op})}
+        zones = tx.zones()
+        linked = {o.id: o for o in tx.operations({op for op in tr.operation if op})}
         age = now_s - tr.t
         stale = np.flatnonzero(age > st.stale_s)
         live = np.flatnonzero(age <= st.stale_s)
@@ -174,14 +224,38 @@ class Engine:
         ops = [tr.operation[k] for k in live.tolist()]
         findings = self._zone_findings(now, keys, states, party, zones)
         findings.update(self._conformance_findings(now, keys, states, ops, linked))
+        findings.update(self._unidentified_findings(tx, now, keys, states, party, zones))
+        new, worse, ended = self._finding_changes(findings)
         stats = TickStats(aircraft=len(keys), conflicts=len(found.i) + len(findings),
                           dropped=len(stale))
+        if len(stale) or d.events or new or worse or ended:
+            stats.events += self._write(now, stale, tr, rows, d, previous, findings,
+                                        (new, worse, ended))
+        self._findings = {
+            **{cid: 0 for cid in findings},
+            **{cid: m + 1 for cid, m in self._findings.items()
+               if cid not in findings and cid not in ended},
+        }
+        self._active = dict(d.active)
+        self._finding_rows = findings
+        self._snapshot = snap
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _write(self, now: datetime, stale: np.ndarray, tr: track_store.TrackArrays,
+               rows: dict[str, dict[str, Any]], d: tactical.Diff,
+               previous: Mapping[tactical.PairKey, tactical.Active],
+               findings: dict[str, dict[str, Any]],
+               changes: tuple[list[str], list[str], list[str]]) -> int:
+        """One write transaction with everything this tick changed; events written."""
+        st = self.service.settings
+        now_s = codec.to_epoch(now)
+        events = 0
         with self.service.store.write() as tx:
-            findings.update(self._unidentified_findings(tx, now, keys, states, party, zones))
-            stats.events += self._write_findings(tx, now, findings)
+            events += self._write_findings(tx, now, findings, *changes)
             if len(stale):
                 dropped = [(tr.party[k], tr.aircraft[k]) for k in stale.tolist()]
-                track_store.delete_tracks(tx, dropped)
+                self._forget(tx, dropped, [float(tr.t[k]) for k in stale.tolist()])
                 for p, ac in dropped:
                     tx.insert_event(p, "track.dropped", {"aircraft": ac, "silent_s": st.stale_s},
                                     now_s)
@@ -201,12 +275,8 @@ class Engine:
                     e.kind == "updated" and e.key in previous
                     and _RANK[e.severity] > _RANK[previous[e.key].severity])
                 self._announce(tx, now, row, e.kind, alert=worse)
-                stats.events += 1
-        self._active = dict(d.active)
-        self._finding_rows = findings
-        self._snapshot = snap
-        stats.seconds = time.perf_counter() - started
-        return stats
+                events += 1
+        return events
 
     def _announce(self, tx: Any, now: datetime, row: dict[str, Any], event: str, *,
                   alert: bool) -> None:
@@ -323,32 +393,34 @@ class Engine:
                 "positions": [_position(states, t)]})
         return out
 
-    def _write_findings(self, tx: Any, now: datetime, rows: dict[str, dict[str, Any]]) -> int:
-        """Refresh present findings, announce new ones, end those missing for three ticks."""
+    def _finding_changes(self, rows: dict[str, dict[str, Any]]
+                         ) -> tuple[list[str], list[str], list[str]]:
+        """(new, worse, ended) finding ids against the last tick; a finding ends after three
+        ticks without it, as tactical conflicts do."""
+        new = [cid for cid in rows if cid not in self._findings]
+        last = self._finding_rows
+        worse = [cid for cid, row in rows.items() if cid in last and
+                 _RANK[Severity(row["severity"])] > _RANK[Severity(last[cid]["severity"])]]
+        ended = [cid for cid, missing in self._findings.items()
+                 if cid not in rows and missing + 1 >= _END_AFTER_TICKS]
+        return new, worse, ended
+
+    def _write_findings(self, tx: Any, now: datetime, rows: dict[str, dict[str, Any]],
+                        new: list[str], worse: list[str], ended: list[str]) -> int:
+        """Store and announce new and worsened findings, end the ended ones; events written."""
         now_s = codec.to_epoch(now)
-        track_store.put_conflicts(tx, list(rows.values()), now_s)
-        events = 0
-        for cid, row in rows.items():
-            if cid not in self._findings:
-                self._announce(tx, now, row, "new", alert=True)
-                events += 1
-                if row["kind"] == "nonconformance":
-                    self.service.mark_nonconforming(tx, now, row["body"]["operation"])
-        ended = []
-        for cid, missing in self._findings.items():
-            if cid not in rows and missing + 1 >= _END_AFTER_TICKS:
-                ended.append(cid)
+        track_store.put_conflicts(tx, [rows[cid] for cid in (*new, *worse)], now_s)
+        for cid in new:
+            self._announce(tx, now, rows[cid], "new", alert=True)
+            if rows[cid]["kind"] == "nonconformance":
+                self.service.mark_nonconforming(tx, now, rows[cid]["body"]["operation"])
+        for cid in worse:
+            self._announce(tx, now, rows[cid], "updated", alert=True)
         if ended:
             track_store.deactivate_conflicts(tx, ended, now_s)
             for row in track_store.conflicts_by_id(tx, ended):
                 self._announce(tx, now, row, "ended", alert=False)
-                events += 1
-        self._findings = {
-            **{cid: 0 for cid in rows},
-            **{cid: m + 1 for cid, m in self._findings.items()
-               if cid not in rows and cid not in ended},
-        }
-        return events
+        return len(new) + len(worse) + len(ended)
 
     def conflicts_for(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
         """Active conflicts involving the caller, in the caller's view.
@@ -456,6 +528,7 @@ def _tactical_id(a: str, b: str) -> str:
 
 
 _FINDING_KINDS = ("zone_incursion", "nonconformance", "unidentified")
+_TRACK_FIELDS = ("t", "lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps", "operation")
 _END_AFTER_TICKS = 3
 """A finding ends after this many ticks without it, as tactical conflicts do (no flapping)."""
 

@@ -76,25 +76,34 @@ def load_tracks(tx: Tx) -> TrackArrays:
     return TrackArrays(list(cols[0]), list(cols[1]), list(cols[2]), *num)
 
 
-def delete_tracks(tx: Tx, keys: Iterable[tuple[str, str]]) -> None:
-    """Forget these (party, aircraft) tracks."""
+def delete_tracks(tx: Tx, keys: Iterable[tuple[str, str]],
+                  older_than: Mapping[tuple[str, str], float] | None = None) -> None:
+    """Forget these (party, aircraft) tracks (only if their report is not newer than
+    ``older_than[key]``, when given)."""
     for party, aircraft in keys:
-        tx.conn.execute(delete(s.tracks).where(s.tracks.c.party == party,
-                                               s.tracks.c.aircraft == aircraft))
+        q = delete(s.tracks).where(s.tracks.c.party == party, s.tracks.c.aircraft == aircraft)
+        if older_than is not None and (party, aircraft) in older_than:
+            q = q.where(s.tracks.c.t <= older_than[(party, aircraft)])
+        tx.conn.execute(q)
 
 
 def put_conflicts(tx: Tx, rows: Sequence[Mapping[str, Any]], now: float) -> None:
     """Insert or refresh active conflicts (id, kind, parties, severity, body)."""
     if not rows:
         return
-    ins = (sqlite.insert(s.conflicts) if tx.store.is_sqlite else postgresql.insert(s.conflicts))
-    stmt = ins.on_conflict_do_update(
-        index_elements=["id"],
-        set_={"kind": ins.excluded.kind, "parties": ins.excluded.parties,
-              "ref_a": ins.excluded.ref_a, "ref_b": ins.excluded.ref_b,
-              "severity": ins.excluded.severity, "body": ins.excluded.body,
-              "active": True, "updated_at": ins.excluded.updated_at},
-    )
+    # Built once per store: building the upsert costs more than running it for a few rows.
+    stmt = tx.store.statements.get("put_conflicts")
+    if stmt is None:
+        ins = (sqlite.insert(s.conflicts) if tx.store.is_sqlite
+               else postgresql.insert(s.conflicts))
+        stmt = ins.on_conflict_do_update(
+            index_elements=["id"],
+            set_={"kind": ins.excluded.kind, "parties": ins.excluded.parties,
+                  "ref_a": ins.excluded.ref_a, "ref_b": ins.excluded.ref_b,
+                  "severity": ins.excluded.severity, "body": ins.excluded.body,
+                  "active": True, "updated_at": ins.excluded.updated_at},
+        )
+        tx.store.statements["put_conflicts"] = stmt
     tx.conn.execute(stmt, [{"ref_a": None, "ref_b": None, **r, "active": True, "updated_at": now}
                            for r in rows])
 
