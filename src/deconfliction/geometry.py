@@ -42,7 +42,9 @@ Methods and accuracy
 - Areas are geodesic (``pyproj.Geod``) over edges densified to 0.1 degree, or over a 256-gon
   for circles, corrected for the inscribed-polygon deficit.
 
-Nothing is cached between calls: the AEQD transformer is built per call (about 30 µs).
+Nothing is cached between calls unless the caller passes a `Memo` (a plain dict it owns): then
+shapes, index boxes, geodesic and AEQD objects derived from an outline are kept in it, keyed by
+the outline's identity (outlines are immutable), and reused for the same outline objects.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from deconfliction.model import Circle, Outline, Polygon, Volume4D
 from deconfliction.units import DegreesArray, MetresArray
 
 __all__ = [
+    "Memo",
     "area_m2",
     "check_outline",
     "check_volume",
@@ -85,6 +88,23 @@ _FAR_M = 200_000.0
 _SAG_OVERLAP_M = 0.1
 _SAG_DISTANCE_M = 0.1
 _MAX_BISECTIONS = 30
+
+
+Memo = dict[tuple[int, str], tuple[object, Any]]
+"""Values derived from outlines: (id(outline), what) -> (outline, value). Holding the outline
+keeps its id from being reused while the entry lives; the owner bounds and clears it."""
+
+
+def _memoized(memo: Memo | None, obj: object, what: str, make: Any) -> Any:
+    if memo is None:
+        return make()
+    key = (id(obj), what)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    value = make()
+    memo[key] = (obj, value)
+    return value
 
 
 def _geod() -> pyproj.Geod:
@@ -419,7 +439,7 @@ def _point_segment_distance(
 # Overlap
 
 
-def outlines_overlap(a: Outline, b: Outline) -> bool:
+def outlines_overlap(a: Outline, b: Outline, *, memo: Memo | None = None) -> bool:
     """Whether two normalised outlines share positive area.
 
     Touching edges or a shared vertex are not overlap. Methods and accuracy are in the module
@@ -435,18 +455,23 @@ def outlines_overlap(a: Outline, b: Outline) -> bool:
     True
     """
     if isinstance(a, Circle) and isinstance(b, Circle):
-        _, _, d = _geod().inv(a.center[0], a.center[1], b.center[0], b.center[1])
+        geod = _memoized(memo, None, "geod", _geod)
+        _, _, d = geod.inv(a.center[0], a.center[1], b.center[0], b.center[1])
         return bool(d < a.radius_m + b.radius_m)
     if isinstance(a, Polygon) and isinstance(b, Polygon):
-        shape_a = _shape(a)
-        for shift in _shifts(*_lon_range(a), *_lon_range(b)):
-            if shapely.relate_pattern(shape_a, _shape(b, shift), "2********"):
+        shape_a = _memoized(memo, a, "shape", lambda: _shape(a))
+        range_a = _memoized(memo, a, "lon_range", lambda: _lon_range(a))
+        range_b = _memoized(memo, b, "lon_range", lambda: _lon_range(b))
+        for shift in _shifts(*range_a, *range_b):
+            shape_b = _memoized(memo, b, "shape", lambda: _shape(b)) if shift == 0.0 else (
+                _shape(b, shift))
+            if shapely.relate_pattern(shape_a, shape_b, "2********"):
                 return True
         return False
     if isinstance(a, Circle) and isinstance(b, Polygon):
-        return _circle_polygon_overlap(a, b)
+        return _circle_polygon_overlap(a, b, memo)
     if isinstance(a, Polygon) and isinstance(b, Circle):
-        return _circle_polygon_overlap(b, a)
+        return _circle_polygon_overlap(b, a, memo)
     raise TypeError("outlines must be Polygon or Circle")
 
 
@@ -454,7 +479,9 @@ _M_PER_DEG_MAX = 111_700.0
 """An upper bound of WGS84 metres per degree of latitude, or of longitude at the equator."""
 
 
-def _circle_polygon_bounds(circle: Circle, polygon: Polygon) -> bool | None:
+def _circle_polygon_bounds(
+    circle: Circle, polygon: Polygon, memo: Memo | None = None
+) -> bool | None:
     """Decide the cheap cases exactly: True when a vertex is inside the circle, False when
     every edge stays provably farther than the radius; None when the exact test must decide.
 
@@ -465,10 +492,12 @@ def _circle_polygon_bounds(circle: Circle, polygon: Polygon) -> bool | None:
     lon, lat = circle.center
     r = circle.radius_m
     far = True
-    for ring in (polygon.exterior, *polygon.holes):
-        xy = np.asarray(ring, dtype=np.float64)
+    geod = _memoized(memo, None, "geod", _geod)
+    rings = _memoized(memo, polygon, "rings", lambda: [
+        np.asarray(ring, dtype=np.float64) for ring in (polygon.exterior, *polygon.holes)])
+    for xy in rings:
         n = len(xy)
-        _, _, d = _geod().inv(np.full(n, lon), np.full(n, lat), xy[:, 0], xy[:, 1])
+        _, _, d = geod.inv(np.full(n, lon), np.full(n, lat), xy[:, 0], xy[:, 1])
         if bool(np.any(d < r)):
             # A boundary point inside the open disk: polygon interior lies in the disk near it.
             return True
@@ -481,19 +510,31 @@ def _circle_polygon_bounds(circle: Circle, polygon: Polygon) -> bool | None:
     return False if far else None
 
 
-def _circle_polygon_overlap(circle: Circle, polygon: Polygon) -> bool:
+def _circle_polygon_overlap(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
     lon, lat = circle.center
-    if bool(contains(polygon, np.array([lon]), np.array([lat]))[0]):
+    if memo is None:
+        inside = bool(contains(polygon, np.array([lon]), np.array([lat]))[0])
+    else:
+        shape = _memoized(memo, polygon, "prepared", lambda: _prepared(polygon))
+        lo, hi = _memoized(memo, polygon, "lon_range", lambda: _lon_range(polygon))
+        inside = bool(_polygon_contains(shape, lo, hi, np.array([lon]), np.array([lat]))[0])
+    if inside:
         return True
-    cheap = _circle_polygon_bounds(circle, polygon)
-    return cheap if cheap is not None else _circle_polygon_exact(circle, polygon)
+    cheap = _circle_polygon_bounds(circle, polygon, memo)
+    return cheap if cheap is not None else _circle_polygon_exact(circle, polygon, memo)
 
 
-def _circle_polygon_exact(circle: Circle, polygon: Polygon) -> bool:
+def _prepared(polygon: Polygon) -> shapely.Polygon:
+    shape = _shape(polygon)
+    shapely.prepare(shape)
+    return shape
+
+
+def _circle_polygon_exact(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
     """Whether the polygon's boundary comes within the radius, on the circle's AEQD plane."""
     lon, lat = circle.center
     r = circle.radius_m
-    t = _aeqd(lon, lat)
+    t = _memoized(memo, circle, "aeqd", lambda: _aeqd(lon, lat))
 
     def keep(
         x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray, dev: FloatArray
@@ -519,13 +560,17 @@ def _circle_polygon_exact(circle: Circle, polygon: Polygon) -> bool:
     return False
 
 
-def overlap(a: Volume4D, b: Volume4D) -> tuple[datetime, datetime, float, float] | None:
+def overlap(
+    a: Volume4D, b: Volume4D, *, memo: Memo | None = None
+) -> tuple[datetime, datetime, float, float] | None:
     """The shared window and band of two volumes, or None when they do not conflict.
 
     Parameters
     ----------
     a, b : Volume4D
         Normalised volumes (see `check_volume`).
+    memo : Memo, optional
+        A dict the caller keeps across calls, to reuse what is derived from the same outlines.
 
     Returns
     -------
@@ -539,9 +584,12 @@ def overlap(a: Volume4D, b: Volume4D) -> tuple[datetime, datetime, float, float]
     lower_m, upper_m = max(a.lower_m, b.lower_m), min(a.upper_m, b.upper_m)
     if not lower_m < upper_m:
         return None
-    if not _boxes_meet(index_boxes(a.outline), index_boxes(b.outline)):
+    oa, ob = a.outline, b.outline
+    boxes_a = _memoized(memo, oa, "boxes", lambda: index_boxes(oa))
+    boxes_b = _memoized(memo, ob, "boxes", lambda: index_boxes(ob))
+    if not _boxes_meet(boxes_a, boxes_b):
         return None
-    if not outlines_overlap(a.outline, b.outline):
+    if not outlines_overlap(oa, ob, memo=memo):
         return None
     return start, end, lower_m, upper_m
 
@@ -715,8 +763,13 @@ def contains(outline: Outline, lon: DegreesArray, lat: DegreesArray) -> BoolArra
     if x.size == 0:
         return out
     lo, hi = _lon_range(outline)
-    shape = _shape(outline)
-    shapely.prepare(shape)
+    return _polygon_contains(_prepared(outline), lo, hi, x, y)
+
+
+def _polygon_contains(
+    shape: shapely.Polygon, lo: float, hi: float, x: FloatArray, y: FloatArray
+) -> BoolArray:
+    out = np.zeros(x.shape, dtype=np.bool_)
     xw = (x + 180.0) % 360.0 - 180.0
     for shift in _shifts(lo, hi, -180.0, 180.0):
         out |= np.asarray(shapely.intersects_xy(shape, xw + shift, y), dtype=np.bool_)

@@ -208,6 +208,12 @@ def raise_alert(
 ) -> str:
     """Raise an alert to ``party`` at level 0 inside ``tx``: row, stream event, ledger entry."""
     alert_id = str(uuid.uuid4())
+    if "ladders_all" not in tx.memo:
+        # A notice alerts several parties: one read for every ladder.
+        tx.memo["ladders_all"] = True
+        memo = tx.memo.setdefault("ladders", {})
+        for name, stored in sql.ladders(tx):
+            memo.setdefault(name, list(stored) if stored else list(DEFAULT_LADDER))
     ladder = _ladder(tx, party)
     deadline = now + timedelta(seconds=deadline_s(service.settings, severity, ladder, 0))
     tx.insert_alert(
@@ -230,7 +236,7 @@ def raise_alert(
         "deadline": codec.rfc3339(deadline),
         "body": dict(body),
     }
-    tx.insert_event(party, "alert", public, codec.to_epoch(now))
+    tx.queue_event(party, "alert", public, codec.to_epoch(now))
     # The ledger is shared with every party, and an alert's body is written for its addressee
     # (its own aircraft named in clear): the entry commits to the body by digest only.
     service._record(tx, now, "server", ledger.EntryKind.ALERT_RAISED,

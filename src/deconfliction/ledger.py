@@ -133,6 +133,7 @@ __all__ = [
     "Fault",
     "Verdict",
     "append",
+    "append_line",
     "canonical_json",
     "check_party_signature",
     "entry_from_dict",
@@ -795,6 +796,49 @@ def append(
         Naming the field: naive or earlier time, empty actor or kind, a body value with no JSON
         form, a malformed digest or signature.
     """
+    return _append(prev, time=time, actor=actor, kind=kind, body=body,
+                   private_digest=private_digest, party_signature=party_signature, key=key)[0]
+
+
+def append_line(
+    prev: LedgerEntry | None,
+    *,
+    time: datetime,
+    actor: str,
+    kind: str,
+    body: Mapping[str, Any],
+    private_digest: str | None = None,
+    party_signature: str | None = None,
+    key: Ed25519PrivateKey,
+) -> tuple[LedgerEntry, str]:
+    """`append`, and the entry's exported line (`to_json_line`) with it.
+
+    The body is encoded once for both: a writer storing the line saves a second encoding.
+
+    Examples
+    --------
+    >>> from datetime import datetime, UTC
+    >>> key = generate_key()
+    >>> t = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+    >>> entry, line = append_line(None, time=t, actor="IL", kind="k", body={"a": 1.0}, key=key)
+    >>> line == to_json_line(entry), entry.body
+    (True, {'a': 1})
+    """
+    return _append(prev, time=time, actor=actor, kind=kind, body=body,
+                   private_digest=private_digest, party_signature=party_signature, key=key)
+
+
+def _append(
+    prev: LedgerEntry | None,
+    *,
+    time: datetime,
+    actor: str,
+    kind: str,
+    body: Mapping[str, Any],
+    private_digest: str | None,
+    party_signature: str | None,
+    key: Ed25519PrivateKey,
+) -> tuple[LedgerEntry, str]:
     if prev is None:
         seq, prev_hash = 1, GENESIS_HASH
     else:
@@ -832,9 +876,10 @@ def append(
     )
     digest = hashlib.sha256(_entry_texts(entry, body_text)[1]).hexdigest()
     signature = key.sign(SIGNATURE_CONTEXT + bytes.fromhex(digest))
-    return dataclasses.replace(
+    entry = dataclasses.replace(
         entry, hash=digest, signature=base64.b64encode(signature).decode("ascii")
     )
+    return entry, _entry_texts(entry, body_text)[0].decode("utf-8")
 
 
 # --- verification ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from deconfliction.model import (
     Operation,
     OperationState,
     Overlap,
+    Polygon,
     Severity,
     Volume4D,
     Zone,
@@ -72,6 +73,9 @@ class Service:
         self.settings = settings
         self.key = key
         self.clock = clock or (lambda: datetime.now(UTC))
+        # Shapes of the outlines the strategic check meets, reused while the decoded
+        # operations they belong to stay in the store's cache.
+        self._shapes: geometry.Memo = {}
 
     # --- parties --------------------------------------------------------------------------
     def add_party(self, name: str) -> str:
@@ -140,8 +144,10 @@ class Service:
             if any(k == "zone" for k, _ in found)
             else []
         )
+        if len(self._shapes) > 200_000:
+            self._shapes.clear()
         return strategic.find_conflicts(
-            vols, party, operations=ops, zones=zones, exclude_id=exclude_id
+            vols, party, operations=ops, zones=zones, exclude_id=exclude_id, memo=self._shapes
         )
 
     def _flags(self, vols: Sequence[Volume4D], now: datetime) -> tuple[tuple[str, ...], float]:
@@ -186,13 +192,14 @@ class Service:
     def _notice(self, tx: Tx, now: datetime, kind: str, op: Operation,
                 overlaps: Sequence[Overlap], notice_s: float, signature: str | None) -> None:
         """Record a notified (or changed) operation, its conflicts and its alerts."""
-        self._record(
-            tx, now, op.party, kind,
-            {**codec.operation_to_json(op, private=False), "notice_s": notice_s,
-             "conflicts": [overlap_json(o) for o in overlaps]},
-            private=op.details, party_signature=signature,
-        )
-        self._after_notice(tx, now, op, overlaps, notice_s)
+        with tx.deferred():
+            self._record(
+                tx, now, op.party, kind,
+                {**codec.operation_to_json(op, private=False), "notice_s": notice_s,
+                 "conflicts": [overlap_json(o) for o in overlaps]},
+                private=op.details, party_signature=signature,
+            )
+            self._after_notice(tx, now, op, overlaps, notice_s)
 
     def _after_notice(
         self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap], notice_s: float
@@ -338,16 +345,35 @@ class Service:
         return codec.operation_to_json(op, private=op.party == caller.party)
 
     def list_operations(
-        self, caller: Caller, box: Box | None, start: datetime | None, end: datetime | None
-    ) -> list[dict[str, Any]]:
-        """Operations meeting a box and window, each as the caller may see it."""
+        self, caller: Caller, box: Box | None, start: datetime | None, end: datetime | None,
+        *, limit: int = 1000,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Operations with a volume meeting the box (positive area) within the window, each as
+        the caller may see it, oldest notice first; and whether ``limit`` cut the list.
+
+        With a box or a window only live (not ended) operations are searched, through the
+        index; with neither, every operation.
+        """
         with self.store.read() as tx:
             ops = tx.operations_in(
                 box,
                 None if start is None else codec.to_epoch(start),
                 None if end is None else codec.to_epoch(end),
             )
-        return [codec.operation_to_json(o, private=o.party == caller.party) for o in ops]
+        area = None if box is None else Polygon(
+            ((box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3]),
+             (box[0], box[1])))
+
+        def meets(v: Volume4D) -> bool:
+            if start is not None and not v.end > start:
+                return False
+            if end is not None and not v.start < end:
+                return False
+            return area is None or geometry.outlines_overlap(v.outline, area)
+
+        found = [o for o in ops if any(meets(v) for v in o.volumes)]
+        return ([codec.operation_to_json(o, private=o.party == caller.party)
+                 for o in found[:limit]], len(found) > limit)
 
     # --- zones --------------------------------------------------------------------------
     def create_zone(
@@ -487,7 +513,7 @@ class Service:
             prev = None if prev_line is None else ledger.from_json_line(prev_line)
         salt = os.urandom(16)
         digest = None if private is None else ledger.private_digest(private, salt=salt)
-        entry = ledger.append(
+        entry, line = ledger.append_line(
             prev,
             time=now if prev is None else max(now, prev.time),
             actor=actor,
@@ -499,7 +525,7 @@ class Service:
         )
         tx.insert_ledger(
             entry.seq,
-            ledger.to_json_line(entry),
+            line,
             entry.hash,
             None if private is None else {"owner": actor, "salt": salt.hex(), "private": private},
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from deconfliction.geometry import overlap
+from deconfliction.geometry import Memo, overlap
 from deconfliction.model import Operation, OperationState, Overlap, Volume4D, Zone
 
 __all__ = ["find_conflicts"]
@@ -24,6 +24,7 @@ def find_conflicts(
     operations: Iterable[Operation],
     zones: Iterable[Zone],
     exclude_id: str | None = None,
+    memo: Memo | None = None,
 ) -> list[Overlap]:
     """Every overlap of ``volumes`` with other parties' operations and with applicable zones.
 
@@ -41,6 +42,9 @@ def find_conflicts(
         Candidate zones.
     exclude_id : str, optional
         The id of the operation being checked (on update), never a conflict with itself.
+    memo : geometry.Memo, optional
+        A dict the caller keeps across checks: shapes derived from the same (immutable)
+        outlines are built once.
 
     Returns
     -------
@@ -57,11 +61,13 @@ def find_conflicts(
     for op in operations:
         if op.party == party or op.id == exclude_id or op.state == OperationState.ENDED:
             continue
-        found.extend(_pairs(volumes, op.volumes, kind="operation", other_id=op.id, party=op.party))
+        found.extend(_pairs(volumes, op.volumes, kind="operation", other_id=op.id, party=op.party,
+                            memo=memo))
     for zone in zones:
         if not zone.applies(party):
             continue
-        found.extend(_pairs(volumes, zone.volumes, kind="zone", other_id=zone.id, party=zone.owner))
+        found.extend(_pairs(volumes, zone.volumes, kind="zone", other_id=zone.id, party=zone.owner,
+                            memo=memo))
     found.sort(key=lambda o: (o.kind != "operation", o.id, o.volume, o.other_volume))
     return found
 
@@ -73,11 +79,12 @@ def _pairs(
     kind: Literal["operation", "zone"],
     other_id: str,
     party: str,
+    memo: Memo | None,
 ) -> list[Overlap]:
     out: list[Overlap] = []
     for i, a in enumerate(own):
         for j, b in enumerate(other):
-            shared = overlap(a, b)
+            shared = overlap(a, b, memo=memo)
             if shared is None:
                 continue
             start, end, lower_m, upper_m = shared

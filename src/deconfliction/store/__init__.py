@@ -75,6 +75,8 @@ class Store:
         self._failures: dict[int, BaseException] = {}
         self.max_batch = 128
         self._cache: dict[tuple[str, str, int], Any] = {}
+        self.statements: dict[str, Any] = {}
+        """SQL statements built once and reused (building some costs more than running them)."""
         self.ledger_head: LedgerEntry | None = None
         """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
         self.ledger_head_batch = 0
@@ -278,6 +280,35 @@ class Tx:
         """The write batch (shared transaction) this belongs to; 0 for a read."""
         self.memo: dict[str, Any] = {}
         """Values read once per transaction by the layers above (e.g. escalation ladders)."""
+        self._deferring = 0
+        self._queued: dict[str, list[dict[str, Any]]] = {"alerts": [], "events": [], "ledger": []}
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold alert, event and ledger inserts until the block ends, then insert each table's
+        rows in one statement (a notice writes dozens). Inside the block these rows are not
+        yet readable; a block that raises inserts none of them."""
+        self._deferring += 1
+        try:
+            yield
+        finally:
+            self._deferring -= 1
+        if not self._deferring:
+            self.flush()
+
+    def flush(self) -> None:
+        """Insert the rows `deferred` held back."""
+        for name in ("alerts", "events", "ledger"):
+            rows = self._queued[name]
+            if rows:
+                self._queued[name] = []
+                self.conn.execute(s.metadata.tables[name].insert(), rows)
+
+    def _put(self, table: str, row: dict[str, Any]) -> None:
+        if self._deferring:
+            self._queued[table].append(row)
+        else:
+            self.conn.execute(s.metadata.tables[table].insert(), row)
 
     # --- parties and tokens -------------------------------------------------------------
     def add_party(self, name: str, now: float) -> None:
@@ -425,11 +456,26 @@ class Tx:
         """The operations with these ids (missing ones are skipped)."""
         ids = list(ids)
         out: list[Operation] = []
+        cache = self.store._cache
+        c = s.operations.c
         for chunk in range(0, len(ids), 500):
-            rows = self.conn.execute(
-                select(s.operations).where(s.operations.c.id.in_(ids[chunk : chunk + 500]))
-            )
-            out.extend(self._op(r) for r in rows)
+            part = ids[chunk : chunk + 500]
+            # Versions first: decoding a row's JSON costs more than the read, and most
+            # candidates of a busy area are decoded already.
+            found: list[Operation | None] = []
+            missing: dict[str, int] = {}
+            for r in self.conn.execute(select(c.id, c.version, c.state).where(c.id.in_(part))):
+                hit = cache.get(("operation", r[0], r[1]))
+                if hit is not None and hit.state.value == r[2]:
+                    found.append(hit)
+                else:
+                    missing[r[0]] = len(found)
+                    found.append(None)
+            if missing:
+                rows = self.conn.execute(select(s.operations).where(c.id.in_(list(missing))))
+                for row in rows:
+                    found[missing[row.id]] = self._op(row)
+            out.extend(o for o in found if o is not None)
         return out
 
     def operations_in(
@@ -527,9 +573,9 @@ class Tx:
         deadline: float,
         body: dict[str, Any],
     ) -> None:
-        """Store a new alert."""
-        self.conn.execute(
-            s.alerts.insert(),
+        """Store a new alert (held back inside `deferred`)."""
+        self._put(
+            "alerts",
             dict(
                 id=alert_id,
                 party=party,
@@ -544,13 +590,19 @@ class Tx:
 
     def insert_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> int:
         """Queue an event for ``party``'s stream; its sequence number."""
+        self.flush()  # earlier events take the earlier numbers
         res = self.conn.execute(
             s.events.insert(), dict(party=party, kind=kind, body=body, created_at=now)
         )
         return int(res.inserted_primary_key[0])  # type: ignore[index]
 
+    def queue_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> None:
+        """`insert_event` without the number (held back inside `deferred`)."""
+        self._put("events", dict(party=party, kind=kind, body=body, created_at=now))
+
     def ledger_tip(self) -> tuple[int, str] | None:
         """(seq, hash) of the newest ledger entry, or None for an empty ledger."""
+        self.flush()
         row = self.conn.execute(
             select(s.ledger.c.seq, s.ledger.c.hash).order_by(s.ledger.c.seq.desc()).limit(1)
         ).first()
@@ -558,14 +610,16 @@ class Tx:
 
     def ledger_last(self) -> str | None:
         """The newest ledger line, or None for an empty ledger."""
+        self.flush()
         row = self.conn.execute(
             select(s.ledger.c.line).order_by(s.ledger.c.seq.desc()).limit(1)
         ).first()
         return None if row is None else str(row[0])
 
     def insert_ledger(self, seq: int, line: str, digest: str, private: Any) -> None:
-        """Append one ledger line (the private part stays in the database only)."""
-        self.conn.execute(s.ledger.insert(), dict(seq=seq, line=line, hash=digest, private=private))
+        """Append one ledger line (the private part stays in the database only; held back
+        inside `deferred`)."""
+        self._put("ledger", dict(seq=seq, line=line, hash=digest, private=private))
 
     def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterator[str]:
         """Ledger lines with seq > ``after``, in order."""

@@ -23,6 +23,7 @@ __all__ = [
     "escalate_alert",
     "events_after",
     "insert_message",
+    "ladders",
     "last_event_seq",
     "ledger_head",
     "mark_read",
@@ -201,3 +202,8 @@ def ledger_head(tx: Tx) -> tuple[int, str] | None:
         select(s.ledger.c.seq, s.ledger.c.hash).order_by(s.ledger.c.seq.desc()).limit(1)
     ).first()
     return None if row is None else (int(row[0]), str(row[1]))
+
+
+def ladders(tx: Tx) -> list[tuple[str, Any]]:
+    """(name, stored ladder) of every party."""
+    return [(r[0], r[1]) for r in tx.conn.execute(select(s.parties.c.name, s.parties.c.ladder))]
