@@ -484,6 +484,7 @@ def _circle_polygon_bounds(
 ) -> bool | None:
     """Decide the cheap cases exactly: True when a vertex is inside the circle, False when
     every edge stays provably farther than the radius; None when the exact test must decide.
+    The centre must lie outside the polygon (the caller tests that first).
 
     An edge is a straight lon/lat line; its length is at most ``U = k |dlat| + k cos(lat_min)
     |dlon|`` (k bounds metres per degree), and each of its points is within ``U / 2`` along it

@@ -172,3 +172,19 @@ def test_update_moves_operation_in_the_index(running: Running) -> None:
     new_place = ru.post("/v1/operations", json=operation(volume(box(16, 16, 16.2, 16.2)))).json()
     assert op["id"] not in [c["id"] for c in old_place["conflicts"]]
     assert op["id"] in [c["id"] for c in new_place["conflicts"]]
+
+
+def test_bbox_search_is_exact_and_limited(running: Running) -> None:
+    il = running.client("IL")
+    # A circle whose bounding box, but not its disk, reaches the search box's corner.
+    circle = {"type": "Circle", "center": [-40.0, -40.0], "radius_m": 20_000}
+    op = il.post("/v1/operations", json=operation(volume(circle))).json()
+    corner = il.get("/v1/operations", params={"bbox": "-39.80,-39.85,-39.5,-39.5"}).json()
+    assert op["id"] not in [o["id"] for o in corner["operations"]]
+    inside = il.get("/v1/operations", params={"bbox": "-40.1,-40.1,-39.9,-39.9"}).json()
+    assert op["id"] in [o["id"] for o in inside["operations"]]
+    for _ in range(3):
+        il.post("/v1/operations", json=operation(volume(box(-41, -41, -40.9, -40.9))))
+    page = il.get("/v1/operations", params={"bbox": "-41.5,-41.5,-40.5,-40.5", "limit": 2}).json()
+    assert len(page["operations"]) == 2 and page["truncated"] is True
+    assert il.get("/v1/operations", params={"limit": 0}).status_code == 422
