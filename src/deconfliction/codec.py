@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from pyproj import Geod
+
 from deconfliction.model import Circle, Operation, Outline, Polygon, Volume4D, Zone
 
 __all__ = [
     "from_epoch",
+    "geojson_geometry",
     "operation_to_json",
     "outline_from_json",
     "outline_to_json",
@@ -108,18 +111,31 @@ def operation_to_json(op: Operation, *, private: bool) -> dict[str, Any]:
     return out
 
 
+def geojson_geometry(outline: Outline, *, vertices: int = 72) -> dict[str, Any]:
+    """An outline as plain GeoJSON: a circle becomes the polygon through ``vertices`` points of
+    its rim (GeoJSON has no circle; the exact circle stays in the contract's own fields)."""
+    if isinstance(outline, Polygon):
+        return outline_to_json(outline)
+    lon, lat = outline.center
+    az = [360.0 * k / vertices for k in range(vertices)]
+    rim_lon, rim_lat, _ = Geod(ellps="WGS84").fwd(
+        [lon] * vertices, [lat] * vertices, az, [outline.radius_m] * vertices)
+    ring = [[(x + 180.0) % 360.0 - 180.0, y] for x, y in zip(rim_lon, rim_lat, strict=True)]
+    # Clockwise azimuths trace the rim clockwise; RFC 7946 wants exteriors anticlockwise.
+    ring.reverse()
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
 def zone_to_feature(zone: Zone) -> dict[str, Any]:
-    """A zone as one GeoJSON Feature per volume-set: geometry of the first volume's outline."""
+    """A zone as a GeoJSON Feature: its outlines as geometry (circles as polygons), and every
+    volume in the contract's form (exact circles, bands, windows) among the properties."""
     vols = [volume_to_json(v) for v in zone.volumes]
+    shapes = [geojson_geometry(v.outline) for v in zone.volumes]
     return {
         "type": "Feature",
         "id": zone.id,
-        "geometry": vols[0]["outline"]
-        if len(vols) == 1
-        else {
-            "type": "GeometryCollection",
-            "geometries": [v["outline"] for v in vols],
-        },
+        "geometry": shapes[0] if len(shapes) == 1
+        else {"type": "GeometryCollection", "geometries": shapes},
         "properties": {
             "id": zone.id,
             "name": zone.name,

@@ -87,3 +87,25 @@ def test_feature_collection_and_delete(running: Running) -> None:
     assert il.delete(f"/v1/zones/{zid}").status_code == 404
     after = ru.post("/v1/operations", json=operation(volume(box(56.1, 56.1, 56.2, 56.2)))).json()
     assert zid not in [c["id"] for c in after["conflicts"]]
+
+
+def test_circle_zone_is_plain_geojson(running: Running) -> None:
+    il = running.client("IL")
+    circle = {"type": "Circle", "center": [58.0, 58.0], "radius_m": 10_000}
+    z = il.post("/v1/zones", json={"name": "SAM site", "kind": "air_defence",
+                                   "volumes": [volume(circle, lower=0, upper=20000,
+                                                      start_min=0, minutes=600)]}).json()
+    feature = next(f for f in il.get("/v1/zones").json()["features"] if f["id"] == z["id"])
+    geometry = feature["geometry"]
+    assert geometry["type"] == "Polygon"
+    ring = geometry["coordinates"][0]
+    assert ring[0] == ring[-1] and len(ring) > 60
+    import shapely
+
+    assert shapely.LinearRing(ring).is_ccw  # RFC 7946: exterior rings anticlockwise
+    import pyproj
+
+    geod = pyproj.Geod(ellps="WGS84")
+    for lon, lat in ring:
+        assert abs(geod.inv(58.0, 58.0, lon, lat)[2] - 10_000) < 1
+    assert feature["properties"]["volumes"][0]["outline"] == circle
