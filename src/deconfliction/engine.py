@@ -517,8 +517,8 @@ def _view(row: dict[str, Any], viewer: str) -> dict[str, Any]:
     if resolutions is not None:
         out["resolutions"] = {name: resolutions[k] for k, name in zip(keys, aircraft, strict=True)
                               if k in resolutions and _split(k)[0] == viewer}
-    out.update(body)
-    return out
+    # The row's own id, kind, parties and severity always win over what the body carries.
+    return {**body, **out}
 
 
 def _tactical_id(a: str, b: str) -> str:

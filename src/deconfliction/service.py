@@ -559,7 +559,17 @@ def _strategic_row(op: str, op_party: str, o: Overlap) -> dict[str, Any]:
         "kind": "strategic",
         "parties": sorted({op_party, o.party}),
         "severity": Severity.ADVISORY.value,
-        "body": {"operation": op, "party": op_party, **overlap_json(o)},
+        "body": {
+            "operation": op,
+            "party": op_party,
+            "with": {"kind": o.kind, "id": o.id, "party": o.party},
+            "start": codec.rfc3339(o.start),
+            "end": codec.rfc3339(o.end),
+            "lower_m": o.lower_m,
+            "upper_m": o.upper_m,
+            "volume": o.volume,
+            "other_volume": o.other_volume,
+        },
         "ref_a": op,
         "ref_b": o.id,
     }

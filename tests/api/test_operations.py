@@ -188,3 +188,23 @@ def test_bbox_search_is_exact_and_limited(running: Running) -> None:
     page = il.get("/v1/operations", params={"bbox": "-41.5,-41.5,-40.5,-40.5", "limit": 2}).json()
     assert len(page["operations"]) == 2 and page["truncated"] is True
     assert il.get("/v1/operations", params={"limit": 0}).status_code == 422
+
+
+def test_strategic_conflicts_listed_for_both_parties(running: Running) -> None:
+    il, ru, un = running.client("IL"), running.client("RU"), running.client("UN")
+    a = il.post("/v1/operations", json=operation(volume(box(17, 17, 17.2, 17.2)))).json()
+    b = ru.post("/v1/operations", json=operation(volume(box(17.1, 17.1, 17.3, 17.3)))).json()
+
+    def strategic(client: object) -> list[dict[str, object]]:
+        found = client.get("/v1/conflicts").json()["conflicts"]  # type: ignore[attr-defined]
+        return [c for c in found if c.get("operation") in (a["id"], b["id"])]
+
+    for client in (il, ru):
+        [c] = strategic(client)
+        assert c["kind"] == "strategic" and c["parties"] == ["IL", "RU"]
+        assert c["operation"] == b["id"] and c["with"] == {"kind": "operation", "id": a["id"],
+                                                           "party": "IL"}
+        assert c["id"] not in (a["id"], b["id"])
+    assert strategic(un) == []
+    ru.post(f"/v1/operations/{b['id']}/state", json={"state": "ended"})
+    assert strategic(il) == []
