@@ -14,6 +14,8 @@ from deconfliction.config import Settings
 from deconfliction.errors import DeconflictionError
 
 if TYPE_CHECKING:
+    from deconfliction.engine import Engine
+    from deconfliction.model import Track
     from deconfliction.service import Service
 
 __all__ = ["app", "main", "open_service"]
@@ -181,8 +183,37 @@ def demo(
 
     from deconfliction.api.app import create_app
 
-    console.print(f"Serving on {url} — Ctrl-C to stop.")
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    app_ = create_app(service)
+    _feed_demo_traffic(app_.state.engine, console)
+    console.print(f"Serving on {url}, with simulated traffic every second — Ctrl-C to stop.")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+def _feed_demo_traffic(engine: Engine, console: Console) -> None:
+    """Report the demo's aircraft once a second from a daemon thread, as parties' feeds would."""
+    import threading
+    import time
+    from datetime import UTC, datetime
+
+    from deconfliction.service import Caller
+    from deconfliction.sim.scenario import demo_traffic
+
+    t0 = datetime.now(UTC)
+
+    def feed() -> None:
+        while True:
+            now = datetime.now(UTC)
+            by_party: dict[str, list[Track]] = {}
+            for track in demo_traffic(t0, now):
+                by_party.setdefault(track.party, []).append(track)
+            try:
+                for party, tracks in by_party.items():
+                    engine.ingest(Caller(party), tracks)
+            except DeconflictionError as e:
+                console.print(f"[red]demo traffic:[/] {e}")
+            time.sleep(1.0)
+
+    threading.Thread(target=feed, name="demo-traffic", daemon=True).start()
 
 
 @app.command()

@@ -518,7 +518,7 @@ def _view(row: dict[str, Any], viewer: str) -> dict[str, Any]:
         out["resolutions"] = {name: resolutions[k] for k, name in zip(keys, aircraft, strict=True)
                               if k in resolutions and _split(k)[0] == viewer}
     # The row's own id, kind, parties and severity always win over what the body carries.
-    return {**body, **out}
+    return {**out, **{k: v for k, v in body.items() if k not in out}}
 
 
 def _tactical_id(a: str, b: str) -> str:

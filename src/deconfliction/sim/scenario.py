@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from deconfliction.model import Circle, Polygon, Volume4D
+import numpy as np
 
-__all__ = ["DemoOperation", "DemoScene", "DemoZone", "demo_scene"]
+from deconfliction.model import Circle, Polygon, Track, Volume4D
+from deconfliction.motion import advance
+
+__all__ = ["DemoOperation", "DemoScene", "DemoZone", "demo_scene", "demo_traffic"]
 
 
 @dataclass(frozen=True)
@@ -101,3 +104,26 @@ def demo_scene(now: datetime) -> DemoScene:
         ),
     )
     return DemoScene(("IL", "RU", "UN"), zones, operations)
+
+
+# (party, aircraft, lon, lat, alt_m, gs_mps, track_deg, vs_mps) at the start of each loop.
+_TRAFFIC = (
+    ("IL", "SUFA11", 35.30, 33.70, 8_500.0, 240.0, 60.0, 0.0),
+    ("RU", "IL20", 36.60, 34.30, 8_400.0, 170.0, 240.0, 0.0),
+    ("IL", "SUFA12", 35.28, 33.66, 9_400.0, 240.0, 60.0, 0.0),
+    ("UN", "UNHAS1", 36.20, 34.90, 3_000.0, 110.0, 300.0, 2.0),
+    ("IL", "STRAY", 35.55, 35.25, 6_000.0, 200.0, 80.0, 0.0),
+)
+_LOOP_S = 600.0
+
+
+def demo_traffic(t0: datetime, t: datetime) -> list[Track]:
+    """Where the demo's aircraft are at ``t``: straight lines from their start, restarting
+    every ten minutes. The strike pair and the Il-20 converge (a tactical conflict within
+    two minutes), and one aircraft strays into the Khmeimim air-defence zone unnotified."""
+    dt = ((t - t0).total_seconds() % _LOOP_S) * np.ones(len(_TRAFFIC))
+    cols = np.array([row[2:] for row in _TRAFFIC], dtype=np.float64).T
+    lon, lat, alt = advance(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], dt)
+    return [Track(aircraft=row[1], party=row[0], t=t, lon=float(lon[k]), lat=float(lat[k]),
+                  alt_m=float(alt[k]), gs_mps=row[5], track_deg=row[6], vs_mps=row[7])
+            for k, row in enumerate(_TRAFFIC)]
