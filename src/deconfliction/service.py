@@ -130,14 +130,14 @@ class Service:
         )
 
     def _strategic(
-        self, tx: Tx, vols: Sequence[Volume4D], party: str, exclude_id: str | None
+        self,
+        tx: Tx,
+        vols: Sequence[Volume4D],
+        boxes: Sequence[Sequence[Box]],
+        party: str,
+        exclude_id: str | None,
     ) -> list[Overlap]:
-        found: set[tuple[str, str]] = set()
-        for v, boxes in zip(vols, boxes_of(vols), strict=True):
-            for box in boxes:
-                found |= tx.candidates(
-                    box, v.lower_m, v.upper_m, codec.to_epoch(v.start), codec.to_epoch(v.end)
-                )
+        found = _candidates(tx, vols, boxes)
         ops = tx.operations(i for k, i in found if k == "operation")
         zones = (
             tx.zones(i for k, i in found if k == "zone")
@@ -183,9 +183,10 @@ class Service:
             details=dict(details or {}),
         )
         with self.store.write() as tx:
-            _check_signature(tx, caller.party, signed, signature)
-            overlaps = self._strategic(tx, vols, caller.party, None)
-            tx.insert_operation(op, boxes_of(vols), signature)
+            hotline.check_signature(tx, caller.party, signed, signature)
+            boxes = boxes_of(vols)
+            overlaps = self._strategic(tx, vols, boxes, caller.party, None)
+            tx.insert_operation(op, boxes, signature)
             self._notice(tx, now, "operation.created", op, overlaps, notice_s, signature)
         return op, overlaps
 
@@ -261,7 +262,7 @@ class Service:
         vols = self._check_volumes(volumes)
         now = self.clock()
         with self.store.write() as tx:
-            _check_signature(tx, caller.party, signed, signature)
+            hotline.check_signature(tx, caller.party, signed, signature)
             old = self._owned(tx, caller, op_id)
             self._check_version(old, if_match)
             if old.state == OperationState.ENDED:
@@ -276,9 +277,10 @@ class Service:
                 flags=flags,
                 submitted_at=now,
             )
-            overlaps = self._strategic(tx, vols, caller.party, op.id)
+            boxes = boxes_of(vols)
+            overlaps = self._strategic(tx, vols, boxes, caller.party, op.id)
             track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
-            tx.replace_operation(op, boxes_of(vols), signature)
+            tx.replace_operation(op, boxes, signature)
             self._notice(tx, now, "operation.updated", op, overlaps, notice_s, signature)
         return op, overlaps
 
@@ -299,7 +301,7 @@ class Service:
             raise InvalidInput(f"unknown state {state!r}", field="state") from None
         now = self.clock()
         with self.store.write() as tx:
-            _check_signature(tx, caller.party, signed, signature)
+            hotline.check_signature(tx, caller.party, signed, signature)
             old = self._owned(tx, caller, op_id)
             if if_match is not None:
                 self._check_version(old, if_match)
@@ -407,21 +409,9 @@ class Service:
                 applies_to=None if applies_to is None else tuple(applies_to),
             )
             met: list[Overlap] = []
-            found: set[str] = set()
-            for v, boxes in zip(vols, boxes_of(vols), strict=True):
-                for box in boxes:
-                    found |= {
-                        i
-                        for k, i in tx.candidates(
-                            box,
-                            v.lower_m,
-                            v.upper_m,
-                            codec.to_epoch(v.start),
-                            codec.to_epoch(v.end),
-                        )
-                        if k == "operation"
-                    }
-            for op in tx.operations(sorted(found)):
+            boxes = boxes_of(vols)
+            found = sorted(i for k, i in _candidates(tx, vols, boxes) if k == "operation")
+            for op in tx.operations(found):
                 if op.state == OperationState.ENDED or not zone.applies(op.party):
                     continue
                 for o in strategic.find_conflicts(
@@ -440,7 +430,7 @@ class Service:
                             other_volume=o.volume,
                         )
                     )
-            tx.insert_zone(zone, boxes_of(vols), codec.to_epoch(now))
+            tx.insert_zone(zone, boxes, codec.to_epoch(now))
             self._record(tx, now, caller.party, "zone.created", codec.zone_to_feature(zone))
             # ``met`` speaks from the zone's side; the conflicts row speaks from the operation's.
             track_store.put_conflicts(tx, [
@@ -575,7 +565,15 @@ def _strategic_row(op: str, op_party: str, o: Overlap) -> dict[str, Any]:
     }
 
 
-def _check_signature(
-    tx: Tx, party: str, signed: Mapping[str, Any] | None, signature: str | None
-) -> None:
-    hotline.check_signature(tx, party, signed, signature)
+def _candidates(
+    tx: Tx, vols: Sequence[Volume4D], boxes: Sequence[Sequence[Box]]
+) -> set[tuple[str, str]]:
+    """(kind, id) of every indexed operation or zone whose boxes (``boxes[n]`` those of
+    ``vols[n]``) may meet ``vols``."""
+    found: set[tuple[str, str]] = set()
+    for v, vboxes in zip(vols, boxes, strict=True):
+        for box in vboxes:
+            found |= tx.candidates(
+                box, v.lower_m, v.upper_m, codec.to_epoch(v.start), codec.to_epoch(v.end)
+            )
+    return found
