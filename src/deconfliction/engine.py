@@ -432,9 +432,9 @@ class Engine:
         snap, findings = self._snapshot, self._finding_rows
         live = ("tactical", *_FINDING_KINDS)
         with self.service.store.read() as tx:
-            stored = track_store.active_conflicts(
-                tx, None if kind is None else [kind])
-        rows = [r for r in stored if snap is None or r["kind"] not in live]
+            # The snapshot holds the live kinds: the table's copies would only be thrown away.
+            rows = track_store.active_conflicts(
+                tx, None if kind is None else [kind], exclude=live if snap is not None else ())
         if snap is not None and kind in (None, "tactical"):
             mine = np.flatnonzero((snap.party[snap.found.i] == caller.party)
                                   | (snap.party[snap.found.j] == caller.party))

@@ -131,11 +131,15 @@ def conflicts_by_id(tx: Tx, ids: Sequence[str]) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in tx.conn.execute(q.order_by(s.conflicts.c.id))]
 
 
-def active_conflicts(tx: Tx, kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Every active conflict as a dict (id, kind, parties, severity, body)."""
+def active_conflicts(tx: Tx, kinds: Sequence[str] | None = None, *,
+                     exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Every active conflict (of ``kinds``, when given, and none of ``exclude``) as a dict
+    (id, kind, parties, severity, body)."""
     q = select(s.conflicts.c.id, s.conflicts.c.kind, s.conflicts.c.parties,
                s.conflicts.c.severity, s.conflicts.c.body, s.conflicts.c.updated_at).where(
         s.conflicts.c.active.is_(True))
     if kinds is not None:
         q = q.where(s.conflicts.c.kind.in_(list(kinds)))
+    if exclude:
+        q = q.where(s.conflicts.c.kind.not_in(list(exclude)))
     return [dict(r._mapping) for r in tx.conn.execute(q.order_by(s.conflicts.c.id))]
