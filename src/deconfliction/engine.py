@@ -454,7 +454,7 @@ class Engine:
             found = tx.candidates((lon - eps, lat - eps, lon + eps, lat + eps), alt_m, alt_m,
                                   te, te)
             ops = tx.operations(i for k, i in found if k == "operation")
-            tracks = track_store.load_tracks(tx)
+        tracks = self._track_arrays()
         covering = []
         x, y = np.array([lon]), np.array([lat])
         for op in ops:
@@ -477,7 +477,7 @@ class Engine:
             n = len(tracks.aircraft)
             _, _, d = pyproj.Geod(ellps="WGS84").inv(np.full(n, lon), np.full(n, lat), x_t, y_t)
             close = np.flatnonzero(fresh & (d <= radius_m) & (np.abs(z_t - alt_m) <= height_m))
-            for k in close.tolist():
+            for k in sorted(close.tolist(), key=lambda k: (tracks.party[k], tracks.aircraft[k])):
                 own = tracks.party[k] == caller.party
                 near.append({
                     "aircraft": tracks.aircraft[k] if own
