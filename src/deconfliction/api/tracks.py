@@ -50,5 +50,6 @@ def identify(caller: CallerDep, request: Request,
     """Which notified operations cover this point at ``t`` (default now), and nearby tracks."""
     if t is not None and t.tzinfo is None:
         raise InvalidInput("t is RFC 3339 with a zone", field="t")
-    when = t.astimezone(UTC) if t is not None else datetime.now(UTC)
-    return _engine(request).identify(caller, lon, lat, alt_m, when)
+    engine = _engine(request)
+    when = t.astimezone(UTC) if t is not None else engine.service.clock()
+    return engine.identify(caller, lon, lat, alt_m, when)
