@@ -12,6 +12,7 @@ from typing import Any
 
 from pyproj import Geod
 
+from deconfliction.canonical import format_time
 from deconfliction.model import Circle, Operation, Outline, Polygon, Volume4D, Zone
 
 __all__ = [
@@ -29,10 +30,9 @@ __all__ = [
 
 
 def rfc3339(t: datetime) -> str:
-    """``2026-11-23T18:00:00Z`` (microseconds only when present)."""
-    t = t.astimezone(UTC)
-    text = t.isoformat(timespec="microseconds" if t.microsecond else "seconds")
-    return text.replace("+00:00", "Z")
+    """``2026-11-23T18:00:00Z`` (microseconds only when present): the ledger's spelling,
+    `deconfliction.canonical.format_time`."""
+    return format_time(t)
 
 
 def to_epoch(t: datetime) -> float:
