@@ -530,6 +530,6 @@ class Hotline:
     def ledger_head(self) -> dict[str, Any]:
         """The newest entry's seq and hash (0 and the genesis hash when empty), server key."""
         with self.service.store.read() as tx:
-            head = sql.ledger_head(tx)
+            head = tx.ledger_tip()
         seq, digest = head if head is not None else (0, ledger.GENESIS_HASH)
         return {"seq": seq, "hash": digest, "public_key": ledger.public_key_pem(self.service.key)}

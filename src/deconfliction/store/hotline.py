@@ -25,7 +25,6 @@ __all__ = [
     "insert_message",
     "ladders",
     "last_event_seq",
-    "ledger_head",
     "mark_read",
     "mark_top",
     "message",
@@ -178,7 +177,7 @@ def ref_exists(tx: Tx, ref: str) -> bool:
     return False
 
 
-# --- stream and ledger --------------------------------------------------------------------------
+# --- stream -------------------------------------------------------------------------------------
 def events_after(tx: Tx, party: str, after: int, limit: int) -> Sequence[Any]:
     """``party``'s stream events with seq > ``after``, in order."""
     q = (
@@ -194,14 +193,6 @@ def last_event_seq(tx: Tx) -> int:
     """The newest event's seq over all parties (0 for none): where a new stream starts."""
     top = tx.conn.execute(select(func.max(s.events.c.seq))).scalar()
     return 0 if top is None else int(top)
-
-
-def ledger_head(tx: Tx) -> tuple[int, str] | None:
-    """The newest ledger entry's (seq, hash), or None for an empty ledger."""
-    row = tx.conn.execute(
-        select(s.ledger.c.seq, s.ledger.c.hash).order_by(s.ledger.c.seq.desc()).limit(1)
-    ).first()
-    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def ladders(tx: Tx) -> list[tuple[str, Any]]:
