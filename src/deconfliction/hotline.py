@@ -327,11 +327,8 @@ class Hotline:
                 return 0
         moved = 0
         with self.service.store.write() as tx:
-            ladders: dict[str, list[Mapping[str, Any]]] = {}
             for row in sql.overdue_alerts(tx, t, limit):
-                ladder = ladders.get(row.party) or ladders.setdefault(
-                    row.party, _ladder(tx, row.party)
-                )
+                ladder = _ladder(tx, row.party)
                 body: dict[str, Any] = {
                     "id": row.id,
                     "to": row.party,
