@@ -31,7 +31,6 @@ import httpx
 
 from deconfliction.cli import open_service
 from deconfliction.config import Settings
-from deconfliction.engine import pseudonym
 
 WARMUP = 3
 BATCH = 4000  # reports per POST: under the 1 MB body limit
@@ -147,7 +146,6 @@ def run(n: int, seconds: float, tick_s: float) -> dict[str, Any]:
             lat = 30 + 0.5 * (k % 100)
             lon = -100 + 0.5 * (k // 100)
             for party in ("IL", "RU"):
-                names[pseudonym(party, f"p{party}-{k}")] = k
                 names[f'"p{party}-{k}"'] = k
             for party in ("IL", "RU"):
                 report = {

@@ -100,3 +100,28 @@ def test_incursion_that_becomes_a_violation_is_announced_again(tmp_path: Path) -
     [now_view] = [c for c in eng.conflicts_for(Caller("IL")) if c["kind"] == "zone_incursion"]
     assert now_view["violation"] is True
     svc.store.close()
+
+
+def test_pseudonyms_and_ids_are_keyed(tmp_path: Path) -> None:
+    import hashlib
+
+    from deconfliction.engine import pseudonym
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a, b = _service(tmp_path / "a"), _service(tmp_path / "b")
+    ea, eb = Engine(a), Engine(b)
+    # Stable for one server, different for another key, and not the unkeyed hash anyone
+    # could compute from a guessed callsign.
+    assert pseudonym("RU", "IL20", ea.secret) == pseudonym("RU", "IL20", Engine(a).secret)
+    assert pseudonym("RU", "IL20", ea.secret) != pseudonym("RU", "IL20", eb.secret)
+    unkeyed = hashlib.sha256(b"RU\x00IL20").hexdigest()[:10]
+    assert pseudonym("RU", "IL20", ea.secret) != f"RU:{unkeyed}"
+    now = datetime.now(UTC)
+    for eng in (ea, eb):
+        _pair(eng, now)
+        eng.tick(now)
+    [ca], [cb] = ea.conflicts_for(Caller("IL")), eb.conflicts_for(Caller("IL"))
+    assert ca["id"] != cb["id"] and ca["aircraft"][1] != cb["aircraft"][1]
+    a.store.close()
+    b.store.close()

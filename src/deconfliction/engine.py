@@ -13,6 +13,7 @@ report than the stored one is ignored.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyproj
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction import airspace, codec, geometry, resolution, tactical
 from deconfliction.errors import Forbidden, InvalidInput, NotFound
@@ -31,20 +33,32 @@ from deconfliction.motion import advance
 from deconfliction.service import Caller, Service
 from deconfliction.store import tracks as track_store
 
-__all__ = ["Engine", "TickStats", "advance", "pseudonym"]
+__all__ = ["Engine", "TickStats", "advance", "naming_secret", "pseudonym"]
 
 FUTURE_SKEW_S = 5.0
 """A report may be this far ahead of the server clock (clock error), no more."""
+NEAR_OWN_M = 50_000.0
+"""Identify shows other parties' aircraft at points this close to one of the caller's own."""
 
 
-def pseudonym(party: str, aircraft: str) -> str:
+def naming_secret(key: Ed25519PrivateKey) -> bytes:
+    """The server's secret for pseudonyms and conflict ids, derived from its signing key (so
+    names stay stable across restarts and need no second secret to keep)."""
+    return hashlib.sha256(b"deconfliction-naming-v1\x00" + key.private_bytes_raw()).digest()
+
+
+def _tag(secret: bytes, *parts: str) -> str:
+    return hmac.new(secret, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonym(party: str, aircraft: str, secret: bytes) -> str:
     """How another party's aircraft is named to a party: its party and an opaque tag.
 
-    The aircraft id may be a callsign, a private detail: a stable hash lets a duty officer
-    follow one aircraft across updates without learning its callsign.
+    The aircraft id may be a callsign, a private detail: a stable tag lets a duty officer follow
+    one aircraft across updates without learning its callsign. The tag is keyed with the
+    server's secret: an unkeyed hash of a guessable callsign could be reversed by trying them.
     """
-    tag = hashlib.sha256(f"{party}\x00{aircraft}".encode()).hexdigest()[:10]
-    return f"{party}:{tag}"
+    return f"{party}:{_tag(secret, party, aircraft)[:10]}"
 
 
 @dataclass
@@ -83,6 +97,11 @@ class Engine:
     _tracks: dict[tuple[str, str], tuple[Any, ...]] | None = None
     """Latest report per (party, aircraft), as stored: the tick reads these, not the table."""
     _tracks_lock: threading.Lock = field(default_factory=threading.Lock)
+    secret: bytes = field(init=False, repr=False)
+    """Keys pseudonyms and conflict ids (see `naming_secret`)."""
+
+    def __post_init__(self) -> None:
+        self.secret = naming_secret(self.service.key)
 
     # --- intake ----------------------------------------------------------------------------
     def ingest(self, caller: Caller, reports: Sequence[Track]) -> int:
@@ -211,8 +230,9 @@ class Engine:
         previous = self._active
         d = tactical.diff(previous, found, keys, now_s=now_s)
         snap = _Snapshot(now, found, tactical.severity(found.t_in), keys, party,
-                         (lon, lat, alt, gs, trk, vs))
-        changed = {_tactical_id(*e.key): e.key for e in d.events if e.kind != "ended"}
+                         (lon, lat, alt, gs, trk, vs), self.secret)
+        changed = {_tactical_id(*e.key, self.secret): e.key
+                   for e in d.events if e.kind != "ended"}
         at = snap.index(set(changed.values())) if changed else {}
         self._resolutions = {cid: r for cid, r in self._resolutions.items()
                              if cid in self._active_ids(d.active)}
@@ -263,7 +283,7 @@ class Engine:
             # pair from the snapshot this tick leaves in memory.
             track_store.put_conflicts(tx, list(rows.values()), now_s)
             for e in d.events:
-                cid = _tactical_id(*e.key)
+                cid = _tactical_id(*e.key, self.secret)
                 if e.kind == "ended":
                     track_store.deactivate_conflicts(tx, [cid], now_s)
                     row = {"id": cid, "kind": "tactical",
@@ -282,7 +302,7 @@ class Engine:
                   alert: bool) -> None:
         """Tell each party of a conflict what changed, in its own view; alert when it worsens."""
         for p in row["parties"]:
-            view = _view(row, p)
+            view = _view(row, p, self.secret)
             tx.insert_event(p, "conflict", {"event": event, **view}, codec.to_epoch(now))
             if alert:
                 self.service.alert(tx, now, p, row["kind"], Severity(row["severity"]), view)
@@ -290,7 +310,7 @@ class Engine:
     def _active_ids(self, active: Mapping[tactical.PairKey, tactical.Active]) -> set[str]:
         # Conflict ids of the pairs still carried; cheap next to the tick, and only computed
         # when resolutions are held.
-        return {_tactical_id(*k) for k in active} if self._resolutions else set()
+        return {_tactical_id(*k, self.secret) for k in active} if self._resolutions else set()
 
     def _resolve(self, pairs: dict[str, list[str]], keys: list[str],
                  states: tuple[np.ndarray, ...], party: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -327,7 +347,7 @@ class Engine:
                                             inc.t_entry_s.tolist(), inc.violation.tolist(),
                                             strict=True):
             zone = zones[int(zv.zone[v])]
-            cid = _finding_id("zone_incursion", zone.id, keys[t])
+            cid = _finding_id("zone_incursion", zone.id, keys[t], self.secret)
             if cid in out and out[cid]["body"]["t_entry_s"] <= t_entry:
                 continue
             sev = Severity.LOSS if violation else tactical.severity(np.array([t_entry]))[0]
@@ -350,7 +370,7 @@ class Engine:
         for t in np.flatnonzero(conf.nonconforming).tolist():
             op_id = ops[t]
             assert op_id is not None
-            cid = _finding_id("nonconformance", op_id, keys[t])
+            cid = _finding_id("nonconformance", op_id, keys[t], self.secret)
             lateral, vertical = float(conf.lateral_m[t]), float(conf.vertical_m[t])
             out[cid] = _finding_row(cid, "nonconformance", Severity.WARNING, [keys[t]], None, {
                 "operation": op_id,
@@ -374,7 +394,7 @@ class Engine:
         for t, v in zip(inside.track[inside.violation].tolist(),
                         inside.volume[inside.violation].tolist(), strict=True):
             zone = zones[int(zv.zone[v])]
-            cid = _finding_id("unidentified", zone.id, keys[t])
+            cid = _finding_id("unidentified", zone.id, keys[t], self.secret)
             if cid in out:
                 continue
             lon, lat, alt = (float(states[0][t]), float(states[1][t]), float(states[2][t]))
@@ -441,7 +461,7 @@ class Engine:
             rows += [snap.row(n, self._resolutions.get(snap.pair_id(n))) for n in mine.tolist()]
         if snap is not None:
             rows += [r for r in findings.values() if kind in (None, r["kind"])]
-        out = [_view(r, caller.party) for r in rows if caller.party in r["parties"]]
+        out = [_view(r, caller.party, self.secret) for r in rows if caller.party in r["parties"]]
         return sorted(out, key=lambda c: (c["kind"], c["id"]))
 
     # --- identify --------------------------------------------------------------------------
@@ -454,6 +474,8 @@ class Engine:
             found = tx.candidates((lon - eps, lat - eps, lon + eps, lat + eps), alt_m, alt_m,
                                   te, te)
             ops = tx.operations(i for k, i in found if k == "operation")
+            own_zones = [z for z in tx.zones(i for k, i in found if k == "zone")
+                         if z.owner == caller.party]
         tracks = self._track_arrays()
         covering = []
         x, y = np.array([lon]), np.array([lat])
@@ -467,6 +489,7 @@ class Engine:
                 covering.append({"id": op.id, "party": op.party, "state": op.state.value,
                                  "priority": op.priority, "volumes": hits})
         near = []
+        withheld = 0
         if tracks.aircraft:
             # Where each aircraft is at ``t`` by its last report; a report older than the
             # staleness limit (or newer than ``t``) says nothing about then.
@@ -477,11 +500,20 @@ class Engine:
             n = len(tracks.aircraft)
             _, _, d = pyproj.Geod(ellps="WGS84").inv(np.full(n, lon), np.full(n, lat), x_t, y_t)
             close = np.flatnonzero(fresh & (d <= radius_m) & (np.abs(z_t - alt_m) <= height_m))
+            mine = np.array([p == caller.party for p in tracks.party], dtype=np.bool_)
+            # Other parties' aircraft are shown only near the caller's own: in its zones or
+            # operations, or within `NEAR_OWN_M` of its aircraft (SPEC §1). Otherwise any
+            # party could map everyone's traffic by asking point after point.
+            near_own = (bool(own_zones) or any(op.party == caller.party for op in ops)
+                        or bool(np.any(mine & fresh & (d <= NEAR_OWN_M))))
+            if not near_own:
+                withheld = int(np.count_nonzero(~mine[close]))
+                close = close[mine[close]]
             for k in sorted(close.tolist(), key=lambda k: (tracks.party[k], tracks.aircraft[k])):
                 own = tracks.party[k] == caller.party
                 near.append({
                     "aircraft": tracks.aircraft[k] if own
-                    else pseudonym(tracks.party[k], tracks.aircraft[k]),
+                    else pseudonym(tracks.party[k], tracks.aircraft[k], self.secret),
                     "party": tracks.party[k],
                     "reported_at": codec.rfc3339(codec.from_epoch(float(tracks.t[k]))),
                     "lon": float(x_t[k]), "lat": float(y_t[k]), "alt_m": float(z_t[k]),
@@ -489,7 +521,8 @@ class Engine:
                     "operation": tracks.operation[k],
                 })
         return {"lon": lon, "lat": lat, "alt_m": alt_m, "t": codec.rfc3339(t),
-                "identified": bool(covering), "operations": covering, "tracks": near}
+                "identified": bool(covering), "operations": covering, "tracks": near,
+                "tracks_withheld": withheld}
 
 
 
@@ -498,7 +531,7 @@ def _split(key: str) -> tuple[str, str]:
     return party, aircraft
 
 
-def _view(row: dict[str, Any], viewer: str) -> dict[str, Any]:
+def _view(row: dict[str, Any], viewer: str, secret: bytes) -> dict[str, Any]:
     """A conflict as ``viewer`` may see it: other parties' aircraft under pseudonyms."""
     body = dict(row["body"])
     keys: list[str] = body.pop("aircraft_keys", [])
@@ -507,7 +540,7 @@ def _view(row: dict[str, Any], viewer: str) -> dict[str, Any]:
     aircraft = []
     for k in keys:
         party, ac = _split(k)
-        aircraft.append(ac if party == viewer else pseudonym(party, ac))
+        aircraft.append(ac if party == viewer else pseudonym(party, ac, secret))
     out["aircraft"] = aircraft
     resolutions = body.pop("resolutions", None)
     positions = body.pop("positions", None)
@@ -521,9 +554,9 @@ def _view(row: dict[str, Any], viewer: str) -> dict[str, Any]:
     return {**out, **{k: v for k, v in body.items() if k not in out}}
 
 
-def _tactical_id(a: str, b: str) -> str:
-    # Opaque: the id is shown to both parties, and aircraft ids may be callsigns.
-    return "tactical-" + hashlib.sha256(f"{a}\x00{b}".encode()).hexdigest()[:20]
+def _tactical_id(a: str, b: str, secret: bytes) -> str:
+    # Opaque and keyed: the id is shown to both parties, and aircraft ids may be callsigns.
+    return "tactical-" + _tag(secret, a, b)[:20]
 
 
 
@@ -533,8 +566,8 @@ _END_AFTER_TICKS = 3
 """A finding ends after this many ticks without it, as tactical conflicts do (no flapping)."""
 
 
-def _finding_id(kind: str, ref: str, key: str) -> str:
-    return f"{kind}-" + hashlib.sha256(f"{ref}\x00{key}".encode()).hexdigest()[:20]
+def _finding_id(kind: str, ref: str, key: str, secret: bytes) -> str:
+    return f"{kind}-" + _tag(secret, ref, key)[:20]
 
 
 def _finding_row(cid: str, kind: str, severity: Severity, aircraft_keys: list[str],
@@ -566,6 +599,7 @@ class _Snapshot:
     keys: list[str]
     party: np.ndarray
     states: tuple[np.ndarray, ...]
+    secret: bytes
 
     def pair(self, n: int) -> list[str]:
         return sorted((self.keys[int(self.found.i[n])], self.keys[int(self.found.j[n])]))
@@ -583,7 +617,7 @@ class _Snapshot:
 
     def pair_id(self, n: int) -> str:
         a, b = self.pair(n)
-        return _tactical_id(a, b)
+        return _tactical_id(a, b, self.secret)
 
     def row(self, n: int, resolutions: dict[str, Any] | None) -> dict[str, Any]:
         """Pair ``n`` as a conflicts row."""
@@ -600,6 +634,6 @@ class _Snapshot:
         }
         if resolutions is not None:
             body["resolutions"] = resolutions
-        return {"id": _tactical_id(*pair), "kind": "tactical",
+        return {"id": _tactical_id(pair[0], pair[1], self.secret), "kind": "tactical",
                 "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
                 "severity": str(self.severity[n]), "body": body}

@@ -231,7 +231,12 @@ def test_identify_lists_nearby_tracks_where_they_are_now(running: Running) -> No
     ru.post("/v1/tracks", json={"reports": [
         report("NEAR1", 160.0 - 2300 / 104_600, 20.0, t=ten_s_ago),
         report("FAR1", 160.5, 20.0)]})
+    far = il.get("/v1/identify", params={"lon": 160.0, "lat": 20.0, "alt_m": 9000}).json()
+    # Nothing of IL's near: other parties' aircraft are withheld, and counted.
+    assert far["tracks"] == [] and far["tracks_withheld"] == 1
+    il.post("/v1/tracks", json={"reports": [report("OWN1", 160.2, 20.0, trk=0, alt_m=3000)]})
     r = il.get("/v1/identify", params={"lon": 160.0, "lat": 20.0, "alt_m": 9000}).json()
+    assert r["tracks_withheld"] == 0
     near = [t for t in r["tracks"] if t["party"] == "RU"]
     assert len(near) == 1 and near[0]["aircraft"].startswith("RU:")
     assert near[0]["distance_m"] < 500
