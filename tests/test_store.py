@@ -379,3 +379,22 @@ def test_writes_commit_synchronously(store: Store) -> None:
     with store.write() as tx:
         assert tx.conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
         assert tx.conn.exec_driver_sql("SHOW fsync").scalar() == "on"
+
+
+def test_failed_deferred_block_leaves_nothing_behind(tmp_path: Path) -> None:
+    from deconfliction.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'd.db'}")
+    store.migrate()
+    with store.write() as tx:
+        tx.add_party("IL", 0.0)
+    with store.write() as tx:
+        try:
+            with tx.deferred():
+                tx.queue_event("IL", "alert", {"n": 1}, 0.0)
+                raise RuntimeError("refused")
+        except RuntimeError:
+            pass
+        tx.flush()
+        assert tx.count("events") == 0
+    store.close()

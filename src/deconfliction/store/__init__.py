@@ -291,6 +291,11 @@ class Tx:
         self._deferring += 1
         try:
             yield
+        except BaseException:
+            if self._deferring == 1:
+                # Nothing held by a block that failed may reach the table later.
+                self._queued = {name: [] for name in self._queued}
+            raise
         finally:
             self._deferring -= 1
         if not self._deferring:
