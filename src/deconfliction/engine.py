@@ -88,9 +88,10 @@ class Engine:
     """Set when new reports are stored, so the ticker need not wait out its period."""
     _active: dict[tactical.PairKey, tactical.Active] = field(default_factory=dict)
     _resolutions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _snapshot: _Snapshot | None = None
-    """The last tick's pairs and states, from which GET /v1/conflicts reads."""
-    _finding_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _picture: tuple[_Snapshot | None, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: (None, {}))
+    """The last tick's tactical snapshot and findings, replaced together in one assignment so
+    a reader never pairs one tick's conflicts with the next tick's findings."""
     _findings: dict[str, int] = field(default_factory=dict)
     """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
@@ -257,8 +258,7 @@ class Engine:
                if cid not in findings and cid not in ended},
         }
         self._active = dict(d.active)
-        self._finding_rows = findings
-        self._snapshot = snap
+        self._picture = (snap, findings)
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -418,7 +418,7 @@ class Engine:
         """(new, worse, ended) finding ids against the last tick; a finding ends after three
         ticks without it, as tactical conflicts do."""
         new = [cid for cid in rows if cid not in self._findings]
-        last = self._finding_rows
+        last = self._picture[1]
         worse = [cid for cid, row in rows.items() if cid in last and
                  _RANK[Severity(row["severity"])] > _RANK[Severity(last[cid]["severity"])]]
         ended = [cid for cid, missing in self._findings.items()
@@ -449,7 +449,7 @@ class Engine:
         (current figures); strategic ones, and everything before the first tick after a
         start, from the conflicts table.
         """
-        snap, findings = self._snapshot, self._finding_rows
+        snap, findings = self._picture
         live = ("tactical", *_FINDING_KINDS)
         with self.service.store.read() as tx:
             # The snapshot holds the live kinds: the table's copies would only be thrown away.
