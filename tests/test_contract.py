@@ -72,6 +72,40 @@ class Server:
         )
 
 
+def start_serve(cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """``deconfliction serve`` on a free port of 127.0.0.1, once /healthz answers."""
+    port = free_port()
+    with (cwd / "serve.log").open("a") as log:
+        proc = subprocess.Popen(
+            [CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            raise AssertionError((cwd / "serve.log").read_text())
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cwd = tmp_path_factory.mktemp("contract")
@@ -90,36 +124,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
         tokens[name] = done.stdout.strip().splitlines()[-1].strip()
     assert len(set(tokens.values())) == 3
-    port = free_port()
-    log = (cwd / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=cwd,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(cwd, env)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, (cwd / "serve.log").read_text()
-            assert time.monotonic() < deadline, "server did not come up"
-            time.sleep(0.1)
         yield Server(url, cwd, env, tokens)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -634,6 +643,9 @@ def test_tracks_refused_whole(ru: httpx.Client, il: httpx.Client) -> None:
     assert_problem(
         ru.post("/v1/tracks", json={"reports": [{**good, "t": "yesterday"}]}), (400, 422), "t"
     )
+    nan = json.dumps({"reports": [{**good, "alt_m": float("nan")}]}).encode()
+    r = ru.post("/v1/tracks", content=nan, headers={"content-type": "application/json"})
+    assert_problem(r, (400, 422), "alt_m")
     other = il.post(
         "/v1/operations", json={"volumes": [volume(circle(100.0, 0.0, 5000), later(1), later(2))]}
     ).json()["id"]
@@ -642,9 +654,19 @@ def test_tracks_refused_whole(ru: httpx.Client, il: httpx.Client) -> None:
         (403, 404, 422),
         "operation",
     )
+    # Nothing of the refused batches was kept: a good report sent alone shows up, RUX does not.
+    alone = {**good, "aircraft": "RU-CONTROL"}
+    assert ru.post("/v1/tracks", json={"reports": [alone]}).status_code == 202
+    deadline = time.monotonic() + 5
+    while True:
+        seen = ru.get("/v1/identify", params={"lon": 100.0, "lat": 0.0, "alt_m": 3000}).text
+        if "RU-CONTROL" in seen or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+    assert "RU-CONTROL" in seen and "RUX" not in seen
 
 
-def test_head_on_tactical_conflict(il: httpx.Client, ru: httpx.Client) -> None:
+def test_head_on_tactical_conflict(il: httpx.Client, ru: httpx.Client, server: Server) -> None:
     # 40 km apart on a meridian, 200 m/s each, head-on, same altitude:
     # t_in = (40000 - 9260) / 400 = 76.85 s, t_cpa = 100 s, t_out = 123.15 s, d = v = 0.
     lon0, lat0 = 120.0, 20.0
@@ -723,6 +745,13 @@ def test_head_on_tactical_conflict(il: httpx.Client, ru: httpx.Client) -> None:
     assert theirs and "IL-HEADON" not in json.dumps(theirs[0])
     # And an alert about it reaches each party.
     assert any(al["kind"] == "tactical" for al in ru.get("/v1/alerts").json()["alerts"])
+    # A third party with no aircraft near hears nothing of it.
+    with server.client("UN") as un:
+        assert not any(
+            y["kind"] == "tactical" and set(y["parties"]) == {"IL", "RU"}
+            for y in un.get("/v1/conflicts").json()["conflicts"]
+        )
+        assert not any(al["kind"] == "tactical" for al in un.get("/v1/alerts").json()["alerts"])
 
 
 def test_loss_now_zone_incursion_unidentified(il: httpx.Client, ru: httpx.Client) -> None:
@@ -1128,3 +1157,37 @@ def test_touching_outlines_and_windows_are_not_conflicts(
         "/v1/operations", json={"volumes": [volume(square(-100.0), t1, t2, 0, 3100)]}
     ).json()
     assert any(x["id"] == a for x in some["conflicts"])
+
+
+def test_created_means_on_disk(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
+    env["DECONFLICTION_DATABASE_URL"] = f"sqlite:///{tmp_path / 'crash.db'}"
+    made = subprocess.run(
+        [CLI, "party", "add", "IL"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    auth = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1].strip()}"}
+    proc, url = start_serve(tmp_path, env)
+    try:
+        vol = volume(circle(3.0, 3.0, 1000), later(1), later(2))
+        r = httpx.post(f"{url}/v1/operations", json={"volumes": [vol]}, headers=auth)
+        assert r.status_code == 201
+        oid = r.json()["id"]
+        proc.kill()  # no orderly shutdown: only what was committed survives
+        proc.wait()
+    finally:
+        stop(proc)
+    proc, url = start_serve(tmp_path, env)
+    try:
+        again = httpx.get(f"{url}/v1/operations/{oid}", headers=auth)
+        assert again.status_code == 200 and again.json()["volumes"][0]["outline"]["center"] == [
+            3,
+            3,
+        ]
+    finally:
+        stop(proc)
