@@ -77,3 +77,11 @@ def test_console_script(tmp_path: Path) -> None:
                          env={**os.environ, **env(tmp_path)}, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.strip().splitlines()[-1]) >= 40
+
+
+def test_serve_refuses_an_unreadable_dss_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a key")
+    result = CliRunner().invoke(app, ["serve", "--dss-public-keys", f"{bad}"], env=env(tmp_path))
+    assert result.exit_code == 2
+    assert "DECONFLICTION_DSS_PUBLIC_KEYS" in result.output

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 
 from deconfliction.config import Settings
@@ -58,13 +59,30 @@ def serve(
     database_url: Annotated[str | None, typer.Option(envvar="DECONFLICTION_DATABASE_URL")] = None,
     min_notice_s: Annotated[float | None, typer.Option(envvar="DECONFLICTION_MIN_NOTICE_S")] = None,
     tick_s: Annotated[float | None, typer.Option(envvar="DECONFLICTION_TICK_S")] = None,
+    dss_public_keys: Annotated[str | None, typer.Option(
+        envvar="DECONFLICTION_DSS_PUBLIC_KEYS",
+        help="Comma-separated PEM files that verify /dss/v1 JWTs (that front is not built yet: "
+             "the keys are checked at start only).")] = None,
+    dss_audience: Annotated[str | None, typer.Option(
+        envvar="DECONFLICTION_DSS_AUDIENCE",
+        help="Comma-separated audiences accepted in /dss/v1 JWTs.")] = None,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
 
     from deconfliction.api.app import create_app
 
-    settings = _settings(database_url=database_url, min_notice_s=min_notice_s, tick_s=tick_s)
+    def names(raw: str | None) -> tuple[str, ...] | None:
+        return None if raw is None else tuple(p.strip() for p in raw.split(",") if p.strip())
+
+    settings = _settings(database_url=database_url, min_notice_s=min_notice_s, tick_s=tick_s,
+                         dss_public_keys=names(dss_public_keys), dss_audience=names(dss_audience))
+    for path in settings.dss_public_keys:
+        try:
+            serialization.load_pem_public_key(Path(path).read_bytes())
+        except (OSError, ValueError) as e:
+            err.print(f"[red]configuration:[/] DECONFLICTION_DSS_PUBLIC_KEYS: {path}: {e}")
+            raise typer.Exit(2) from None
     service = open_service(settings)
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 
