@@ -163,6 +163,33 @@ def circle(lon: float, lat: float, radius_m: float) -> dict[str, Any]:
     return {"type": "Circle", "center": [lon, lat], "radius_m": radius_m}
 
 
+def report(
+    aircraft: str,
+    t: str,
+    lon: float,
+    lat: float,
+    *,
+    alt_m: float,
+    gs_mps: float,
+    track_deg: float,
+    operation: str | None = None,
+) -> dict[str, Any]:
+    """One level track report, as SPEC §3 spells it."""
+    out: dict[str, Any] = {
+        "aircraft": aircraft,
+        "t": t,
+        "lon": lon,
+        "lat": lat,
+        "alt_m": alt_m,
+        "gs_mps": gs_mps,
+        "track_deg": track_deg,
+        "vs_mps": 0,
+    }
+    if operation is not None:
+        out["operation"] = operation
+    return out
+
+
 def later(hours: float) -> datetime:
     return datetime.now(UTC) + timedelta(hours=hours)
 
@@ -627,16 +654,7 @@ def test_stream_resumes_from_sequence(il: httpx.Client, server: Server) -> None:
 
 def test_tracks_refused_whole(ru: httpx.Client, il: httpx.Client) -> None:
     now = rfc3339(datetime.now(UTC))
-    good = {
-        "aircraft": "RUX",
-        "t": now,
-        "lon": 100.0,
-        "lat": 0.0,
-        "alt_m": 3000,
-        "gs_mps": 0,
-        "track_deg": 0,
-        "vs_mps": 0,
-    }
+    good = report("RUX", now, 100.0, 0.0, alt_m=3000, gs_mps=0, track_deg=0)
     assert_problem(
         ru.post("/v1/tracks", json={"reports": [good, {**good, "lon": 600}]}), (400, 422), "lon"
     )
@@ -677,16 +695,7 @@ def test_head_on_tactical_conflict(il: httpx.Client, ru: httpx.Client, server: S
         "/v1/tracks",
         json={
             "reports": [
-                {
-                    "aircraft": "IL-HEADON",
-                    "t": rfc3339(t0),
-                    "lon": lon_s,
-                    "lat": lat_s,
-                    "alt_m": 6000,
-                    "gs_mps": 200,
-                    "track_deg": 0,
-                    "vs_mps": 0,
-                }
+                report("IL-HEADON", rfc3339(t0), lon_s, lat_s, alt_m=6000, gs_mps=200, track_deg=0)
             ]
         },
     )
@@ -694,16 +703,9 @@ def test_head_on_tactical_conflict(il: httpx.Client, ru: httpx.Client, server: S
         "/v1/tracks",
         json={
             "reports": [
-                {
-                    "aircraft": "RU-HEADON",
-                    "t": rfc3339(t0),
-                    "lon": lon_n,
-                    "lat": lat_n,
-                    "alt_m": 6000,
-                    "gs_mps": 200,
-                    "track_deg": 180,
-                    "vs_mps": 0,
-                }
+                report(
+                    "RU-HEADON", rfc3339(t0), lon_n, lat_n, alt_m=6000, gs_mps=200, track_deg=180
+                )
             ]
         },
     )
@@ -777,27 +779,9 @@ def test_loss_now_zone_incursion_unidentified(il: httpx.Client, ru: httpx.Client
     t = rfc3339(now)
     reports = [
         # 30 km from a 20 km zone, 250 m/s toward its centre: enters in 40 s.
-        {
-            "aircraft": "RU-INBOUND",
-            "t": t,
-            "lon": west_lon,
-            "lat": west_lat,
-            "alt_m": 3000,
-            "gs_mps": 250,
-            "track_deg": 90,
-            "vs_mps": 0,
-        },
+        report("RU-INBOUND", t, west_lon, west_lat, alt_m=3000, gs_mps=250, track_deg=90),
         # Inside it now with no operation: unidentified.
-        {
-            "aircraft": "RU-INSIDE",
-            "t": t,
-            "lon": 140.0,
-            "lat": -9.95,
-            "alt_m": 3000,
-            "gs_mps": 0,
-            "track_deg": 0,
-            "vs_mps": 0,
-        },
+        report("RU-INSIDE", t, 140.0, -9.95, alt_m=3000, gs_mps=0, track_deg=0),
     ]
     assert ru.post("/v1/tracks", json={"reports": reports}).status_code == 202
     # Two aircraft 2 km apart, same level, in loss of separation now.
@@ -806,18 +790,7 @@ def test_loss_now_zone_incursion_unidentified(il: httpx.Client, ru: httpx.Client
         il.post(
             "/v1/tracks",
             json={
-                "reports": [
-                    {
-                        "aircraft": "IL-CLOSE",
-                        "t": t,
-                        "lon": 150.0,
-                        "lat": 0.0,
-                        "alt_m": 5000,
-                        "gs_mps": 100,
-                        "track_deg": 0,
-                        "vs_mps": 0,
-                    }
-                ]
+                "reports": [report("IL-CLOSE", t, 150.0, 0.0, alt_m=5000, gs_mps=100, track_deg=0)]
             },
         ).status_code
         == 202
@@ -825,20 +798,7 @@ def test_loss_now_zone_incursion_unidentified(il: httpx.Client, ru: httpx.Client
     assert (
         ru.post(
             "/v1/tracks",
-            json={
-                "reports": [
-                    {
-                        "aircraft": "RU-CLOSE",
-                        "t": t,
-                        "lon": lo,
-                        "lat": la,
-                        "alt_m": 5000,
-                        "gs_mps": 100,
-                        "track_deg": 0,
-                        "vs_mps": 0,
-                    }
-                ]
-            },
+            json={"reports": [report("RU-CLOSE", t, lo, la, alt_m=5000, gs_mps=100, track_deg=0)]},
         ).status_code
         == 202
     )
@@ -886,28 +846,26 @@ def test_nonconformance(il: httpx.Client) -> None:
             "/v1/tracks",
             json={
                 "reports": [
-                    {
-                        "aircraft": "IL-OUT",
-                        "t": t,
-                        "lon": far_lon,
-                        "lat": far_lat,
-                        "alt_m": 3000,
-                        "gs_mps": 0,
-                        "track_deg": 0,
-                        "vs_mps": 0,
-                        "operation": oid,
-                    },
-                    {
-                        "aircraft": "IL-EDGE",
-                        "t": t,
-                        "lon": near_lon,
-                        "lat": near_lat,
-                        "alt_m": 3000,
-                        "gs_mps": 0,
-                        "track_deg": 0,
-                        "vs_mps": 0,
-                        "operation": oid,
-                    },
+                    report(
+                        "IL-OUT",
+                        t,
+                        far_lon,
+                        far_lat,
+                        alt_m=3000,
+                        gs_mps=0,
+                        track_deg=0,
+                        operation=oid,
+                    ),
+                    report(
+                        "IL-EDGE",
+                        t,
+                        near_lon,
+                        near_lat,
+                        alt_m=3000,
+                        gs_mps=0,
+                        track_deg=0,
+                        operation=oid,
+                    ),
                 ]
             },
         ).status_code
