@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import pytest
 from pyproj import Geod
 
 from deconfliction.tactical import detect
+from tests.conftest import free_port
 
 CLI = str(Path(sys.executable).with_name("deconfliction"))
 GEOD = Geod(ellps="WGS84")
@@ -47,12 +47,6 @@ def rfc3339(t: datetime) -> str:
 
 def parse(t: str) -> datetime:
     return datetime.fromisoformat(t.replace("Z", "+00:00"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
