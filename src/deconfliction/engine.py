@@ -241,7 +241,7 @@ class Engine:
             {cid: list(key) for cid, key in changed.items()}, keys, snap.states, party))
         rows = {cid: snap.row(at[key], self._resolutions.get(cid))
                 for cid, key in changed.items()}
-        states = (lon, lat, alt, gs, trk, vs)
+        states = snap.states
         ops = [tr.operation[k] for k in live.tolist()]
         findings = self._zone_findings(now, keys, states, party, zones)
         findings.update(self._conformance_findings(now, keys, states, ops, linked))
