@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,7 @@ PARTIES = ("IL", "RU", "US", "UN", "TR")
 
 def random_volume(rng: np.random.Generator, now: datetime, *, center: tuple[float, float] | None
                   = None, size_km: float | None = None) -> Volume4D:
+    """The ``dense`` scene: boxes and circles 5–80 km across at any altitude (a stress case)."""
     lon, lat = center or (rng.uniform(28, 37), rng.uniform(31, 37.5))
     size = size_km if size_km is not None else rng.uniform(5, 80)
     start = now + timedelta(minutes=float(rng.uniform(20, 48 * 60)))
@@ -50,22 +52,86 @@ def random_volume(rng: np.random.Generator, now: datetime, *, center: tuple[floa
     if rng.random() < 0.3 and center is None:
         outline: Circle | Polygon = Circle((lon, lat), size * 500)
     else:
-        dlat = size / 111.0 / 2
-        dlon = dlat / np.cos(np.radians(lat))
-        outline = Polygon(((lon - dlon, lat - dlat), (lon + dlon, lat - dlat),
-                           (lon + dlon, lat + dlat), (lon - dlon, lat + dlat),
-                           (lon - dlon, lat - dlat)))
+        outline = _rectangle(lon, lat, size, size, 0.0)
     return Volume4D(outline, lower, upper, start, end)
 
 
-def load(service: Service, n: int, rng: np.random.Generator, now: datetime) -> None:
+def _rectangle(lon: float, lat: float, length_km: float, width_km: float,
+               heading_deg: float) -> Polygon:
+    """A rectangle centred on (lon, lat), its long side along ``heading_deg``."""
+    h = np.radians(heading_deg)
+    along = np.array([np.sin(h), np.cos(h)])
+    across = np.array([np.cos(h), -np.sin(h)])
+    corners = [(sa * length_km / 2) * along + (sc * width_km / 2) * across
+               for sa, sc in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+    km_per_deg_lon = 111.32 * np.cos(np.radians(lat))
+    ring = [(lon + float(e) / km_per_deg_lon, lat + float(n) / 110.57) for e, n in corners]
+    return Polygon((*ring, ring[0]))
+
+
+def mixed_volume(rng: np.random.Generator, now: datetime) -> Volume4D:
+    """The ``mixed`` scene: what a day's notifications over the region look like.
+
+    - 70 % drone operations: circles of 0.2–2 km radius or boxes 0.5–4 km, from the ground
+      (terrain 0–800 m) up 60–150 m, 15 min to 2 h.
+    - 15 % crewed flights along corridors 40–200 km long and 10 km wide, any heading, a band
+      600–1,500 m thick between 1,500 and 10,500 m, 1–3 h.
+    - 10 % military training or patrol areas 20–80 km across, a band 1,000–4,000 m thick
+      between 1,500 and 13,000 m, 1–4 h.
+    - 5 % protected sites (hospitals, warehouses, convoy halts): circles of 0.3–2 km from the
+      ground up 300–1,000 m, 1 to 7 days.
+    Every window starts within the next 48 h; places are uniform over the region.
+    """
+    lon, lat = float(rng.uniform(28, 37)), float(rng.uniform(31, 37.5))
+    start = now + timedelta(minutes=float(rng.uniform(20, 48 * 60)))
+    kind = rng.random()
+    outline: Circle | Polygon
+    if kind < 0.70:
+        ground = float(rng.uniform(0, 800))
+        lower, upper = ground, ground + float(rng.uniform(60, 150))
+        minutes = rng.uniform(15, 120)
+        if rng.random() < 0.5:
+            outline = Circle((lon, lat), float(rng.uniform(200, 2_000)))
+        else:
+            side = float(rng.uniform(0.5, 4))
+            outline = _rectangle(lon, lat, side, side, 0.0)
+    elif kind < 0.85:
+        lower = float(rng.uniform(1_500, 9_000))
+        upper = lower + float(rng.uniform(600, 1_500))
+        minutes = rng.uniform(60, 180)
+        outline = _rectangle(lon, lat, float(rng.uniform(40, 200)), 10.0,
+                             float(rng.uniform(0, 180)))
+    elif kind < 0.95:
+        lower = float(rng.uniform(1_500, 9_000))
+        upper = lower + float(rng.uniform(1_000, 4_000))
+        minutes = rng.uniform(60, 240)
+        size = float(rng.uniform(20, 80))
+        if rng.random() < 0.3:
+            outline = Circle((lon, lat), size * 500)
+        else:
+            outline = _rectangle(lon, lat, size, size, 0.0)
+    else:
+        lower, upper = 0.0, float(rng.uniform(300, 1_000))
+        minutes = rng.uniform(24 * 60, 7 * 24 * 60)
+        outline = Circle((lon, lat), float(rng.uniform(300, 2_000)))
+    return Volume4D(outline, lower, upper, start, start + timedelta(minutes=float(minutes)))
+
+
+SCENES = {"mixed": mixed_volume, "dense": random_volume}
+
+
+Scene = Callable[[np.random.Generator, datetime], Volume4D]
+
+
+def load(service: Service, n: int, rng: np.random.Generator, now: datetime,
+         scene: Scene) -> None:
     """Bulk setup: rows and index entries, 5,000 to a transaction (no checks, no ledger)."""
     t0 = time.perf_counter()
     batch = 5_000
     for first in range(0, n, batch):
         with service.store.write() as tx:
             for _ in range(first, min(n, first + batch)):
-                v = random_volume(rng, now)
+                v = scene(rng, now)
                 op = Operation(id=str(uuid.uuid4()), party=str(rng.choice(PARTIES)), version=1,
                                state=OperationState.ACCEPTED, volumes=(v,), priority=0,
                                submitted_at=now)
@@ -80,7 +146,7 @@ def summary(label: str, lat_s: list[float], wall_s: float) -> None:
 
 
 def in_process(service: Service, rng: np.random.Generator, now: datetime, n: int,
-               busy: bool, threads: int = 1) -> None:
+               busy: bool, scene: Scene, threads: int = 1) -> None:
     """``n`` checked creates from ``threads`` submitters; parties take turns."""
     vols = []
     for _ in range(n):
@@ -88,7 +154,7 @@ def in_process(service: Service, rng: np.random.Generator, now: datetime, n: int
             v = random_volume(rng, now, center=(33.5, 34.5), size_km=10)
             v = Volume4D(v.outline, 1000, 9000, now + timedelta(hours=1), now + timedelta(hours=3))
         else:
-            v = random_volume(rng, now)
+            v = scene(rng, now)
         vols.append(v)
     lat: list[float] = [0.0] * n
     found: list[int] = [0] * n
@@ -110,7 +176,7 @@ def in_process(service: Service, rng: np.random.Generator, now: datetime, n: int
 
 
 def over_http(db_url: str, tmp: Path, rng: np.random.Generator, now: datetime, n: int,
-              token: str) -> None:
+              token: str, scene: Scene) -> None:
     port = 18_000 + int(rng.integers(0, 1000))
     env = {**os.environ, "DECONFLICTION_DATABASE_URL": db_url}
     proc = subprocess.Popen([sys.executable, "-m", "deconfliction.cli", "serve", "--port",
@@ -127,7 +193,7 @@ def over_http(db_url: str, tmp: Path, rng: np.random.Generator, now: datetime, n
         lat: list[float] = []
         t0 = time.perf_counter()
         for _ in range(n):
-            body: dict[str, Any] = {"volumes": [codec.volume_to_json(random_volume(rng, now))],
+            body: dict[str, Any] = {"volumes": [codec.volume_to_json(scene(rng, now))],
                                     "details": {"mission": "bench"}}
             s = time.perf_counter()
             r = client.post("/v1/operations", json=body)
@@ -143,7 +209,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--live", type=int, default=100_000)
     parser.add_argument("--writes", type=int, default=2_000)
+    parser.add_argument("--scene", choices=sorted(SCENES), default="mixed")
     args = parser.parse_args()
+    scene = SCENES[args.scene]
+    print(f"scene: {args.scene}")
     rng = np.random.default_rng(7)
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as d:
@@ -154,11 +223,12 @@ def main() -> None:
         store.migrate()
         service = Service(store, settings, keys.load_or_create(Path(f"{tmp / 'bench.db'}.key")))
         tokens = {p: service.add_party(p) for p in PARTIES}
-        load(service, args.live, rng, now)
-        in_process(service, rng, now, args.writes // 4, busy=False)
-        in_process(service, rng, now, args.writes, busy=False, threads=16)
-        in_process(service, rng, now, min(args.writes, 1000), busy=True, threads=16)
-        over_http(url, tmp, rng, now, args.writes, tokens["IL"])
+        load(service, args.live, rng, now, scene)
+        in_process(service, rng, now, args.writes // 4, busy=False, scene=scene)
+        in_process(service, rng, now, args.writes, busy=False, scene=scene, threads=16)
+        in_process(service, rng, now, min(args.writes, 1000), busy=True, scene=scene,
+                   threads=16)
+        over_http(url, tmp, rng, now, args.writes, tokens["IL"], scene)
         store.close()
 
 
