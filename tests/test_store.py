@@ -110,7 +110,7 @@ def test_candidate_query_uses_the_gist_index(store: Store) -> None:
         # serve at all (it cannot when the query's box expressions differ from the index's).
         tx.conn.execute(sa.text("SET LOCAL enable_seqscan = off"))
         plan = tx.conn.execute(
-            sa.text(f"EXPLAIN {_CANDIDATES_POSTGRES.text}"),
+            sa.text(f"EXPLAIN {_CANDIDATES_POSTGRES}"),
             dict(min_lon=0, min_lat=0, max_lon=1, max_lat=1, lower=0, upper=1, start=0, end=1),
         ).scalars()
         assert "ix_volume_index_gist" in "\n".join(plan)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,7 @@ class Store:
         self._cache: dict[tuple[str, str, int], Any] = {}
         self.statements: dict[str, Any] = {}
         """SQL statements built once and reused (building some costs more than running them)."""
+        self._native: dict[str, str] = {}
         self.ledger_head: LedgerEntry | None = None
         """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
         self.ledger_head_batch = 0
@@ -120,6 +123,26 @@ class Store:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def native(self, sql: str) -> str:
+        """``sql`` with ``:name`` parameters in the driver's own style (sqlite3 takes them as
+        they are, psycopg wants ``%(name)s``)."""
+        out = self._native.get(sql)
+        if out is None:
+            out = sql if self.is_sqlite else _NAMED.sub(r"%(\1)s", sql)
+            self._native[sql] = out
+        return out
+
+    def json(self, value: Any) -> Any:
+        """``value`` as a parameter for a JSON column (None stays SQL NULL)."""
+        if value is None:
+            return None
+        text_ = json.dumps(value)
+        if self.is_sqlite:
+            return text_
+        from psycopg.types.json import Json  # the PostgreSQL extra only
+
+        return Json(value, dumps=lambda _v: text_)
+
     def close(self) -> None:
         """Release every connection."""
         self.engine.dispose()
@@ -144,17 +167,21 @@ class Store:
         try:
             conn = self._open_batch()
             batch = self._batch
-            savepoint = conn.begin_nested()
+            tx = Tx(self, conn, batch)
+            # The driver's own SAVEPOINT: SQLAlchemy's nested transaction costs more than the
+            # rest of a small write; SQLAlchemy never sees it, so its state is unchanged.
+            tx.run("SAVEPOINT w")
             try:
-                yield Tx(self, conn, batch)
+                yield tx
             except BaseException as e:
-                savepoint.rollback()
+                tx.run("ROLLBACK TO SAVEPOINT w")
+                tx.run("RELEASE SAVEPOINT w")
                 # The cached ledger head may be one this savepoint just took back.
                 self.ledger_head = None
-                if isinstance(e, DataError):
+                if isinstance(e, DataError | self.engine.dialect.loaded_dbapi.DataError):
                     raise _refused(e) from e
                 raise
-            savepoint.commit()
+            tx.run("RELEASE SAVEPOINT w")
             self._in_batch += 1
             ok = True
         finally:
@@ -216,9 +243,10 @@ class Store:
             raise _refused(e) from e
 
 
-def _refused(e: DataError) -> InvalidInput:
+def _refused(e: Exception) -> InvalidInput:
     # A value the database cannot hold: PostgreSQL text has no NUL character, SQLite's has.
-    first = str(e.orig).splitlines()[0] if e.orig is not None else "refused"
+    orig = e.orig if isinstance(e, DataError) else e
+    first = (str(orig).splitlines() or ["refused"])[0] if orig is not None else "refused"
     return InvalidInput(f"a value the database cannot store: {first}")
 
 
@@ -239,16 +267,34 @@ def _sqlite_setup(engine: Engine, begin: str) -> None:
         conn.exec_driver_sql(begin)
 
 
-_INDEX_INSERT = text(
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_INDEX_INSERT = (
     "INSERT INTO volume_index (id, min_lon, max_lon, min_lat, max_lat, "
     "min_alt, max_alt, min_t, max_t, volume_id) "
     "VALUES (:id, :a, :b, :c, :d, :e, :f, :g, :h, :v)"
 )
 _INDEX_DELETE = text("DELETE FROM volume_index WHERE id = :id")
+_VOLUME_INSERT = (
+    "INSERT INTO volumes (owner_kind, owner_id, idx) VALUES (:kind, :owner, :idx) RETURNING id"
+)
+_OPERATION_INSERT = (
+    'INSERT INTO operations (id, party, version, state, priority, submitted_at, updated_at, '
+    'start, "end", flags, details, volumes, signature) VALUES (:id, :party, :version, :state, '
+    ':priority, :submitted_at, :updated_at, :start, :end, :flags, :details, :volumes, :signature)'
+)
+_LEDGER_TIP = "SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1"
+_INSERTS = {
+    "alerts": "INSERT INTO alerts (id, party, kind, severity, created_at, deadline, level, body) "
+    "VALUES (:id, :party, :kind, :severity, :created_at, :deadline, :level, :body)",
+    "events": "INSERT INTO events (party, kind, body, created_at) "
+    "VALUES (:party, :kind, :body, :created_at)",
+    "ledger": "INSERT INTO ledger (seq, line, hash, private) VALUES (:seq, :line, :hash, :private)",
+}
+_JSON_COLUMNS = {"alerts": ("body",), "events": ("body",), "ledger": ("private",)}
 _BOXES_PER_VOLUME = 8
 """Box k of volume v has index id ``v * 8 + k``: removal is by key, never by a scan (SQLite's
 R*Tree cannot index its auxiliary ``volume_id`` column)."""
-_CANDIDATES_SQLITE = text(
+_CANDIDATES_SQLITE = (
     "SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
     "JOIN volumes v ON v.id = r.volume_id "
     "WHERE r.max_t >= :start AND r.min_t <= :end AND r.max_lon >= :min_lon "
@@ -256,7 +302,7 @@ _CANDIDATES_SQLITE = text(
     "AND r.max_alt >= :lower AND r.min_alt <= :upper"
 )
 # The two box expressions are those of the GiST index of migration 0003, so the index serves.
-_CANDIDATES_POSTGRES = text(
+_CANDIDATES_POSTGRES = (
     "SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
     "JOIN volumes v ON v.id = r.volume_id "
     "WHERE box(point(r.min_lon, r.min_lat), point(r.max_lon, r.max_lat)) "
@@ -282,6 +328,25 @@ class Tx:
         """Values read once per transaction by the layers above (e.g. escalation ladders)."""
         self._deferring = 0
         self._queued: dict[str, list[dict[str, Any]]] = {"alerts": [], "events": [], "ledger": []}
+        self._cursor: Any = None
+
+    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """Run ``sql`` (``:name`` parameters) on the driver's own connection; its rows.
+
+        For the write path's hot statements: SQLAlchemy's ``execute`` costs tens of
+        microseconds a call, more than these statements themselves.
+        """
+        if self._cursor is None:
+            self._cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cur = self._cursor
+        cur.execute(self.store.native(sql), params or {})
+        return cur.fetchall() if cur.description is not None else []
+
+    def run_many(self, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """`run` once per row, in one call."""
+        if self._cursor is None:
+            self._cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self._cursor.executemany(self.store.native(sql), rows)
 
     @contextmanager
     def deferred(self) -> Iterator[None]:
@@ -307,13 +372,20 @@ class Tx:
             rows = self._queued[name]
             if rows:
                 self._queued[name] = []
-                self.conn.execute(s.metadata.tables[name].insert(), rows)
+                self._insert(name, rows)
+
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        as_json = self.store.json
+        for column in _JSON_COLUMNS[table]:
+            for row in rows:
+                row[column] = as_json(row[column])
+        self.run_many(_INSERTS[table], rows)
 
     def _put(self, table: str, row: dict[str, Any]) -> None:
         if self._deferring:
             self._queued[table].append(row)
         else:
-            self.conn.execute(s.metadata.tables[table].insert(), row)
+            self._insert(table, [row])
 
     # --- parties and tokens -------------------------------------------------------------
     def add_party(self, name: str, now: float) -> None:
@@ -369,9 +441,9 @@ class Tx:
     ) -> None:
         rows: list[dict[str, float]] = []
         for idx, (v, vboxes) in enumerate(zip(vols, boxes, strict=True)):
-            vid = self.conn.execute(
-                s.volumes.insert(), dict(owner_kind=owner_kind, owner_id=owner_id, idx=idx)
-            ).inserted_primary_key[0]  # type: ignore[index]
+            vid = self.run(
+                _VOLUME_INSERT, {"kind": owner_kind, "owner": owner_id, "idx": idx}
+            )[0][0]
             if len(vboxes) > _BOXES_PER_VOLUME:
                 raise ValueError(f"at most {_BOXES_PER_VOLUME} index boxes per volume")
             rows.extend(
@@ -391,7 +463,7 @@ class Tx:
             )
         if rows:
             # One round trip for every box (a PostgreSQL server may be across a network).
-            self.conn.execute(_INDEX_INSERT, rows)
+            self.run_many(_INDEX_INSERT, rows)
 
     def _unindex(self, owner_kind: str, owner_id: str) -> None:
         ids = select(s.volumes.c.id).where(
@@ -413,7 +485,7 @@ class Tx:
         outward to 32-bit floats; PostgreSQL's ``&&`` on boxes allows 1e-6 of slack), missing
         ones are not.
         """
-        rows = self.conn.execute(
+        rows = self.run(
             _CANDIDATES_SQLITE if self.store.is_sqlite else _CANDIDATES_POSTGRES,
             {
                 "start": start,
@@ -433,8 +505,12 @@ class Tx:
         self, op: Operation, boxes: Sequence[Sequence[Box]], signature: str | None = None
     ) -> None:
         """Store a new operation and index its volumes."""
-        self.conn.execute(s.operations.insert(), dict(**_op_row(op), signature=signature))
+        row = _op_row(op)
+        for column in ("flags", "details", "volumes"):
+            row[column] = self.store.json(row[column])
+        self.run(_OPERATION_INSERT, {**row, "signature": signature})
         self._index("operation", op.id, op.volumes, boxes)
+        self._remember(op)
 
     def replace_operation(
         self, op: Operation, boxes: Sequence[Sequence[Box]] | None, signature: str | None = None
@@ -449,6 +525,7 @@ class Tx:
             self._unindex("operation", op.id)
         if boxes is not None and op.state != OperationState.ENDED:
             self._index("operation", op.id, op.volumes, boxes)
+        self._remember(op)
 
     def operation(self, op_id: str) -> Operation:
         """One operation; `NotFound` when there is none."""
@@ -469,7 +546,9 @@ class Tx:
             # candidates of a busy area are decoded already.
             found: list[Operation | None] = []
             missing: dict[str, int] = {}
-            for r in self.conn.execute(select(c.id, c.version, c.state).where(c.id.in_(part))):
+            marks = ", ".join(f":i{n}" for n in range(len(part)))
+            for r in self.run(f"SELECT id, version, state FROM operations WHERE id IN ({marks})",
+                              {f"i{n}": i for n, i in enumerate(part)}):
                 hit = cache.get(("operation", r[0], r[1]))
                 if hit is not None and hit.state.value == r[2]:
                     found.append(hit)
@@ -524,10 +603,17 @@ class Tx:
             flags=tuple(row.flags),
             details=row.details,
         )
-        if len(self.store._cache) > 200_000:
-            self.store._cache.clear()
-        self.store._cache[key] = op
+        self._remember(op)
         return op
+
+    def _remember(self, op: Operation) -> None:
+        # Decoding a row costs more than reading it; what this process wrote or read once is
+        # kept by (id, version) and used only while the stored state still matches. A write
+        # rolled back leaves an entry no stored row has that version of: harmless.
+        cache = self.store._cache
+        if len(cache) > 200_000:
+            cache.clear()
+        cache[("operation", op.id, op.version)] = op
 
     # --- zones --------------------------------------------------------------------------
     def insert_zone(self, zone: Zone, boxes: Sequence[Sequence[Box]], now: float) -> None:
@@ -608,10 +694,8 @@ class Tx:
     def ledger_tip(self) -> tuple[int, str] | None:
         """(seq, hash) of the newest ledger entry, or None for an empty ledger."""
         self.flush()
-        row = self.conn.execute(
-            select(s.ledger.c.seq, s.ledger.c.hash).order_by(s.ledger.c.seq.desc()).limit(1)
-        ).first()
-        return None if row is None else (int(row[0]), str(row[1]))
+        rows = self.run(_LEDGER_TIP)
+        return None if not rows else (int(rows[0][0]), str(rows[0][1]))
 
     def ledger_last(self) -> str | None:
         """The newest ledger line, or None for an empty ledger."""

@@ -7,6 +7,7 @@ them into the contract's JSON. Reads that the stream repeats many times a second
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -197,4 +198,5 @@ def last_event_seq(tx: Tx) -> int:
 
 def ladders(tx: Tx) -> list[tuple[str, Any]]:
     """(name, stored ladder) of every party."""
-    return [(r[0], r[1]) for r in tx.conn.execute(select(s.parties.c.name, s.parties.c.ladder))]
+    return [(r[0], None if r[1] is None else json.loads(r[1]) if isinstance(r[1], str) else r[1])
+            for r in tx.run("SELECT name, ladder FROM parties")]

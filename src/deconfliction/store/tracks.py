@@ -91,21 +91,20 @@ def put_conflicts(tx: Tx, rows: Sequence[Mapping[str, Any]], now: float) -> None
     """Insert or refresh active conflicts (id, kind, parties, severity, body)."""
     if not rows:
         return
-    # Built once per store: building the upsert costs more than running it for a few rows.
-    stmt = tx.store.statements.get("put_conflicts")
-    if stmt is None:
-        ins = (sqlite.insert(s.conflicts) if tx.store.is_sqlite
-               else postgresql.insert(s.conflicts))
-        stmt = ins.on_conflict_do_update(
-            index_elements=["id"],
-            set_={"kind": ins.excluded.kind, "parties": ins.excluded.parties,
-                  "ref_a": ins.excluded.ref_a, "ref_b": ins.excluded.ref_b,
-                  "severity": ins.excluded.severity, "body": ins.excluded.body,
-                  "active": True, "updated_at": ins.excluded.updated_at},
-        )
-        tx.store.statements["put_conflicts"] = stmt
-    tx.conn.execute(stmt, [{"ref_a": None, "ref_b": None, **r, "active": True, "updated_at": now}
-                           for r in rows])
+    as_json = tx.store.json
+    tx.run_many(_PUT_CONFLICT, [
+        {"ref_a": None, "ref_b": None, **r, "parties": as_json(r["parties"]),
+         "body": as_json(r["body"]), "active": True, "updated_at": now}
+        for r in rows])
+
+
+_PUT_CONFLICT = (
+    "INSERT INTO conflicts (id, kind, parties, severity, body, active, updated_at, ref_a, ref_b) "
+    "VALUES (:id, :kind, :parties, :severity, :body, :active, :updated_at, :ref_a, :ref_b) "
+    "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, parties = excluded.parties, "
+    "ref_a = excluded.ref_a, ref_b = excluded.ref_b, severity = excluded.severity, "
+    "body = excluded.body, active = excluded.active, updated_at = excluded.updated_at"
+)
 
 
 def deactivate_conflicts(tx: Tx, ids: Iterable[str], now: float) -> None:
