@@ -536,21 +536,30 @@ def _circle_polygon_exact(circle: Circle, polygon: Polygon, memo: Memo | None = 
     lon, lat = circle.center
     r = circle.radius_m
     t = _memoized(memo, circle, "aeqd", lambda: _aeqd(lon, lat))
+    reached = False
 
     def keep(
         x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray, dev: FloatArray
     ) -> BoolArray:
+        nonlocal reached
         # Radial distance in AEQD is geodesic distance, and a piece of at most 1 degree stays
         # within _FAR_M of its ends, so far pieces cannot reach the circle.
         near = np.minimum(np.hypot(x0, y0), np.hypot(x1, y1)) < r + _FAR_M
         chord = _point_segment_distance(np.zeros_like(x0), np.zeros_like(x0), x0, y0, x1, y1)
-        # The true edge lies within about dev of its chord; allow four times that.
+        # The true edge lies within about dev of its chord; allow four times that. With the
+        # same margin the other way a piece is surely inside, and bisecting further to the
+        # final sag could not change the answer.
+        if bool(np.any(near & (chord + 4.0 * dev + 1.0 < r))):
+            reached = True
+            return np.zeros(x0.shape, dtype=np.bool_)
         return np.asarray(near & (chord - 4.0 * dev - 1.0 < r), dtype=np.bool_)
 
     for ring in (polygon.exterior, *polygon.holes):
         a, b = _project_edges(
             t, np.asarray(ring, dtype=np.float64), sag_m=_SAG_OVERLAP_M, keep=keep
         )
+        if reached:
+            return True
         if a.size == 0:
             continue
         d = _point_segment_distance(
