@@ -120,6 +120,26 @@ def _aeqd(lon0: float, lat0: float) -> pyproj.Transformer:
     )
 
 
+class _GeodesicPlane:
+    """The azimuthal equidistant plane centred at (lon0, lat0), from geodesics.
+
+    A point's x, y are its geodesic distance from the centre times the sine and cosine of its
+    azimuth there: what PROJ's ellipsoidal ``aeqd`` computes (up to a rotation when the centre
+    is a pole), without building a transformer per centre (~50 us, more than the test it
+    serves).
+    """
+
+    def __init__(self, geod: pyproj.Geod, lon0: float, lat0: float) -> None:
+        self.geod, self.lon0, self.lat0 = geod, float(lon0), float(lat0)
+
+    def transform(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
+        n = np.size(lon)
+        az, _, dist = self.geod.inv(np.full(n, self.lon0), np.full(n, self.lat0), lon, lat)
+        a = np.radians(np.asarray(az, dtype=np.float64))
+        d = np.asarray(dist, dtype=np.float64)
+        return d * np.sin(a), d * np.cos(a)
+
+
 def _wrap(lon: float) -> float:
     """Longitude into [-180, 180)."""
     return float((lon + 180.0) % 360.0 - 180.0)
@@ -379,7 +399,7 @@ def _densify_lonlat(xy: FloatArray, max_step_deg: float) -> FloatArray:
 
 
 def _project_edges(
-    transformer: pyproj.Transformer,
+    transformer: pyproj.Transformer | _GeodesicPlane,
     ring: FloatArray,
     *,
     sag_m: float,
@@ -535,7 +555,8 @@ def _circle_polygon_exact(circle: Circle, polygon: Polygon, memo: Memo | None = 
     """Whether the polygon's boundary comes within the radius, on the circle's AEQD plane."""
     lon, lat = circle.center
     r = circle.radius_m
-    t = _memoized(memo, circle, "aeqd", lambda: _aeqd(lon, lat))
+    geod = _memoized(memo, None, "geod", _geod)
+    t = _GeodesicPlane(geod, lon, lat)
     reached = False
 
     def keep(
