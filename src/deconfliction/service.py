@@ -193,18 +193,21 @@ class Service:
     def _notice(self, tx: Tx, now: datetime, kind: str, op: Operation,
                 overlaps: Sequence[Overlap], notice_s: float, signature: str | None) -> None:
         """Record a notified (or changed) operation, its conflicts and its alerts."""
+        found = [overlap_json(o) for o in overlaps]
         with tx.deferred():
             self._record(
                 tx, now, op.party, kind,
                 {**codec.operation_to_json(op, private=False), "notice_s": notice_s,
-                 "conflicts": [overlap_json(o) for o in overlaps]},
+                 "conflicts": found},
                 private=op.details, party_signature=signature,
             )
-            self._after_notice(tx, now, op, overlaps, notice_s)
+            self._after_notice(tx, now, op, overlaps, found, notice_s)
 
     def _after_notice(
-        self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap], notice_s: float
+        self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap],
+        found: Sequence[dict[str, Any]], notice_s: float,
     ) -> None:
+        """Conflict rows and alerts of a notice; ``found`` is ``overlaps`` as `overlap_json`."""
         if "late_notice" in op.flags:
             body = {
                 "operation": op.id,
@@ -215,12 +218,15 @@ class Service:
             for p in tx.party_names():
                 self.alert(tx, now, p, "late_notice", Severity.ADVISORY, body)
         track_store.put_conflicts(
-            tx, [_strategic_row(op.id, op.party, o) for o in overlaps], codec.to_epoch(now))
+            tx,
+            [_strategic_row(op.id, op.party, o, j) for o, j in zip(overlaps, found, strict=True)],
+            codec.to_epoch(now),
+        )
         # One alert per party concerned, listing every conflict of this notice with it (and
         # all of them to the notifying party): a busy area must not flood a duty officer.
         by_party: dict[str, list[dict[str, Any]]] = {}
-        for o in overlaps:
-            by_party.setdefault(o.party, []).append(overlap_json(o))
+        for o, j in zip(overlaps, found, strict=True):
+            by_party.setdefault(o.party, []).append(j)
         if overlaps:
             every = [c for cs in by_party.values() for c in cs]
             self.alert(tx, now, op.party, "strategic", Severity.ADVISORY,
@@ -551,8 +557,12 @@ def overlap_json(o: Overlap) -> dict[str, Any]:
     }
 
 
-def _strategic_row(op: str, op_party: str, o: Overlap) -> dict[str, Any]:
-    """A strategic conflict between operation ``op`` and what ``o`` names, as a conflicts row."""
+def _strategic_row(
+    op: str, op_party: str, o: Overlap, as_json: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A strategic conflict between operation ``op`` and what ``o`` names, as a conflicts row
+    (``as_json``: ``o`` as `overlap_json`, when the caller has it already)."""
+    j = overlap_json(o) if as_json is None else as_json
     return {
         "id": f"strategic:{op}:{o.id}:{o.volume}:{o.other_volume}",
         "kind": "strategic",
@@ -562,8 +572,8 @@ def _strategic_row(op: str, op_party: str, o: Overlap) -> dict[str, Any]:
             "operation": op,
             "party": op_party,
             "with": {"kind": o.kind, "id": o.id, "party": o.party},
-            "start": codec.rfc3339(o.start),
-            "end": codec.rfc3339(o.end),
+            "start": j["start"],
+            "end": j["end"],
             "lower_m": o.lower_m,
             "upper_m": o.upper_m,
             "volume": o.volume,
