@@ -122,6 +122,33 @@ def test_area_limit_is_the_limit() -> None:
         check_outline(c, field="o", limits=Limits(max_area_m2=a * 0.999))
 
 
+def test_area_limit_is_the_limit_for_polygons() -> None:
+    sq = Polygon(((30.0, 60.0), (34.0, 60.0), (34.0, 63.0), (30.0, 63.0), (30.0, 60.0)))
+    a = area_m2(sq)
+    assert check_outline(sq, field="o", limits=Limits(max_area_m2=a * 1.001)) == sq
+    with pytest.raises(InvalidGeometry):
+        check_outline(sq, field="o", limits=Limits(max_area_m2=a * 0.999))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(-179.0, 179.0), st.floats(-89.0, 89.0), st.floats(0.001, 20.0),
+    st.floats(0.001, 20.0), st.floats(0.0, 90.0),
+)
+def test_box_bound_is_above_the_area(
+    lon: float, lat: float, dlon: float, dlat: float, turn_deg: float
+) -> None:
+    """The cheap bound that lets `check_outline` skip measuring is never below the area."""
+    c, s_ = math.cos(math.radians(turn_deg)), math.sin(math.radians(turn_deg))
+    corners = [(-dlon, -dlat), (dlon, -dlat), (dlon, dlat), (-dlon, dlat)]
+    ring = [(lon + x * c - y * s_, max(-89.9, min(89.9, lat + x * s_ + y * c)))
+            for x, y in corners]
+    poly = Polygon((*ring, ring[0]))
+    shell = np.asarray(poly.exterior, dtype=np.float64)
+    assume(geometry._signed_area(shell) != 0.0)
+    assert geometry._box_area_bound_m2(shell) >= area_m2(poly)
+
+
 VOLUME_REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("outline", {"outline": Circle((0.0, 0.0), -1.0)}, "volumes[3].outline.radius_m"),
     ("lower NaN", {"lower_m": math.nan}, "volumes[3].lower_m"),

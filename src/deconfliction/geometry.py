@@ -305,6 +305,8 @@ def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
         exterior=tuple((float(x), float(y)) for x, y in rings[0]),
         holes=tuple(tuple((float(x), float(y)) for x, y in h) for h in rings[1:]),
     )
+    if _box_area_bound_m2(rings[0]) <= limits.max_area_m2:
+        return out
     area_total = area_m2(out)
     if area_total > limits.max_area_m2:
         raise InvalidGeometry(
@@ -312,6 +314,18 @@ def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
             field=path,
         )
     return out
+
+
+def _box_area_bound_m2(shell: FloatArray) -> float:
+    """An upper bound of the area inside ``shell`` (unwrapped lon/lat): that of its lon/lat
+    box, with metres per degree bounded by `_M_PER_DEG_MAX` (east-west times the cosine of
+    the latitude nearest the equator)."""
+    lon, lat = shell[:, 0], shell[:, 1]
+    lat_lo, lat_hi = float(lat.min()), float(lat.max())
+    nearest = 0.0 if lat_lo <= 0.0 <= lat_hi else min(abs(lat_lo), abs(lat_hi))
+    return (_M_PER_DEG_MAX * (lat_hi - lat_lo)) * (
+        _M_PER_DEG_MAX * math.cos(math.radians(nearest)) * float(lon.max() - lon.min())
+    )
 
 
 def check_volume(volume: Volume4D, *, field: str, limits: Limits) -> Volume4D:
