@@ -6,6 +6,7 @@ Each test gets a fresh, migrated database on each backend of ``DECONFLICTION_TES
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -398,3 +399,34 @@ def test_failed_deferred_block_leaves_nothing_behind(tmp_path: Path) -> None:
         tx.flush()
         assert tx.count("events") == 0
     store.close()
+
+
+def test_decoded_operations_follow_the_rows(url: str) -> None:
+    """A store keeps what it wrote decoded; what another store (process) changes since, or
+    a rolled-back write, must not be served from that."""
+    a, b = Store(url), Store(url)
+    a.migrate()
+    try:
+        add_party(a, "IL")
+        vol = Volume4D(square(33.0, 34.0, 0.1), 0.0, 1000.0, T0, T0 + timedelta(hours=1))
+        box = [[(32.9, 33.9, 33.1, 34.1)]]
+        op = operation("op-1", (vol,))
+        with a.write() as tx:
+            tx.insert_operation(op, box)
+        ended = dataclasses.replace(op, version=2, state=OperationState.ENDED)
+        with b.write() as tx:
+            tx.replace_operation(ended, None)
+        with a.read() as tx:
+            (seen,) = tx.operations(["op-1"])
+        assert (seen.version, seen.state) == (2, OperationState.ENDED)
+
+        with pytest.raises(RuntimeError), a.write() as tx:
+            tx.insert_operation(operation("op-2", (vol,)), box)
+            raise RuntimeError("refused after the insert")
+        with a.read() as tx:
+            assert tx.operations(["op-2"]) == []
+            assert tx.candidates(box[0][0], 0.0, 1000.0, codec.to_epoch(T0),
+                                 codec.to_epoch(T0) + 3600) == set()
+    finally:
+        a.close()
+        b.close()
