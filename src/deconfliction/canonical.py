@@ -13,7 +13,11 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import chain, compress, repeat
+from operator import is_
 from typing import Any, Final, NoReturn
+
+import numpy as np
 
 from deconfliction.errors import InvalidInput
 
@@ -72,6 +76,26 @@ def canonical_json(value: Any) -> bytes:
     ...
     deconfliction.errors.InvalidInput: [0]: NaN and infinities have no JSON form
     """
+    # Python's C encoder, checked (see "the fast path" below); small flat values are quicker
+    # the slow way.
+    kind = type(value)
+    if (kind is dict or kind is list or kind is tuple) and (
+        len(value) > _SMALL
+        or not _LEAVES.issuperset(map(type, value.values() if kind is dict else value))
+    ):
+        try:
+            fast = _fast_json(value)
+        except Exception:
+            # A refusal (NaN, a lone surrogate, `_default`'s `_NoJson`), or an error of the
+            # value's own code: `_encode`, in its order, finds which to raise.
+            fast = None
+        if fast is not None:
+            return fast
+    return _reference_json(value)
+
+
+def _reference_json(value: Any) -> bytes:
+    """`canonical_json` by `_encode` alone: slower, and the definition the fast path meets."""
     out: list[str] = []
     try:
         _encode(value, out)
@@ -84,6 +108,207 @@ def canonical_json(value: Any) -> bytes:
 
 class _NoJson(Exception):
     """A value has no canonical JSON form; `_locate` finds which."""
+
+
+# --- the fast path -----------------------------------------------------------------------------
+# `json`'s C encoder agrees with `_encode` on null, true, false, strings (the same escaping
+# function), integers within ±(2**53 - 1), dicts with str keys, lists and tuples, but not on:
+# - floats: repr writes "1.0", "-0.0", "1e+16" and "1e-05" where ECMAScript writes "1", "0",
+#   "10000000000000000" and "0.00001" (exponent from 1e16 instead of 1e21, below 1e-4 instead of
+#   1e-6, two-digit exponents). A repr with neither "e" nor a trailing ".0" is `_number`'s
+#   answer; one with a trailing ".0" and no "e" is `_number`'s integer with ".0" appended.
+# - integers beyond 2**53 - 1, which it writes and `_encode` may refuse;
+# - keys: it sorts by code point, RFC 8785 by UTF-16 code unit (they differ only when a key
+#   holds a character beyond U+FFFF), and it turns int, float, bool and None keys into strings;
+# - subclasses: it reads an int's or a float's value directly, where `_encode` calls
+#   ``int()``/``float()`` (which may be overridden), and a dict subclass through ``items()``,
+#   where `_encode` iterates and indexes it.
+# So `_Walk` goes over the value first, a level of nesting at a time so that every check runs
+# in C over a whole level: keys exactly str, containers exactly dict, list or tuple, other
+# types alike, integers within ±(2**53 - 1). Floats need looking at only when the encoded text
+# hints at a divergent one: an exponent always matches `_EXPONENT`, and an integral float
+# always ends in a ".0" `_POINT_ZERO` finds. `_fast_json` then cuts that ".0" (and "-0.0"'s
+# "-"), after making sure, by counting the integral floats, that it cuts nothing else.
+
+_LEAVES: Final = frozenset({str, int, float, bool, type(None)})
+_CONTAINERS: Final = frozenset({dict, list, tuple})
+_PLAIN: Final = _LEAVES | _CONTAINERS
+_SEQUENCES: Final = frozenset({list, tuple})
+_KEYS: Final = frozenset({str})
+_SMALL: Final = 12
+"""Up to this many plain values, without a container among them, take the reference path."""
+_FAST_DEPTH: Final = 100
+"""Deeper nesting takes the reference path, and so meets Python's recursion limit as before."""
+_FAST_VALUES: Final = 2**22
+"""More values take the reference path: a bound on `_Walk`'s lists for shared or cyclic input."""
+_POINT_ZERO: Final = re.compile(r"\.0(?![0-9])(?<=[0-9]\.0)")
+"""The ".0" `_fast_json` cuts from an integral float (or from a look-alike in a string)."""
+_MINUS_ZERO: Final = re.compile(r"-(?=0\.0(?![0-9]))(?<=[\[,:]-)")
+"""The "-" `_fast_json` cuts from -0.0 (or from a look-alike in a string)."""
+_EXPONENT: Final = re.compile(r"e[-+][0-9](?<=[0-9]e[-+][0-9])")
+"""An exponent in a float's repr (or a look-alike in a string)."""
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
+
+
+def _fast_json(value: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> bytes | None:
+    """`canonical_json` of ``value`` by the C encoder, or None where it might differ."""
+    walk = _Walk(value)
+    if not walk.plain:
+        return None
+    text: str = _C_ENCODER.encode(value)
+    if _EXPONENT.search(text) and walk.exponent():
+        return None
+    parts = _POINT_ZERO.split(text)
+    if len(parts) > 1 and (integral := walk.integral()):
+        if len(parts) - 1 != integral:
+            return None  # a string holds a look-alike, such as ",5.0]"
+        if "-0.0" in text:
+            # Every "-0.0" `_MINUS_ZERO` finds is a number: a look-alike would hold a ".0" one.
+            parts = _POINT_ZERO.split("".join(_MINUS_ZERO.split(text)))
+        text = "".join(parts)
+    if not text.isascii() and _ASTRAL.search("".join(chain.from_iterable(walk.dicts))):
+        return None
+    return text.encode("utf-8")
+
+
+class _Walk:
+    """What `_fast_json` needs to know of a value, found a level of nesting at a time.
+
+    Attributes
+    ----------
+    plain
+        Whether the C encoder writes the value as `_encode` does, but maybe for floats.
+    dicts
+        Every dict in the value.
+    """
+
+    def __init__(self, value: Any) -> None:
+        self.plain = False
+        self.dicts: list[dict[Any, Any]] = []
+        self._levels: list[tuple[list[Any], list[type]]] = []
+        self._floats: list[float] = []  # float subclasses' values, as floats
+        dicts: list[dict[Any, Any]] = [value] if type(value) is dict else []
+        sequences: list[Any] = [] if dicts else [value]
+        ints: list[int] = []
+        seen = 0
+        for _ in range(_FAST_DEPTH):
+            if dicts:
+                self.dicts += dicts
+                if not _KEYS.issuperset(map(type, chain.from_iterable(dicts))):
+                    return
+                items = list(chain.from_iterable(map(dict.values, dicts)))
+                items += chain.from_iterable(sequences)
+            else:
+                items = list(chain.from_iterable(sequences))
+            kinds = list(map(type, items))
+            distinct = set(kinds)
+            self._levels.append((items, kinds))
+            if not distinct <= _PLAIN and not self._subclasses(distinct, items, kinds, ints):
+                return
+            if int in distinct:
+                ints += compress(items, map(is_, kinds, repeat(int)))
+            if distinct.isdisjoint(_CONTAINERS):
+                break
+            seen += len(items)
+            if seen > _FAST_VALUES:
+                return
+            dicts = list(compress(items, map(is_, kinds, repeat(dict)))) if dict in distinct else []
+            sequences = (
+                list(compress(items, map(_SEQUENCES.__contains__, kinds)))
+                if list in distinct or tuple in distinct
+                else []
+            )
+        else:
+            return
+        self.plain = not ints or max(map(abs, ints)) <= MAX_SAFE_INTEGER
+
+    def _subclasses(
+        self, distinct: set[type], items: list[Any], kinds: list[type], ints: list[int]
+    ) -> bool:
+        """Whether the types in ``distinct`` beyond `_PLAIN` are `_spelled_alike`; if so, keep
+        the values of its int and float subclasses, as exact ints and floats."""
+        others = distinct - _PLAIN
+        if not all(map(_spelled_alike, others)):
+            return False
+        for kind in others:
+            found = compress(items, map(is_, kinds, repeat(kind)))
+            if issubclass(kind, int):
+                ints += map(int.__int__, found)
+            elif issubclass(kind, float):
+                self._floats += map(float.__float__, found)
+        return True
+
+    def floats(self) -> list[float]:
+        """Every float in the value (float subclasses' values included), once per occurrence."""
+        if self._levels:
+            for items, kinds in self._levels:
+                self._floats += compress(items, map(is_, kinds, repeat(float)))
+            self._levels = []
+        return self._floats
+
+    def exponent(self) -> bool:
+        """Whether a float has an exponent in its repr: 1e16 and up, or below 1e-4 but 0."""
+        sizes = list(map(abs, self.floats()))
+        return bool(sizes) and (
+            max(sizes) >= 1e16 or min(filter(None, sizes), default=1.0) < 1e-4
+        )
+
+    def integral(self) -> int:
+        """How many floats are integral."""
+        return sum(map(float.is_integer, self.floats()))
+
+
+def _spelled_alike(kind: type) -> bool:
+    """Whether the C encoder writes a ``kind`` (not a str, int, float, bool or None) as `_encode`.
+
+    Both take a str subclass's characters. An int or float subclass `_encode` converts with
+    ``int()``/``float()``, which the C encoder skips: alike unless that is overridden. Dict,
+    list and tuple subclasses are refused rather than followed. Any other type goes to
+    `_default`, which does what `_encode` does.
+    """
+    if issubclass(kind, str):
+        return True
+    if issubclass(kind, dict | list | tuple):
+        return False
+    if issubclass(kind, int):
+        return kind.__int__ is int.__int__
+    if issubclass(kind, float):
+        # numpy's float64 has its own __float__, which returns its value as is.
+        alike = kind.__float__ is float.__float__ or kind is np.float64
+        return alike and not issubclass(kind, numbers.Integral)
+    return True
+
+
+def _default(value: Any) -> Any:
+    """The C encoder's hook for other types: as `_encode`, in its order, or `_NoJson`.
+
+    A number comes back as an int or float the C encoder spells as `_encode` does, never one
+    `_fast_json` would have to mend: an integral float below 1e16 as the int it equals (whose
+    digits its repr shows, before the ".0"), other floats only without an exponent.
+    """
+    if isinstance(value, numbers.Integral):
+        n = int(value)
+        if not -MAX_SAFE_INTEGER <= n <= MAX_SAFE_INTEGER:
+            raise _NoJson
+        return n
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        if not 1e-4 <= abs(x) < 1e16 and x != 0:
+            raise _NoJson  # an exponent, NaN or an infinity
+        return int(x) if x.is_integer() else x
+    if isinstance(value, datetime):
+        return _format_time(value, "")  # refuses a naive one, and `_encode` then names it
+    raise _NoJson
+
+
+_C_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False,
+    check_circular=False,  # `_Walk` has bounded the depth, and so ruled out cycles
+    allow_nan=False,
+    sort_keys=True,
+    separators=(",", ":"),
+    default=_default,
+)
 
 
 def _encode(value: Any, out: list[str]) -> None:
