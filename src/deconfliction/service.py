@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -461,14 +462,21 @@ class Service:
             track_store.deactivate_refs(tx, zone_id, codec.to_epoch(now))
             self._record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
 
-    def warm(self) -> int:
+    def warm(self, *, chunk: int = 250, pause_s: float = 0.002) -> int:
         """Decode every live operation once; how many.
 
         A check decodes its candidates from their rows unless this process has seen them
         already (written or read): after a start, warming spares the first writes that cost.
+        It goes ``chunk`` operations at a time with a pause between, so that requests served
+        meanwhile wait for one chunk at most, not for the whole warming.
         """
         with self.store.read() as tx:
-            return len(tx.operations_in(None, None, None, live_only=True))
+            ids = tx.live_operation_ids()
+        for first in range(0, len(ids), chunk):
+            with self.store.read() as tx:
+                tx.operations(ids[first : first + chunk])
+            time.sleep(pause_s)
+        return len(ids)
 
     def list_zones(self) -> list[Zone]:
         """Every live zone (zones are public: every party must know where not to fly)."""
