@@ -431,23 +431,3 @@ def test_decoded_operations_follow_the_rows(url: str) -> None:
         a.close()
         b.close()
 
-
-def test_warm_decodes_the_live_operations(url: str, tmp_path: Path) -> None:
-    """A restarted service decodes its live operations before the checks need them."""
-    from deconfliction.service import Caller
-    from tests.conftest import make_service
-
-    first = make_service(tmp_path, url)
-    first.add_party("IL")
-    vol = Volume4D(square(33.0, 34.0, 0.1), 0.0, 1000.0, T0, T0 + timedelta(hours=1))
-    ops = [first.create_operation(Caller("IL"), [vol])[0] for _ in range(5)]
-    first.set_state(Caller("IL"), ops[0].id, "ended")
-    first.store.close()
-
-    again = make_service(tmp_path, url)
-    try:
-        assert again.store._cache == {}
-        assert again.warm(chunk=2, pause_s=0.0) == 4
-        assert {k[1] for k in again.store._cache} == {o.id for o in ops[1:]}
-    finally:
-        again.store.close()

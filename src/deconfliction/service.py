@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -461,22 +460,6 @@ class Service:
             tx.delete_zone(zone_id, codec.to_epoch(now))
             track_store.deactivate_refs(tx, zone_id, codec.to_epoch(now))
             self._record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
-
-    def warm(self, *, chunk: int = 250, pause_s: float = 0.002) -> int:
-        """Decode every live operation once; how many.
-
-        A check decodes its candidates from their rows unless this process has seen them
-        already (written or read): after a start, warming spares the first writes that cost.
-        It goes ``chunk`` operations at a time with a pause between, so that requests served
-        meanwhile wait for one chunk at most, not for the whole warming.
-        """
-        with self.store.read() as tx:
-            ids = tx.live_operation_ids()
-        for first in range(0, len(ids), chunk):
-            with self.store.read() as tx:
-                tx.operations(ids[first : first + chunk])
-            time.sleep(pause_s)
-        return len(ids)
 
     def list_zones(self) -> list[Zone]:
         """Every live zone (zones are public: every party must know where not to fly)."""

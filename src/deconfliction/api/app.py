@@ -120,8 +120,6 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
             tickers = []
         for t in tickers:
             t.start()
-        if background:
-            threading.Thread(target=service.warm, name="warm", daemon=True).start()
         async with stream.streaming(app):
             yield
         for t in tickers:

@@ -564,12 +564,6 @@ class Tx:
             out.extend(o for o in found if o is not None)
         return out
 
-    def live_operation_ids(self) -> list[str]:
-        """Ids of every operation not ended."""
-        c = s.operations.c
-        q = select(c.id).where(c.state != OperationState.ENDED.value).order_by(c.id)
-        return list(self.conn.execute(q).scalars())
-
     def operations_in(
         self,
         box: Box | None,
