@@ -7,16 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from deconfliction import keys, ledger
 from deconfliction.hotline import Hotline
 from deconfliction.service import Caller
 from tests.conftest import make_service
+from tests.postgres import BACKENDS, database_url
 
 
-def cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_url(request, request.param, tmp_path)
+
+
+def cli(tmp: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
-        "DECONFLICTION_DATABASE_URL": f"sqlite:///{tmp / 'test.db'}",
+        "DECONFLICTION_DATABASE_URL": url,
         "DECONFLICTION_SERVER_KEY": str(tmp / "server.key"),
     }
     return subprocess.run(
@@ -30,8 +38,8 @@ def cli(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_export_verify_and_tamper(tmp_path: Path) -> None:
-    svc = make_service(tmp_path)
+def test_export_verify_and_tamper(tmp_path: Path, url: str) -> None:
+    svc = make_service(tmp_path, url)
     for p in ("IL", "RU"):
         svc.add_party(p)
     hot = Hotline(svc)
@@ -42,14 +50,14 @@ def test_export_verify_and_tamper(tmp_path: Path) -> None:
     pem.write_text(keys.public_pem(svc.key))
     svc.store.close()
 
-    out = cli(tmp_path, "ledger", "export")
+    out = cli(tmp_path, url, "ledger", "export")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines(keepends=True)
     assert len(lines) == 5 and "private words" not in out.stdout
     export = tmp_path / "ledger.jsonl"
     export.write_text(out.stdout)
 
-    ok = cli(tmp_path, "ledger", "verify", str(export), "--server-key", str(pem))
+    ok = cli(tmp_path, url, "ledger", "verify", str(export), "--server-key", str(pem))
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("OK 5 entries")
 
@@ -58,18 +66,18 @@ def test_export_verify_and_tamper(tmp_path: Path) -> None:
     assert tampered[3] != lines[3]
     bad = tmp_path / "tampered.jsonl"
     bad.write_text("".join(tampered))
-    fail = cli(tmp_path, "ledger", "verify", str(bad), "--server-key", str(pem))
+    fail = cli(tmp_path, url, "ledger", "verify", str(bad), "--server-key", str(pem))
     assert fail.returncode == 1
     assert "line 4" in fail.stdout and "seq 4" in fail.stdout, fail.stdout
 
     bad.write_text("".join(lines[:2] + lines[3:]))  # an entry removed
-    fail = cli(tmp_path, "ledger", "verify", str(bad), "--server-key", str(pem))
+    fail = cli(tmp_path, url, "ledger", "verify", str(bad), "--server-key", str(pem))
     assert fail.returncode == 1 and "line 3" in fail.stdout
 
     other = tmp_path / "other.pub"
     other.write_text(ledger.public_key_pem(ledger.generate_key()))
-    fail = cli(tmp_path, "ledger", "verify", str(export), "--server-key", str(other))
+    fail = cli(tmp_path, url, "ledger", "verify", str(export), "--server-key", str(other))
     assert fail.returncode == 1 and "line 1" in fail.stdout
 
-    tail = cli(tmp_path, "ledger", "export", "--after", "3")
+    tail = cli(tmp_path, url, "ledger", "export", "--after", "3")
     assert tail.stdout.splitlines(keepends=True) == lines[3:]

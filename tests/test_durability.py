@@ -15,29 +15,32 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from deconfliction import ledger
 from tests.api.helpers import box, operation, volume
 from tests.conftest import free_port, make_service
+from tests.postgres import BACKENDS, database_url
 
 KILLS = 10
 
 
 class Server:
-    """``deconfliction serve`` in its own process, over one SQLite file."""
+    """``deconfliction serve`` in its own process, over one database."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, db_url: str) -> None:
         self.tmp = tmp
+        self.db_url = db_url
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def spawn(self) -> None:
-        """Start the process; it takes a second or two to import before it opens the file."""
+        """Start the process; it takes a second or two to import before it opens the database."""
         env = {
             **os.environ,
-            "DECONFLICTION_DATABASE_URL": f"sqlite:///{self.tmp / 'test.db'}",
+            "DECONFLICTION_DATABASE_URL": self.db_url,
             "DECONFLICTION_SERVER_KEY": str(self.tmp / "server.key"),
         }
         self.proc = subprocess.Popen(
@@ -164,20 +167,24 @@ def check(server: Server, load: Load, tokens: dict[str, str], public: Ed25519Pub
     return len(entries)
 
 
-def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
-    svc = make_service(tmp_path)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sigkill_loses_no_acknowledged_write(
+    request: pytest.FixtureRequest, tmp_path: Path, backend: str
+) -> None:
+    db_url = database_url(request, backend, tmp_path)
+    svc = make_service(tmp_path, db_url)
     tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
     public = svc.key.public_key()
     svc.store.close()
     rng = random.Random(7)
     started = time.monotonic()
-    server = Server(tmp_path)
+    server = Server(tmp_path, db_url)
     server.spawn()
     server.ready()
     load = Load(server.url, tokens)
     for _ in range(KILLS):
-        # The next process imports while this one takes load, then takes over the same file.
-        following = Server(tmp_path)
+        # The next process imports while this one takes load, then takes over the database.
+        following = Server(tmp_path, db_url)
         following.spawn()
         load.run_until_killed(server, rng.uniform(0.2, 0.8))
         server = following
