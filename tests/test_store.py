@@ -420,13 +420,28 @@ def test_decoded_operations_follow_the_rows(url: str) -> None:
             (seen,) = tx.operations(["op-1"])
         assert (seen.version, seen.state) == (2, OperationState.ENDED)
 
+        # A's change to version 2 is rolled back; B stores other volumes as version 2.
+        op3 = operation("op-3", (vol,))
+        with a.write() as tx:
+            tx.insert_operation(op3, box)
+        moved = dataclasses.replace(vol, lower_m=5000.0, upper_m=6000.0)
+        with pytest.raises(RuntimeError), a.write() as tx:
+            tx.replace_operation(dataclasses.replace(op3, version=2, volumes=(moved,)), box)
+            raise RuntimeError("refused after the change")
+        other = dataclasses.replace(vol, lower_m=100.0, upper_m=200.0)
+        with b.write() as tx:
+            tx.replace_operation(dataclasses.replace(op3, version=2, volumes=(other,)), box)
+        with a.read() as tx:
+            (seen,) = tx.operations(["op-3"])
+        assert seen.volumes == (other,)
+
         with pytest.raises(RuntimeError), a.write() as tx:
             tx.insert_operation(operation("op-2", (vol,)), box)
             raise RuntimeError("refused after the insert")
         with a.read() as tx:
             assert tx.operations(["op-2"]) == []
             assert tx.candidates(box[0][0], 0.0, 1000.0, codec.to_epoch(T0),
-                                 codec.to_epoch(T0) + 3600) == set()
+                                 codec.to_epoch(T0) + 3600) == {("operation", "op-3")}
     finally:
         a.close()
         b.close()

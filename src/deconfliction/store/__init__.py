@@ -176,8 +176,11 @@ class Store:
             except BaseException as e:
                 tx.run("ROLLBACK TO SAVEPOINT w")
                 tx.run("RELEASE SAVEPOINT w")
-                # The cached ledger head may be one this savepoint just took back.
+                # The cached ledger head and operations may be ones this savepoint just took
+                # back (another process may later store other contents under the same version).
                 self.ledger_head = None
+                for key in tx.remembered:
+                    self._cache.pop(key, None)
                 if isinstance(e, DataError | self.engine.dialect.loaded_dbapi.DataError):
                     raise _refused(e) from e
                 raise
@@ -225,6 +228,7 @@ class Store:
         except BaseException as e:
             failure = e
             conn.rollback()
+            self._cache.clear()  # it may hold what the batch wrote
         finally:
             conn.close()
         with self._cond:
@@ -331,6 +335,8 @@ class Tx:
         self._deferring = 0
         self._queued: dict[str, list[dict[str, Any]]] = {"alerts": [], "events": [], "ledger": []}
         self._cursor: Any = None
+        self.remembered: list[tuple[str, str, int]] = []
+        """Keys this transaction put in the store's cache (dropped again if it rolls back)."""
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run ``sql`` (``:name`` parameters) on the driver's own connection; its rows.
@@ -610,12 +616,14 @@ class Tx:
 
     def _remember(self, op: Operation) -> None:
         # Decoding a row costs more than reading it; what this process wrote or read once is
-        # kept by (id, version) and used only while the stored state still matches. A write
-        # rolled back leaves an entry no stored row has that version of: harmless.
+        # kept by (id, version) and used only while the stored state still matches.
         cache = self.store._cache
         if len(cache) > 200_000:
             cache.clear()
-        cache[("operation", op.id, op.version)] = op
+        key = ("operation", op.id, op.version)
+        cache[key] = op
+        if self.batch:
+            self.remembered.append(key)
 
     # --- zones --------------------------------------------------------------------------
     def insert_zone(self, zone: Zone, boxes: Sequence[Sequence[Box]], now: float) -> None:
