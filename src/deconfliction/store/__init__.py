@@ -77,9 +77,8 @@ class Store:
         self._failures: dict[int, BaseException] = {}
         self.max_batch = 128
         self._cache: dict[tuple[str, str, int], Any] = {}
-        self.statements: dict[str, Any] = {}
-        """SQL statements built once and reused (building some costs more than running them)."""
         self._native: dict[str, str] = {}
+        """Hot statements in the driver's parameter style (see `native`)."""
         self.ledger_head: LedgerEntry | None = None
         """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
         self.ledger_head_batch = 0
