@@ -1,7 +1,7 @@
 """Strategic-check benchmark: checked operation writes with 100k live operations.
 
 Not part of ``make test``. Run: ``.venv/bin/python bench/strategic.py [--live 100000]
-[--scene mixed|dense]``.
+[--scene mixed|dense] [--database-url URL]``.
 
 1. Loads N live operations over the eastern Mediterranean (28–37°E, 31–37.5°N). Scene
    ``mixed`` (default, see `mixed_volume`): drone operations, crewed corridors, military areas
