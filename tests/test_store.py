@@ -368,6 +368,10 @@ def test_text_the_database_cannot_hold_is_refused(store: Store) -> None:
         return
     with pytest.raises(InvalidInput), store.write() as tx:
         tx.add_party("nul\u0000name", 0.0)
+    # The same through the driver's own connection (the write path's hot statements).
+    with pytest.raises(InvalidInput), store.write() as tx:
+        tx.run("INSERT INTO parties (name, created_at, ladder) VALUES (:n, 0, '[]')",
+               {"n": "nul\u0000name"})
     with store.read() as tx:
         assert tx.party_names() == ["IL"]
 
