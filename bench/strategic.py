@@ -245,7 +245,7 @@ def main() -> None:
         service = Service(store, settings, keys.load_or_create(Path(f"{tmp / 'bench.db'}.key")))
         tokens = {p: service.add_party(p) for p in PARTIES}
         load(service, args.live, rng, now, scene)
-        in_process(service, rng, now, args.writes // 4, busy=False, scene=scene)
+        in_process(service, rng, now, args.writes, busy=False, scene=scene)
         in_process(service, rng, now, args.writes, busy=False, scene=scene, threads=16)
         in_process(service, rng, now, min(args.writes, 1000), busy=True, scene=scene,
                    threads=16)
