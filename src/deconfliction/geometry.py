@@ -27,11 +27,16 @@ Methods and accuracy
   triangle inequality along the shortest geodesic).
 - Circle against polygon: the polygon is projected to an azimuthal equidistant (AEQD) plane
   centred at the circle's centre, where the circle is an exact disk (radial distances there are
-  geodesic distances). Edges are first cut into pieces of at most 1 degree, pieces farther than
+  geodesic distances; a point's plane coordinates come from ``Geod.inv``, its distance and
+  azimuth from the centre). Edges are first cut into pieces of at most 1 degree, pieces farther than
   ``radius_m + 200 km`` are dropped (no point of such a piece can reach the circle), and the rest
   are bisected until the projected midpoint of each piece lies within 0.1 m of its chord, so
   the projected polyline is within about 0.1 m of the true edge (well below the 1 m bound).
-  Overlap iff the centre lies in the polygon or the boundary comes nearer than ``radius_m``.
+  Overlap iff the centre lies in the polygon or the boundary comes nearer than ``radius_m``;
+  a piece whose chord is nearer than ``radius_m`` by more than its margin decides at once.
+- Area limits: a circle no larger than its flat disk (geodesic disks never are: the ellipsoid's
+  curvature is positive) and a polygon whose lon/lat box bounds its area below the limit pass
+  without measuring.
 - `contains`: shapely ``intersects_xy`` in lon/lat (boundary counts as inside) for polygons,
   geodesic distance to the centre for circles.
 - `distance_outside_m`: for circles, geodesic distance to the centre minus the radius. For
@@ -43,7 +48,7 @@ Methods and accuracy
   for circles, corrected for the inscribed-polygon deficit.
 
 Nothing is cached between calls unless the caller passes a `Memo` (a plain dict it owns): then
-shapes, index boxes, geodesic and AEQD objects derived from an outline are kept in it, keyed by
+shapes, index boxes and geodesic objects derived from an outline are kept in it, keyed by
 the outline's identity (outlines are immutable), and reused for the same outline objects.
 """
 
