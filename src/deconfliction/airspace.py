@@ -33,6 +33,7 @@ import pyproj
 
 from deconfliction.geometry import _aeqd, _project_edges, contains, distance_outside_m
 from deconfliction.model import Circle, Polygon, Volume4D, Zone
+from deconfliction.tactical import LOOKAHEAD_S
 from deconfliction.units import (
     DegreesArray,
     IndexArray,
@@ -135,7 +136,7 @@ def incursions(
     vs_mps: MpsArray,
     *,
     now: datetime,
-    lookahead_s: Seconds = 300.0,
+    lookahead_s: Seconds = LOOKAHEAD_S,
 ) -> Incursions:
     """Tracks inside a zone volume now, or predicted to enter one within the look-ahead.
 

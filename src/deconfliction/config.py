@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from deconfliction import tactical
 from deconfliction.errors import InvalidInput
 
 __all__ = ["Limits", "Settings"]
@@ -33,9 +34,9 @@ class Settings:
     database_url: str = "sqlite:///deconfliction.db"
     min_notice_s: float = 900.0
     tick_s: float = 1.0
-    r_m: float = 9260.0
-    h_m: float = 304.8
-    lookahead_s: float = 300.0
+    r_m: float = tactical.R_M
+    h_m: float = tactical.H_M
+    lookahead_s: float = tactical.LOOKAHEAD_S
     stale_s: float = 30.0
     dss_public_keys: tuple[str, ...] = ()
     dss_audience: tuple[str, ...] = ("localhost", "127.0.0.1")

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deconfliction.errors import InvalidInput
-from deconfliction.tactical import Minima, States, detect_between
+from deconfliction.tactical import H_M, LOOKAHEAD_S, R_M, Minima, States, detect_between
 from deconfliction.units import (
     Degrees,
     DegreesArray,
@@ -84,9 +84,9 @@ def resolve_many(
     vs_mps: MpsArray,
     party: PartyArray | None = None,
     *,
-    r_m: Metres = 9260.0,
-    h_m: Metres = 304.8,
-    lookahead_s: Seconds = 300.0,
+    r_m: Metres = R_M,
+    h_m: Metres = H_M,
+    lookahead_s: Seconds = LOOKAHEAD_S,
     same_party: bool = False,
     minima: Minima | None = None,
     heading_step_deg: Degrees = 5.0,
@@ -243,9 +243,9 @@ def resolve(
     vs_mps: MpsArray,
     party: PartyArray | None = None,
     *,
-    r_m: Metres = 9260.0,
-    h_m: Metres = 304.8,
-    lookahead_s: Seconds = 300.0,
+    r_m: Metres = R_M,
+    h_m: Metres = H_M,
+    lookahead_s: Seconds = LOOKAHEAD_S,
     same_party: bool = False,
     minima: Minima | None = None,
     heading_step_deg: Degrees = 5.0,

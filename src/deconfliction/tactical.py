@@ -71,7 +71,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +91,9 @@ from deconfliction.units import (
 )
 
 __all__ = [
+    "H_M",
+    "LOOKAHEAD_S",
+    "R_M",
     "Active",
     "Diff",
     "DiffRules",
@@ -104,6 +107,13 @@ __all__ = [
     "diff",
     "severity",
 ]
+
+R_M: Final = 9260.0
+"""Default horizontal separation (5 NM), m: the SPEC's R."""
+H_M: Final = 304.8
+"""Default vertical separation (1000 ft), m: the SPEC's H."""
+LOOKAHEAD_S: Final = 300.0
+"""Default prediction horizon, s."""
 
 _A_M = 6378137.0
 """WGS84 semi-major axis."""
@@ -769,9 +779,9 @@ def detect(
     vs_mps: MpsArray,
     party: PartyArray | None = None,
     *,
-    r_m: Metres = 9260.0,
-    h_m: Metres = 304.8,
-    lookahead_s: Seconds = 300.0,
+    r_m: Metres = R_M,
+    h_m: Metres = H_M,
+    lookahead_s: Seconds = LOOKAHEAD_S,
     same_party: bool = False,
     minima: Minima | None = None,
     engine: Engine = "auto",
@@ -856,9 +866,9 @@ def detect_between(
     party_a: PartyArray | None = None,
     party_b: PartyArray | None = None,
     *,
-    r_m: Metres = 9260.0,
-    h_m: Metres = 304.8,
-    lookahead_s: Seconds = 300.0,
+    r_m: Metres = R_M,
+    h_m: Metres = H_M,
+    lookahead_s: Seconds = LOOKAHEAD_S,
     same_party: bool = False,
     minima: Minima | None = None,
     engine: Engine = "auto",
