@@ -380,6 +380,8 @@ def test_writes_commit_synchronously(store: Store) -> None:
     if store.is_sqlite:
         with store.write() as tx:
             assert tx.conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            # Savepoint journals in memory; rolling one back is test_failed_statement_...
+            assert tx.conn.exec_driver_sql("PRAGMA temp_store").scalar() == 2  # MEMORY
         return
     with store.write() as tx:
         assert tx.conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
