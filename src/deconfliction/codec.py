@@ -104,7 +104,10 @@ def operation_to_json(op: Operation, *, private: bool) -> dict[str, Any]:
         "priority": op.priority,
         "flags": list(op.flags),
         "submitted_at": rfc3339(op.submitted_at),
-        "volumes": [volume_to_json(v) for v in op.volumes],
+        "updated_at": rfc3339(op.updated_at or op.submitted_at),
+        # Each volume's notice counts from its own notification: the evidence is kept with it.
+        "volumes": [{**volume_to_json(v), "notified_at": rfc3339(t)}
+                    for v, t in zip(op.volumes, op.volume_times(), strict=True)],
     }
     if private:
         out["details"] = dict(op.details)

@@ -116,8 +116,18 @@ class Operation:
     volumes: tuple[Volume4D, ...]
     priority: int
     submitted_at: datetime
+    """When the operation was first notified."""
     flags: tuple[str, ...] = ()
     details: Mapping[str, Any] = field(default_factory=dict)
+    notified_at: tuple[datetime, ...] = ()
+    """When each volume (same order) was notified as it now stands: an update keeps the time
+    of a volume it leaves unchanged. Empty means all at ``submitted_at``."""
+    updated_at: datetime | None = None
+    """When the volumes, priority or details last changed; None for never."""
+
+    def volume_times(self) -> tuple[datetime, ...]:
+        """`notified_at`, one per volume, whether stored or implied."""
+        return self.notified_at or (self.submitted_at,) * len(self.volumes)
 
 
 class ZoneKind(StrEnum):

@@ -150,8 +150,11 @@ class Service:
             vols, party, operations=ops, zones=zones, exclude_id=exclude_id, memo=self._shapes
         )
 
-    def _flags(self, vols: Sequence[Volume4D], now: datetime) -> tuple[tuple[str, ...], float]:
-        notice_s = (min(v.start for v in vols) - now).total_seconds()
+    def _flags(
+        self, vols: Sequence[Volume4D], notified: Sequence[datetime]
+    ) -> tuple[tuple[str, ...], float]:
+        """Flags and notice (s): the least of each volume's start less its notification."""
+        notice_s = min((v.start - t).total_seconds() for v, t in zip(vols, notified, strict=True))
         return (("late_notice",) if notice_s < self.settings.min_notice_s else ()), notice_s
 
     def create_operation(
@@ -170,7 +173,7 @@ class Service:
         """
         vols = self._check_volumes(volumes)
         now = self.clock()
-        flags, notice_s = self._flags(vols, now)
+        flags, notice_s = self._flags(vols, (now,) * len(vols))
         op = Operation(
             id=str(uuid.uuid4()),
             party=caller.party,
@@ -273,7 +276,11 @@ class Service:
             self._check_version(old, if_match)
             if old.state == OperationState.ENDED:
                 raise InvalidInput("an ended operation cannot change", field="state")
-            flags, notice_s = self._flags(vols, now)
+            # A volume the update leaves as it was keeps the notice it was given; only new or
+            # changed volumes count from now (editing details must not shorten the notice).
+            before = dict(zip(old.volumes, old.volume_times(), strict=True))
+            notified = tuple(before.get(v, now) for v in vols)
+            flags, notice_s = self._flags(vols, notified)
             op = replace(
                 old,
                 version=old.version + 1,
@@ -281,7 +288,8 @@ class Service:
                 priority=priority,
                 details=dict(details if details is not None else old.details),
                 flags=flags,
-                submitted_at=now,
+                notified_at=notified,
+                updated_at=now,
             )
             boxes = boxes_of(vols)
             overlaps = self._strategic(tx, vols, boxes, caller.party, op.id)
@@ -312,6 +320,9 @@ class Service:
             if if_match is not None:
                 self._check_version(old, if_match)
             check_transition(old.state, new)
+            if new == old.state:
+                # Asking again for the state it is in changes nothing: no version, no entry.
+                return old
             op = replace(old, state=new, version=old.version + 1)
             tx.replace_operation(op, None, signature)
             if new == OperationState.ENDED:

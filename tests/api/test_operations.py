@@ -208,3 +208,63 @@ def test_strategic_conflicts_listed_for_both_parties(running: Running) -> None:
     assert strategic(un) == []
     ru.post(f"/v1/operations/{b['id']}/state", json={"state": "ended"})
     assert strategic(il) == []
+
+
+def test_update_keeps_the_notice_of_unchanged_volumes(running: Running) -> None:
+    """Notice counts from when each volume was notified: editing only details (or adding a
+    volume with notice) must not shorten the notice the ledger shows, nor hide the first
+    notification time."""
+    from datetime import UTC, datetime, timedelta
+
+    from deconfliction.store import Store
+
+    il = running.client("IL")
+    first = volume(box(12, 12, 12.2, 12.2), start_min=16)  # 16 min: enough notice
+    created = il.post("/v1/operations", json=operation(first)).json()
+    assert created["flags"] == []
+    t0 = datetime.fromisoformat(created["submitted_at"])
+    later = t0 + timedelta(minutes=2)  # now 14 min before the start: short of 15
+    running.service.clock = lambda: later
+    url = f"/v1/operations/{created['id']}"
+    same = il.put(url, json=operation(first, details={"mission": "changed"}),
+                  headers={"If-Match": "1"})
+    assert same.status_code == 200, same.text
+    body = same.json()
+    assert body["flags"] == [] and body["details"] == {"mission": "changed"}
+    assert body["submitted_at"] == created["submitted_at"]
+    assert datetime.fromisoformat(body["updated_at"]) == later
+    assert body["volumes"][0]["notified_at"] == created["volumes"][0]["notified_at"]
+    # A new volume notified now, 14 min ahead, is late; the old one keeps its time.
+    extra = volume(box(12, 12, 12.2, 12.2), start_min=16)
+    extra["outline"] = box(12.3, 12, 12.5, 12.2)
+    moved = il.put(url, json=operation(first, extra), headers={"If-Match": "2"}).json()
+    assert moved["flags"] == ["late_notice"]
+    times = [datetime.fromisoformat(v["notified_at"]) for v in moved["volumes"]]
+    assert times == [t0, later]
+    # The ledger holds the notice as given, and another process reads the same times back.
+    entries = il.get("/v1/ledger", params={"after": 0}).json()["entries"]
+    updates = [e for e in entries
+               if e["kind"] == "operation.updated" and e["body"]["id"] == created["id"]]
+    assert updates[0]["body"]["flags"] == [] and updates[0]["body"]["notice_s"] > 15 * 60
+    assert updates[1]["body"]["notice_s"] < 15 * 60
+    other = Store(running.service.settings.database_url)
+    try:
+        with other.read() as tx:
+            stored = tx.operation(created["id"])
+        assert stored.volume_times() == (t0, later) and stored.updated_at == later
+        assert stored.submitted_at == t0
+    finally:
+        other.close()
+    running.service.clock = lambda: datetime.now(UTC)
+
+
+def test_asking_for_the_current_state_changes_nothing(running: Running) -> None:
+    il = running.client("IL")
+    op = il.post("/v1/operations", json=operation(volume(box(13, 13, 13.2, 13.2)))).json()
+    url = f"/v1/operations/{op['id']}/state"
+    head = il.get("/v1/ledger/head").json()["seq"]
+    again = il.post(url, json={"state": "accepted"})
+    assert again.status_code == 200 and again.json()["version"] == 1
+    assert il.get("/v1/ledger/head").json()["seq"] == head
+    assert il.post(url, json={"state": "ended"}).json()["version"] == 2
+    assert il.post(url, json={"state": "ended"}).json()["version"] == 2

@@ -603,6 +603,11 @@ class Tx:
         hit = self.store._cache.get(key)
         if hit is not None and hit.state.value == row.state:
             return hit  # type: ignore[no-any-return]
+        submitted_at = codec.from_epoch(row.submitted_at)
+        # Rows from before per-volume times were kept have none: all at submitted_at, which
+        # is also how the model spells "never updated" (empty).
+        times = tuple(codec.from_epoch(v["notified_at"]) for v in row.volumes
+                      if "notified_at" in v)
         op = Operation(
             id=row.id,
             party=row.party,
@@ -610,9 +615,13 @@ class Tx:
             state=OperationState(row.state),
             volumes=tuple(codec.volume_from_json(v) for v in row.volumes),
             priority=row.priority,
-            submitted_at=codec.from_epoch(row.submitted_at),
+            submitted_at=submitted_at,
             flags=tuple(row.flags),
             details=row.details,
+            notified_at=() if len(times) != len(row.volumes)
+            or all(t == submitted_at for t in times) else times,
+            updated_at=None if row.updated_at == row.submitted_at
+            else codec.from_epoch(row.updated_at),
         )
         self._remember(op)
         return op
@@ -748,12 +757,13 @@ def _op_row(op: Operation) -> dict[str, Any]:
         "state": op.state.value,
         "priority": op.priority,
         "submitted_at": codec.to_epoch(op.submitted_at),
-        "updated_at": codec.to_epoch(op.submitted_at),
+        "updated_at": codec.to_epoch(op.updated_at or op.submitted_at),
         "start": min(codec.to_epoch(v.start) for v in op.volumes),
         "end": max(codec.to_epoch(v.end) for v in op.volumes),
         "flags": list(op.flags),
         "details": dict(op.details),
-        "volumes": _volumes_json(op.volumes),
+        "volumes": [{**codec.volume_to_json(v, wrap=False), "notified_at": codec.to_epoch(t)}
+                    for v, t in zip(op.volumes, op.volume_times(), strict=True)],
     }
 
 
