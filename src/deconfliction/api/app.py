@@ -21,44 +21,60 @@ __all__ = ["BodyLimit", "create_app"]
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, before anything parses them."""
+    """Refuse request bodies over ``max_bytes`` with 413, before anything parses them.
+
+    A declared ``Content-Length`` over the limit is refused at once. Otherwise the body
+    (chunked or not) is read here, up to the limit, and replayed to the app: an error
+    raised from inside ``receive`` would reach FastAPI's body parsing, which answers any
+    failure there as a generic 400.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
+        # Without either header an HTTP/1.1 request has no body; such requests (the SSE
+        # stream among them) keep their own receive, so a disconnect still reaches them.
+        if b"content-length" not in headers and b"transfer-encoding" not in headers:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
             return
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                return  # the client left before sending its body: nobody to answer
+            chunk = message.get("body", b"")
+            seen += len(chunk)
             if seen > self.max_bytes:
-                raise _Oversize
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body: bytes | None = b"".join(chunks)
+
+        async def replay() -> Message:
+            nonlocal body
+            if body is None:
+                return await receive()
+            message: Message = {"type": "http.request", "body": body, "more_body": False}
+            body = None
             return message
 
-        try:
-            await self.app(scope, limited, send)
-        except _Oversize:
-            await self._refuse(scope, receive, send)
+        await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problems.problem(
             413, "too-large", f"the body is over {self.max_bytes} bytes", field="body"
         )
         await response(scope, receive, send)
-
-
-class _Oversize(Exception):
-    pass
 
 
 class Ticker:
