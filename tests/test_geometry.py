@@ -91,7 +91,7 @@ OUTLINE_REFUSALS: list[tuple[str, Outline, Limits, str]] = [
     ("edge of exactly 180 degrees", Polygon(((0.0, 0.0), (180.0, 0.0), (0.0, 10.0), (0.0, 0.0))),
      LIMITS, "o.coordinates[0][1]"),
     ("area", box(0.0, 0.0, 5.0, 5.0), LIMITS, "o.coordinates"),
-    ("vertices", box(0.0, 0.0, 1.0, 1.0), Limits(max_vertices=4), "o.coordinates"),
+    ("vertices", box(0.0, 0.0, 1.0, 1.0), Limits(max_vertices=3), "o.coordinates"),
     ("radius zero", Circle((0.0, 0.0), 0.0), LIMITS, "o.radius_m"),
     ("radius negative", Circle((0.0, 0.0), -5.0), LIMITS, "o.radius_m"),
     ("radius NaN", Circle((0.0, 0.0), math.nan), LIMITS, "o.radius_m"),
@@ -112,6 +112,19 @@ def test_check_outline_refuses(outline: Outline, limits: Limits, field: str) -> 
     with pytest.raises(InvalidGeometry) as info:
         check_outline(outline, field="o", limits=limits)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("closed", [True, False])
+def test_vertex_limit_counts_vertices_not_the_closing_repeat(closed: bool) -> None:
+    n = 1000
+    ring = [(math.cos(2 * math.pi * k / n), math.sin(2 * math.pi * k / n)) for k in range(n)]
+    limits = Limits(max_vertices=n)
+    assert len(check_outline(Polygon((*ring, *ring[:closed])), field="o",
+                             limits=limits).exterior) == n + 1
+    with pytest.raises(InvalidGeometry) as info:
+        check_outline(Polygon((*ring, (0.5, 0.0), *ring[:closed])), field="o",
+                      limits=Limits(max_vertices=n))
+    assert info.value.field == "o.coordinates"
 
 
 def test_area_limit_is_the_limit() -> None:

@@ -267,7 +267,9 @@ def _signed_area(xy: FloatArray) -> float:
 def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
     path = f"{field}.coordinates"
     given = [polygon.exterior, *polygon.holes]
-    count = sum(len(r) for r in given)
+    # Vertices, not positions: whether the client repeated the first one to close a ring
+    # must not decide whether the outline is accepted.
+    count = sum(len(r) - (len(r) > 1 and tuple(r[0]) == tuple(r[-1])) for r in given)
     if count > limits.max_vertices:
         raise InvalidGeometry(
             f"{count} vertices, more than the limit of {limits.max_vertices}", field=path
