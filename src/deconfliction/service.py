@@ -20,7 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction import codec, geometry, hotline, ledger, strategic
 from deconfliction.config import Settings
-from deconfliction.errors import Forbidden, InvalidInput, Unauthenticated, VersionMismatch
+from deconfliction.errors import (
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    Unauthenticated,
+    VersionMismatch,
+)
 from deconfliction.model import (
     Operation,
     OperationState,
@@ -250,6 +256,8 @@ class Service:
         if if_match is None:
             raise InvalidInput("If-Match with the current version is required", field="If-Match")
         wanted = if_match.strip().strip('"').removeprefix("W/").strip('"')
+        if wanted == "*":
+            return  # RFC 9110: any current version
         if wanted != str(op.version):
             raise VersionMismatch(
                 f"current version is {op.version}, not {wanted}", field="If-Match"
@@ -275,7 +283,7 @@ class Service:
             old = self._owned(tx, caller, op_id)
             self._check_version(old, if_match)
             if old.state == OperationState.ENDED:
-                raise InvalidInput("an ended operation cannot change", field="state")
+                raise InvalidTransition("an ended operation cannot change", field="state")
             # A volume the update leaves as it was keeps the notice it was given; only new or
             # changed volumes count from now (editing details must not shorten the notice).
             before = dict(zip(old.volumes, old.volume_times(), strict=True))

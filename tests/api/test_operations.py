@@ -268,3 +268,16 @@ def test_asking_for_the_current_state_changes_nothing(running: Running) -> None:
     assert il.get("/v1/ledger/head").json()["seq"] == head
     assert il.post(url, json={"state": "ended"}).json()["version"] == 2
     assert il.post(url, json={"state": "ended"}).json()["version"] == 2
+
+
+def test_if_match_star_and_ended_operations(running: Running) -> None:
+    il = running.client("IL")
+    op = il.post("/v1/operations", json=operation(volume(box(14, 14, 14.2, 14.2)))).json()
+    url = f"/v1/operations/{op['id']}"
+    body = operation(volume(box(14, 14, 14.3, 14.3)))
+    star = il.put(url, json=body, headers={"If-Match": "*"})  # RFC 9110: any version
+    assert star.status_code == 200 and star.json()["version"] == 2
+    assert il.post(f"{url}/state", json={"state": "ended"}).status_code == 200
+    ended = il.put(url, json=body, headers={"If-Match": "3"})
+    assert ended.status_code == 409, ended.text
+    assert ended.json()["field"] == "state"
