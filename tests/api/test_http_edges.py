@@ -1,4 +1,4 @@
-"""HTTP at its edges: bodies sent chunked."""
+"""HTTP at its edges: bodies sent chunked, and bodies that are not JSON or nest too deep."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
+from deconfliction.api.app import MAX_JSON_DEPTH
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 
@@ -103,3 +105,92 @@ def test_declared_length_at_and_over_limit(running: Running) -> None:
     _assert_problem(r, 413, "too-large", "body")
     r = il.post("/v1/operations", content=_padded(_op(40.8), limit), headers=headers)
     assert r.status_code == 201, r.text
+
+
+# --- bodies that are not JSON -----------------------------------------------------------------
+
+NOT_JSON = {
+    "invalid utf-8": b'{"volumes": [], "details": {"note": "\xff\xfe\xc3"}}',
+    "lone continuation byte": b'{"priority": 0, "volumes": [\x80]}',
+    "deep list": b"[" * 5000 + b"]" * 5000,
+    "deep object": b'{"volumes": ' + b'{"a": ' * 5000 + b"0" + b"}" * 5000 + b"}",
+    "truncated": b'{"volumes": [',
+}
+
+
+@pytest.mark.parametrize("raw", NOT_JSON.values(), ids=NOT_JSON.keys())
+def test_body_that_is_not_json_is_malformed_json_naming_body(running: Running, raw: bytes) -> None:
+    before = _counts(running)
+    r = running.client("IL").post(
+        "/v1/operations", content=raw, headers={"content-type": "application/json"}
+    )
+    _assert_problem(r, 400, "malformed-json", "body")
+    assert "parsing" not in r.json()["detail"]
+    assert _counts(running) == before
+
+
+def _deep_details(levels: int, lon: float) -> bytes:
+    """An operation whose whole body nests ``2 + levels`` deep (its volumes nest 7)."""
+    body = json.loads(_op(lon))
+    body["details"] = {"deep": [], "note": "[{" * 200}
+    node = body["details"]["deep"]
+    for _ in range(levels - 1):
+        node.append([])
+        node = node[0]
+    return json.dumps(body).encode()
+
+
+def test_nesting_up_to_the_limit_is_accepted(running: Running) -> None:
+    r = running.client("IL").post(
+        "/v1/operations",
+        content=_deep_details(MAX_JSON_DEPTH - 2, 41.0),
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 201, r.text
+    r = running.client("IL").get(r.headers["Location"])
+    assert r.status_code == 200
+    assert r.json()["details"]["note"] == "[{" * 200
+
+
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH - 1, 300])
+def test_nesting_past_the_limit_is_refused_and_stores_nothing(
+    running: Running, levels: int
+) -> None:
+    before = _counts(running)
+    r = running.client("IL").post(
+        "/v1/operations",
+        content=_deep_details(levels, 41.2),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    _assert_problem(r, 400, "malformed-json", "body")
+    assert str(MAX_JSON_DEPTH) in r.json()["detail"]
+    assert _counts(running) == before
+
+
+def test_invalid_utf8_detail_says_so(running: Running) -> None:
+    r = running.client("IL").post(
+        "/v1/messages",
+        content=b'{"to": "RU", "text": "\xff"}',
+        headers={"content-type": "application/json"},
+    )
+    _assert_problem(r, 400, "malformed-json", "body")
+    assert "UTF-8" in r.json()["detail"]
+
+
+def test_deep_nesting_detail_says_so(running: Running) -> None:
+    r = running.client("IL").post(
+        "/v1/messages",
+        content=b"[" * 5000 + b"]" * 5000,
+        headers={"content-type": "application/json"},
+    )
+    _assert_problem(r, 400, "malformed-json", "body")
+    assert "nested" in r.json()["detail"]
+
+
+def test_unknown_route_and_wrong_method_are_problems(running: Running) -> None:
+    il = running.client("IL")
+    r = il.get("/v1/no-such-thing")
+    _assert_problem(r, 404, "http-404", None)
+    r = il.delete("/v1/operations")
+    _assert_problem(r, 405, "http-405", None)
+    assert r.headers["allow"]

@@ -1,13 +1,15 @@
-"""The FastAPI application: routers, problem handlers, the body-size limit."""
+"""The FastAPI application: routers, problem handlers, the limits on request bodies."""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import numpy as np
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,11 +19,39 @@ from deconfliction.engine import Engine
 from deconfliction.hotline import Hotline
 from deconfliction.service import Service
 
-__all__ = ["BodyLimit", "create_app"]
+__all__ = ["MAX_JSON_DEPTH", "BodyLimit", "create_app", "json_depth"]
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays and objects a JSON body may have. Our bodies need under 10
+levels; free-form ``details`` nested past ~250 would be stored, then fail to serialise."""
+
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def json_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in ``body`` (0 for a scalar), without parsing it.
+
+    Brackets inside strings do not count. On text that is not JSON the answer is only an
+    estimate, and the parser refuses that text anyway.
+    """
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    opens = np.frombuffer(brackets, dtype=np.uint8)
+    steps = np.where((opens == ord("[")) | (opens == ord("{")), 1, -1)
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    # The content types FastAPI parses as JSON: application/json and application/*+json.
+    kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    return kind == b"application/json" or (
+        kind.startswith(b"application/") and kind.endswith(b"+json")
+    )
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, before anything parses them.
+    """Refuse request bodies over ``max_bytes`` with 413, and JSON bodies nested deeper than
+    `MAX_JSON_DEPTH` with 400, before anything parses them.
 
     A declared ``Content-Length`` over the limit is refused at once. Otherwise the body
     (chunked or not) is read here, up to the limit, and replayed to the app: an error
@@ -58,15 +88,24 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body: bytes | None = b"".join(chunks)
+        body = b"".join(chunks)
+        if _is_json(headers) and json_depth(body) > MAX_JSON_DEPTH:
+            response = problems.problem(
+                400,
+                "malformed-json",
+                f"the body is nested more than {MAX_JSON_DEPTH} deep",
+                field="body",
+            )
+            await response(scope, receive, send)
+            return
+        replayed = False
 
         async def replay() -> Message:
-            nonlocal body
-            if body is None:
+            nonlocal replayed
+            if replayed:
                 return await receive()
-            message: Message = {"type": "http.request", "body": body, "more_body": False}
-            body = None
-            return message
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
 

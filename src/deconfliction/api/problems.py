@@ -126,6 +126,19 @@ async def _on_validation(request: Request, exc: Exception) -> ProblemResponse:
 
 async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
     assert isinstance(exc, StarletteHTTPException)
+    # FastAPI answers a body it could not parse with a bare 400, raised from the cause:
+    # json.loads raises these where the bytes are not UTF-8 or nest past the stack (which
+    # BodyLimit's depth check should have refused first, for every JSON content type).
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, UnicodeDecodeError):
+        return problem(
+            400,
+            "malformed-json",
+            f"the body is not UTF-8: {cause.reason} at byte {cause.start}",
+            field="body",
+        )
+    if exc.status_code == 400 and isinstance(cause, RecursionError):
+        return problem(400, "malformed-json", "the body is nested too deeply", field="body")
     return problem(
         exc.status_code,
         "http-" + str(exc.status_code),
