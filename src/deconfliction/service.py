@@ -378,18 +378,25 @@ class Service:
         """Operations with a volume meeting the box (positive area) within the window, each as
         the caller may see it, oldest notice first; and whether ``limit`` cut the list.
 
-        With a box or a window only live (not ended) operations are searched, through the
-        index; with neither, every operation.
+        A box whose west edge is east of its east edge crosses the antimeridian (RFC 7946,
+        5.2). With a box or a window only live (not ended) operations are searched, through
+        the index; with neither, every operation.
         """
+        area = None
+        if box is not None:
+            west, south, east, north = box
+            east += 360.0 if west > east else 0.0
+            area = Polygon(((west, south), (east, south), (east, north), (west, north),
+                            (west, south)))
+        t0 = None if start is None else codec.to_epoch(start)
+        t1 = None if end is None else codec.to_epoch(end)
         with self.store.read() as tx:
-            ops = tx.operations_in(
-                box,
-                None if start is None else codec.to_epoch(start),
-                None if end is None else codec.to_epoch(end),
-            )
-        area = None if box is None else Polygon(
-            ((box[0], box[1]), (box[2], box[1]), (box[2], box[3]), (box[0], box[3]),
-             (box[0], box[1])))
+            if area is None:
+                ops = tx.operations_in(None, t0, t1)
+            else:
+                by_id = {o.id: o for b in geometry.index_boxes(area)
+                         for o in tx.operations_in(b, t0, t1)}
+                ops = sorted(by_id.values(), key=lambda o: o.submitted_at)
 
         def meets(v: Volume4D) -> bool:
             if start is not None and not v.end > start:

@@ -160,6 +160,18 @@ def test_antimeridian_operation_round_trips_and_conflicts(running: Running) -> N
     assert got["id"] not in [c["id"] for c in far.json()["conflicts"]]
     found = ru.get("/v1/operations", params={"bbox": "-180,-11,-179.8,-9"}).json()
     assert got["id"] in [o["id"] for o in found["operations"]]
+    # West above east: a box across the antimeridian (RFC 7946, 5.2), on either side of it.
+    for bbox, meets in (("179.9,-11,-179.9,-9", True), ("179.9,-11,179.95,-9", True),
+                        ("170,-9.4,-170,-9", False), ("179.9,-9.4,-179.9,-9", False)):
+        found = ru.get("/v1/operations", params={"bbox": bbox})
+        assert found.status_code == 200, found.text
+        assert (got["id"] in [o["id"] for o in found.json()["operations"]]) is meets, bbox
+    across_met = ru.get("/v1/operations", params={"bbox": "179.8,-9.8,-179.8,-9.6"}).json()
+    assert got["id"] in [o["id"] for o in across_met["operations"]]
+    assert far.json()["id"] not in [o["id"] for o in across_met["operations"]]
+    world = ru.get("/v1/operations", params={"bbox": "-180,-11,180,-9"}).json()
+    assert far.json()["id"] in [o["id"] for o in world["operations"]]
+    assert ru.get("/v1/operations", params={"bbox": "179,-9,-179,-11"}).status_code == 422
 
 
 def test_update_moves_operation_in_the_index(running: Running) -> None:

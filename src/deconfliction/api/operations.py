@@ -35,8 +35,10 @@ def _bbox(raw: str | None) -> Box | None:
         a, b, c, d = (float(x) for x in raw.split(","))
     except ValueError:
         raise InvalidInput("bbox is minlon,minlat,maxlon,maxlat", field="bbox") from None
-    if not (-180 <= a <= c <= 180 and -90 <= b <= d <= 90):
-        raise InvalidInput("bbox out of range or min > max", field="bbox")
+    # West above east is a box across the antimeridian (RFC 7946, 5.2); south above north
+    # has no such reading.
+    if not (-180 <= a <= 180 and -180 <= c <= 180 and -90 <= b <= d <= 90):
+        raise InvalidInput("bbox out of range or south > north", field="bbox")
     return a, b, c, d
 
 
