@@ -1,9 +1,11 @@
-"""HTTP at its edges: bodies sent chunked, and bodies that are not JSON or nest too deep."""
+"""HTTP at its edges: bodies sent chunked, bodies that are not JSON or nest too deep, bearer
+tokens, and the OpenAPI document telling the truth about errors and authentication."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +14,8 @@ from deconfliction.api.app import MAX_JSON_DEPTH
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 
+ERROR_STATUSES = ("400", "401", "403", "404", "409", "412", "413", "422", "428")
+PROBLEM_REF = "#/components/schemas/Problem"
 
 
 def _counts(running: Running) -> dict[str, int]:
@@ -194,3 +198,88 @@ def test_unknown_route_and_wrong_method_are_problems(running: Running) -> None:
     r = il.delete("/v1/operations")
     _assert_problem(r, 405, "http-405", None)
     assert r.headers["allow"]
+
+
+# --- authentication -----------------------------------------------------------------------------
+
+
+def test_authentication_answers_unchanged(running: Running) -> None:
+    token = running.tokens["IL"]
+    for headers in (
+        {},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": f"Basic {token}"},
+        {"Authorization": "Bearer"},
+    ):
+        r = httpx.get(f"{running.url}/v1/parties/me", headers=headers, timeout=30)
+        _assert_problem(r, 401, "unauthenticated", "Authorization")
+        assert r.headers["www-authenticate"] == "Bearer"
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        r = httpx.get(
+            f"{running.url}/v1/parties/me",
+            headers={"Authorization": f"{scheme}  {token}"},
+            timeout=30,
+        )
+        assert r.status_code == 200, (scheme, r.text)
+        assert r.json()["name"] == "IL"
+
+
+# --- the OpenAPI document -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openapi(running: Running) -> dict[str, Any]:
+    r = httpx.get(f"{running.url}/openapi.json", timeout=30)
+    assert r.status_code == 200
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
+def _v1_operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in doc["paths"].items():
+        if path.startswith("/v1"):
+            for method, op in item.items():
+                yield path, method, op
+
+
+def test_openapi_declares_bearer_security_on_every_v1_route(openapi: dict[str, Any]) -> None:
+    schemes = openapi["components"]["securitySchemes"]
+    bearer = [
+        name
+        for name, s in schemes.items()
+        if s["type"] == "http" and s["scheme"].lower() == "bearer"
+    ]
+    assert len(bearer) == 1, schemes
+    ops = list(_v1_operations(openapi))
+    assert len(ops) >= 20
+    for path, method, op in ops:
+        assert op.get("security") == [{bearer[0]: []}], (method, path)
+
+
+def test_openapi_problem_schema(openapi: dict[str, Any]) -> None:
+    problem = openapi["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "field", "errors"} <= set(problem["properties"])
+    assert {"type", "title", "status", "detail"} <= set(problem["required"])
+    assert problem["properties"]["status"]["type"] == "integer"
+
+
+def test_openapi_errors_are_problems_on_every_v1_route(openapi: dict[str, Any]) -> None:
+    for path, method, op in _v1_operations(openapi):
+        responses = op["responses"]
+        for status in ERROR_STATUSES:
+            assert status in responses, (method, path, status)
+            content = responses[status]["content"]
+            assert list(content) == ["application/problem+json"], (method, path, status)
+            assert content["application/problem+json"]["schema"] == {"$ref": PROBLEM_REF}
+        assert any(s.startswith("2") for s in responses), (method, path)
+        assert "WWW-Authenticate" in responses["401"]["headers"], (method, path)
+
+
+def test_openapi_has_no_default_validation_error(openapi: dict[str, Any]) -> None:
+    text = json.dumps(openapi)
+    assert "HTTPValidationError" not in text
+    for item in openapi["paths"].values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert "application/json" not in response.get("content", {}), op

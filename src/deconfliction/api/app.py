@@ -184,7 +184,8 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     app.state.service = service
     app.state.engine = engine
     problems.install(app)
-    for module in (operations, zones, tracks, hotline, stream, ledger, system):
-        app.include_router(module.router)
+    for module in (operations, zones, tracks, hotline, stream, ledger):
+        app.include_router(module.router, responses=problems.RESPONSES)
+    app.include_router(system.router)
     app.add_middleware(BodyLimit, max_bytes=service.settings.limits.max_body_bytes)
     return app

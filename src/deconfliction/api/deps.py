@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deconfliction.service import Caller, Service
 
-__all__ = ["CallerDep", "ServiceDep", "get_caller", "get_service"]
+__all__ = ["BEARER", "CallerDep", "ServiceDep", "get_caller", "get_service"]
+
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="A party's token: `Authorization: Bearer <token>`.",
+    auto_error=False,
+)
+"""The bearer scheme, as the OpenAPI document declares it; the service judges the token."""
 
 
 def get_service(request: Request) -> Service:
@@ -17,11 +25,18 @@ def get_service(request: Request) -> Service:
     return service
 
 
-def get_caller(request: Request) -> Caller:
-    """The party whose bearer token came with the request."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return get_service(request).authenticate(token.strip() if scheme.lower() == "bearer" else None)
+def get_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Caller:
+    """The party whose bearer token came with the request.
+
+    ``BEARER`` does not refuse (``auto_error=False``): a missing token, another scheme or an
+    unknown token all reach ``authenticate``, which raises `Unauthenticated`, answered as a
+    401 problem naming ``Authorization``.
+    """
+    token = credentials.credentials if credentials is not None else None
+    return get_service(request).authenticate(token)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

@@ -2,22 +2,37 @@
 
 Handlers are registered on the base class; Starlette looks them up along the MRO, so a new
 subclass is answered by its nearest listed ancestor, and a test checks every class has a row.
+The OpenAPI document describes the same answers: a ``Problem`` schema, served as
+``application/problem+json``, for every error status a route can give (`RESPONSES`).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from deconfliction import errors
 
-__all__ = ["PROBLEMS", "ProblemResponse", "install", "json_path", "problem"]
+__all__ = [
+    "MEDIA_TYPE",
+    "PROBLEMS",
+    "RESPONSES",
+    "FieldProblem",
+    "Problem",
+    "ProblemResponse",
+    "install",
+    "json_path",
+    "problem",
+]
+
+MEDIA_TYPE = "application/problem+json"
 
 PROBLEMS: dict[type[errors.DeconflictionError], tuple[int, str]] = {
     errors.DeconflictionError: (500, "internal"),
@@ -37,7 +52,62 @@ PROBLEMS: dict[type[errors.DeconflictionError], tuple[int, str]] = {
 class ProblemResponse(JSONResponse):
     """A JSON response typed ``application/problem+json``."""
 
-    media_type = "application/problem+json"
+    media_type = MEDIA_TYPE
+
+
+class FieldProblem(BaseModel):
+    """One of several invalid inputs."""
+
+    field: Annotated[str, Field(description="JSON path of the input, e.g. volumes[0].lower_m")]
+    detail: str
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    # Only the OpenAPI document uses this model; `problem` builds the answers.
+    model_config = ConfigDict(extra="allow")
+
+    type: Annotated[str, Field(description="/problems/<kind>, e.g. /problems/invalid-input")]
+    title: Annotated[str, Field(description="the kind, in words")]
+    status: Annotated[int, Field(description="the HTTP status")]
+    detail: Annotated[str, Field(description="what was wrong, for a person")]
+    field: Annotated[
+        str | None,
+        Field(
+            description="the offending input: a JSON path into the body, `body` for the "
+            "body as a whole, a query parameter or a header name"
+        ),
+    ] = None
+    errors: Annotated[
+        list[FieldProblem] | None,
+        Field(description="every invalid input, when there are several (422)"),
+    ] = None
+
+
+_ANSWERS = {
+    400: "The body is not JSON: malformed, not UTF-8, or nested too deeply.",
+    401: "No bearer token, or an unknown one.",
+    403: "The token's party may not do this.",
+    404: "No such resource.",
+    409: "Conflict with the current state.",
+    412: "If-Match names an old version.",
+    413: "The body is too large.",
+    422: "The input is invalid; `field` names it.",
+    428: "This write needs an If-Match header.",
+}
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": text,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for status, text in _ANSWERS.items()
+}
+RESPONSES[401]["headers"] = {
+    "WWW-Authenticate": {"description": "the scheme to use", "schema": {"const": "Bearer"}}
+}
+"""Error answers for a router's ``responses``, as the OpenAPI document lists them."""
 
 
 def _clean(value: Any) -> Any:
@@ -147,8 +217,24 @@ async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+def _schemas() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"Problem": schema, **schema.pop("$defs", {})}
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+    """Register the handlers on ``app``, and the ``Problem`` schema in its OpenAPI document
+    (which `RESPONSES` refer to)."""
     app.add_exception_handler(errors.DeconflictionError, _on_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    build = app.openapi
+    schemas = _schemas()
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI builds the document once and caches it; adding to it again changes nothing.
+        document = build()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
