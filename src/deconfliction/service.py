@@ -430,8 +430,13 @@ class Service:
         now = self.clock()
         with self.store.write() as tx:
             if applies_to is not None:
+                if not applies_to:
+                    raise InvalidInput("name at least one party, or leave applies_to out for "
+                                       "every party but the owner", field="applies_to")
                 for i, p in enumerate(applies_to):
                     self._check_party(tx, p, f"applies_to[{i}]")
+                    if p in applies_to[:i]:
+                        raise InvalidInput(f"{p!r} is listed twice", field=f"applies_to[{i}]")
             zone = Zone(
                 id=str(uuid.uuid4()),
                 owner=caller.party,

@@ -87,6 +87,14 @@ CASES: list[tuple[str, list[Any], Any, str]] = [
     ),
     ("no volumes", ["volumes"], [], "volumes"),
     ("string altitude", ["volumes", 0, "upper_m"], "high", "volumes[0].upper_m"),
+    ("number as a string", ["volumes", 0, "lower_m"], "3000", "volumes[0].lower_m"),
+    ("boolean altitude", ["volumes", 0, "upper_m"], True, "volumes[0].upper_m"),
+    ("boolean priority", ["priority"], True, "priority"),
+    ("string radius", ["volumes", 0, "outline"],
+     {"type": "Circle", "center": [30, 30], "radius_m": "500"}, "volumes[0].outline"),
+    ("string coordinate", ["volumes", 0, "outline", "coordinates", 0, 1], ["30.5", 30],
+     "volumes[0].outline"),
+    ("epoch seconds for a time", ["volumes", 0, "start"], 1_900_000_000, "volumes[0].start"),
 ]
 
 
@@ -144,6 +152,24 @@ def test_zone_with_unknown_party_refused(running: Running) -> None:
     )
     assert r.status_code == 422
     assert r.json()["field"] == "applies_to[1]"
+
+
+@pytest.mark.parametrize(("applies_to", "field"), [(["RU", "UN", "RU"], "applies_to[2]"),
+                                                    ([], "applies_to")])
+def test_zone_applying_twice_or_to_nobody_refused(
+    running: Running, applies_to: list[str], field: str
+) -> None:
+    """A repeated party is a slip, and an empty list a zone that binds nobody: most likely a
+    client that meant to leave the field out (every other party)."""
+    with running.service.store.read() as tx:
+        before = (tx.count("zones"), tx.count("ledger"))
+    r = running.client("IL").post("/v1/zones", json={
+        "name": "z", "kind": "no_fly", "applies_to": applies_to,
+        "volumes": [volume(box(1, 1, 1.1, 1.1))]})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+    with running.service.store.read() as tx:
+        assert (tx.count("zones"), tx.count("ledger")) == before
 
 
 def test_every_error_class_has_a_problem_row() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from deconfliction.errors import InvalidGeometry
 from deconfliction.model import Circle, Outline, Polygon, Volume4D
@@ -37,6 +37,25 @@ def _no_nul(text: str) -> str:
 Text = Annotated[str, AfterValidator(_no_nul)]
 
 
+def _number(value: Any) -> Any:
+    # pydantic would read "3000" or true as a number: a client sending those has a bug that
+    # should surface here, not as a volume it did not mean.
+    if isinstance(value, bool | str):
+        raise ValueError("a JSON number is required")
+    return value
+
+
+def _time_text(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("a time is an RFC 3339 string")
+    return value
+
+
+Num = Annotated[float, BeforeValidator(_number)]
+Int = Annotated[int, BeforeValidator(_number)]
+Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(allow_inf_nan=False, extra="ignore")
 
@@ -45,7 +64,7 @@ class PolygonIn(_In):
     """A GeoJSON Polygon: exterior ring then holes, positions ``[lon, lat]``."""
 
     type: Literal["Polygon"]
-    coordinates: list[list[list[float]]] = Field(min_length=1)
+    coordinates: list[list[list[Num]]] = Field(min_length=1)
 
     def to_model(self, field: str) -> Polygon:
         rings = []
@@ -65,8 +84,8 @@ class CircleIn(_In):
     """A circle: centre ``[lon, lat]`` and radius in metres."""
 
     type: Literal["Circle"]
-    center: list[float] = Field(min_length=2, max_length=2)
-    radius_m: float
+    center: list[Num] = Field(min_length=2, max_length=2)
+    radius_m: Num
 
     def to_model(self, field: str) -> Circle:
         return Circle(center=(self.center[0], self.center[1]), radius_m=self.radius_m)
@@ -79,10 +98,10 @@ class VolumeIn(_In):
     """A 4D volume: outline, altitude band in metres AMSL, window ``[start, end)`` in UTC."""
 
     outline: OutlineIn
-    lower_m: float
-    upper_m: float
-    start: AwareDatetime
-    end: AwareDatetime
+    lower_m: Num
+    upper_m: Num
+    start: Time
+    end: Time
 
     def to_model(self, field: str) -> Volume4D:
         outline: Outline = self.outline.to_model(f"{field}.outline")
@@ -104,7 +123,7 @@ class OperationIn(_In):
     """An operation: volumes, priority, and details private to the owner."""
 
     volumes: list[VolumeIn] = Field(min_length=1)
-    priority: int = Field(default=0, ge=-1000, le=1000)
+    priority: Int = Field(default=0, ge=-1000, le=1000)
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -127,13 +146,13 @@ class TrackIn(_In):
     """One state vector."""
 
     aircraft: Text = Field(min_length=1, max_length=64)
-    t: AwareDatetime
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-    alt_m: float = Field(ge=-1000, le=30000)
-    gs_mps: float = Field(ge=0, le=2000)
-    track_deg: float = Field(ge=-360, le=360)
-    vs_mps: float = Field(ge=-500, le=500)
+    t: Time
+    lon: Num = Field(ge=-180, le=180)
+    lat: Num = Field(ge=-90, le=90)
+    alt_m: Num = Field(ge=-1000, le=30000)
+    gs_mps: Num = Field(ge=0, le=2000)
+    track_deg: Num = Field(ge=-360, le=360)
+    vs_mps: Num = Field(ge=-500, le=500)
     operation: Text | None = None
 
 
