@@ -9,7 +9,8 @@ Not part of ``make test``. Run: ``.venv/bin/python bench/strategic.py [--live 10
    about 3 others. Scene ``dense``: boxes and circles 5–80 km across at any altitude in
    0–15 km, 30 min to 4 h; each write meets about 22 others (a stress case). Windows start
    within the next 48 h. Loading writes rows and index entries in large transactions (setup,
-   not measured).
+   not measured); with ``--checked-load`` every one goes through the full check instead, so
+   the conflicts, alerts and ledger tables are as full as after that many notices.
 2. Times creates with the full check (validation, index query, exact 4D intersection, insert,
    ledger entry, alerts, commit to disk) in-process through `Service`.
 3. The same over HTTP to a real server process on 127.0.0.1.
@@ -139,9 +140,27 @@ Scene = Callable[[np.random.Generator, datetime], Volume4D]
 
 
 def load(service: Service, n: int, rng: np.random.Generator, now: datetime,
-         scene: Scene) -> None:
-    """Bulk setup: rows and index entries, 5,000 to a transaction (no checks, no ledger)."""
+         scene: Scene, *, checked: bool = False) -> None:
+    """Bulk setup: rows and index entries, 5,000 to a transaction (no checks, no ledger).
+
+    ``checked``: every operation through the full check instead (16 submitters), so that the
+    conflicts, alerts, events and ledger tables hold what that many notices leave behind.
+    """
     t0 = time.perf_counter()
+    if checked:
+        vols = [scene(rng, now) for _ in range(n)]
+
+        def one(k: int) -> None:
+            service.create_operation(Caller(PARTIES[k % len(PARTIES)]), [vols[k]],
+                                     details={"mission": "bench"})
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(one, range(n)))
+        with service.store.read() as tx:
+            rows = {t: tx.count(t) for t in ("conflicts", "alerts", "ledger")}
+        print(f"loaded {n} live operations through the check in {time.perf_counter() - t0:.1f}"
+              f" s ({', '.join(f'{v} {k}' for k, v in rows.items())})")
+        return
     batch = 5_000
     for first in range(0, n, batch):
         with service.store.write() as tx:
@@ -228,6 +247,9 @@ def main() -> None:
     parser.add_argument("--live", type=int, default=100_000)
     parser.add_argument("--writes", type=int, default=2_000)
     parser.add_argument("--scene", choices=sorted(SCENES), default="mixed")
+    parser.add_argument("--checked-load", action="store_true",
+                        help="load through the full check (minutes), so conflicts, alerts and "
+                             "ledger are as full as after that many notices")
     parser.add_argument("--database-url", default=None,
                         help="an empty database (e.g. PostgreSQL); default a temporary SQLite file")
     args = parser.parse_args()
@@ -244,7 +266,7 @@ def main() -> None:
         store.migrate()
         service = Service(store, settings, keys.load_or_create(Path(f"{tmp / 'bench.db'}.key")))
         tokens = {p: service.add_party(p) for p in PARTIES}
-        load(service, args.live, rng, now, scene)
+        load(service, args.live, rng, now, scene, checked=args.checked_load)
         in_process(service, rng, now, args.writes, busy=False, scene=scene)
         in_process(service, rng, now, args.writes, busy=False, scene=scene, threads=16)
         in_process(service, rng, now, min(args.writes, 1000), busy=True, scene=scene,
