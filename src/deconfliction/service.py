@@ -492,6 +492,11 @@ class Service:
             track_store.deactivate_refs(tx, zone_id, codec.to_epoch(now))
             self._record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
 
+    def get_zone(self, zone_id: str) -> Zone:
+        """One live zone (zones are public); `NotFound` for an unknown or withdrawn one."""
+        with self.store.read() as tx:
+            return tx.zone(zone_id)
+
     def list_zones(self) -> list[Zone]:
         """Every live zone (zones are public: every party must know where not to fly)."""
         with self.store.read() as tx:

@@ -109,3 +109,19 @@ def test_circle_zone_is_plain_geojson(running: Running) -> None:
     for lon, lat in ring:
         assert abs(geod.inv(58.0, 58.0, lon, lat)[2] - 10_000) < 1
     assert feature["properties"]["volumes"][0]["outline"] == circle
+
+
+def test_zone_read_where_location_points(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    z = il.post("/v1/zones", json={"name": "Khmeimim ADZ", "kind": "air_defence",
+                                   "volumes": [volume(box(52, 52, 52.2, 52.2))]})
+    assert z.status_code == 201, z.text
+    got = ru.get(z.headers["Location"])  # zones are public: any party may read one
+    assert got.status_code == 200, got.text
+    feature = got.json()
+    assert feature["type"] == "Feature" and feature["id"] == z.json()["id"]
+    assert feature["properties"]["name"] == "Khmeimim ADZ"
+    assert running.client(None).get(z.headers["Location"]).status_code == 401
+    assert il.delete(z.headers["Location"]).status_code == 204
+    gone = ru.get(z.headers["Location"])
+    assert gone.status_code == 404 and gone.json()["field"] == "id"

@@ -42,6 +42,12 @@ def search(caller: CallerDep, service: ServiceDep) -> dict[str, Any]:
     }
 
 
+@router.get("/{zone_id}")
+def read(zone_id: str, caller: CallerDep, service: ServiceDep) -> dict[str, Any]:
+    """One live zone, as a GeoJSON Feature (where a create's ``Location`` points)."""
+    return codec.zone_to_feature(service.get_zone(zone_id))
+
+
 @router.delete("/{zone_id}", status_code=204)
 def withdraw(zone_id: str, caller: CallerDep, service: ServiceDep) -> Response:
     """Withdraw a zone the caller owns."""
