@@ -27,6 +27,7 @@ __all__ = [
     "InvalidSignature",
     "InvalidTransition",
     "NotFound",
+    "PreconditionRequired",
     "TooLarge",
     "Unauthenticated",
     "VersionMismatch",
@@ -68,6 +69,10 @@ class NotFound(DeconflictionError):
 
 class VersionMismatch(DeconflictionError):
     """If-Match names a version that is no longer the current one."""
+
+
+class PreconditionRequired(DeconflictionError):
+    """A change that must name the version it replaces (If-Match) came without one."""
 
 
 class InvalidTransition(DeconflictionError):

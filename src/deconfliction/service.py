@@ -24,6 +24,7 @@ from deconfliction.errors import (
     Forbidden,
     InvalidInput,
     InvalidTransition,
+    PreconditionRequired,
     Unauthenticated,
     VersionMismatch,
 )
@@ -254,7 +255,8 @@ class Service:
     @staticmethod
     def _check_version(op: Operation, if_match: str | None) -> None:
         if if_match is None:
-            raise InvalidInput("If-Match with the current version is required", field="If-Match")
+            raise PreconditionRequired("If-Match with the current version is required",
+                                       field="If-Match")
         wanted = if_match.strip().strip('"').removeprefix("W/").strip('"')
         if wanted == "*":
             return  # RFC 9110: any current version

@@ -56,7 +56,9 @@ def test_version_and_if_match(running: Running) -> None:
     il = running.client("IL")
     op = il.post("/v1/operations", json=operation(volume(box(10, 10, 10.2, 10.2)))).json()
     body = operation(volume(box(10, 10, 10.3, 10.3)))
-    assert il.put(f"/v1/operations/{op['id']}", json=body).status_code == 422
+    missing = il.put(f"/v1/operations/{op['id']}", json=body)
+    assert missing.status_code == 428  # RFC 6585: Precondition Required
+    assert missing.json()["field"] == "If-Match"
     ok = il.put(f"/v1/operations/{op['id']}", json=body, headers={"If-Match": '"1"'})
     assert ok.status_code == 200 and ok.json()["version"] == 2
     stale = il.put(f"/v1/operations/{op['id']}", json=body, headers={"If-Match": "1"})

@@ -43,6 +43,7 @@ PROBLEMS: dict[type[errors.DeconflictionError], tuple[int, str]] = {
     errors.Forbidden: (403, "forbidden"),
     errors.NotFound: (404, "not-found"),
     errors.VersionMismatch: (412, "version-mismatch"),
+    errors.PreconditionRequired: (428, "precondition-required"),
     errors.InvalidTransition: (409, "invalid-transition"),
     errors.Conflict: (409, "conflict"),
     errors.TooLarge: (413, "too-large"),
