@@ -25,6 +25,9 @@ class Limits:
     max_window_s: float = 7 * 86_400.0
     max_volumes: int = 100
     max_body_bytes: int = 1_000_000
+    max_json_depth: int = 64
+    """Deepest nesting of arrays and objects in a request body; ours need under 10 levels,
+    and free-form ``details`` nested past ~250 would be stored, then fail to serialise."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from deconfliction.api.app import MAX_JSON_DEPTH
+from deconfliction.config import Limits
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 
-ERROR_STATUSES = ("400", "401", "403", "404", "409", "412", "413", "422", "428")
+ERROR_STATUSES = ("400", "401", "403", "404", "409", "412", "413", "415", "422", "428")
+MAX_JSON_DEPTH = Limits().max_json_depth
 PROBLEM_REF = "#/components/schemas/Problem"
 
 
@@ -283,3 +284,21 @@ def test_openapi_has_no_default_validation_error(openapi: dict[str, Any]) -> Non
             for status, response in op["responses"].items():
                 if status.startswith(("4", "5")):
                     assert "application/json" not in response.get("content", {}), op
+
+
+@pytest.mark.parametrize("kind", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_json_is_415_and_stores_nothing(
+    running: Running, kind: str | None
+) -> None:
+    """curl -d without -H sends a form: say so, rather than "input should be an object". No
+    content type at all is not JSON either (FastAPI's strict content type)."""
+    before = _counts(running)
+    body = json.dumps(operation(volume(box(41.4, 41.4, 41.5, 41.5))))
+    r = running.client("IL").post("/v1/operations", content=body,
+                                  headers={} if kind is None else {"content-type": kind})
+    assert "content-type" not in r.request.headers or kind is not None
+    _assert_problem(r, 415, "unsupported-media-type", "Content-Type")
+    assert _counts(running) == before
+    ok = running.client("IL").post("/v1/operations", content=body,
+                                   headers={"content-type": "application/json"})
+    assert ok.status_code == 201

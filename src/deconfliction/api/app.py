@@ -19,11 +19,7 @@ from deconfliction.engine import Engine
 from deconfliction.hotline import Hotline
 from deconfliction.service import Service
 
-__all__ = ["MAX_JSON_DEPTH", "BodyLimit", "create_app", "json_depth"]
-
-MAX_JSON_DEPTH = 64
-"""Deepest nesting of arrays and objects a JSON body may have. Our bodies need under 10
-levels; free-form ``details`` nested past ~250 would be stored, then fail to serialise."""
+__all__ = ["BodyLimit", "create_app", "json_depth"]
 
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
@@ -42,7 +38,8 @@ def json_depth(body: bytes) -> int:
 
 
 def _is_json(headers: dict[bytes, bytes]) -> bool:
-    # The content types FastAPI parses as JSON: application/json and application/*+json.
+    # What FastAPI parses as JSON: application/json and application/*+json. A body with no
+    # content type is not (FastAPI's strict content type, against cross-site requests).
     kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
     return kind == b"application/json" or (
         kind.startswith(b"application/") and kind.endswith(b"+json")
@@ -50,8 +47,8 @@ def _is_json(headers: dict[bytes, bytes]) -> bool:
 
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413, and JSON bodies nested deeper than
-    `MAX_JSON_DEPTH` with 400, before anything parses them.
+    """Refuse request bodies over ``max_bytes`` with 413, bodies that are not JSON with 415,
+    and JSON nested deeper than ``max_depth`` with 400, before anything parses them.
 
     A declared ``Content-Length`` over the limit is refused at once. Otherwise the body
     (chunked or not) is read here, up to the limit, and replayed to the app: an error
@@ -59,9 +56,10 @@ class BodyLimit:
     failure there as a generic 400.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_depth: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
@@ -73,6 +71,14 @@ class BodyLimit:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send)
+            return
+        if declared != b"0" and not _is_json(headers):
+            # Every body the API takes is JSON; a form or text body would otherwise be read
+            # as "not an object", naming the wrong thing.
+            response = problems.problem(
+                415, "unsupported-media-type",
+                "the body must be JSON (Content-Type: application/json)", field="Content-Type")
+            await response(scope, receive, send)
             return
         chunks: list[bytes] = []
         seen = 0
@@ -89,11 +95,11 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        if _is_json(headers) and json_depth(body) > MAX_JSON_DEPTH:
+        if json_depth(body) > self.max_depth:
             response = problems.problem(
                 400,
                 "malformed-json",
-                f"the body is nested more than {MAX_JSON_DEPTH} deep",
+                f"the body is nested more than {self.max_depth} deep",
                 field="body",
             )
             await response(scope, receive, send)
@@ -187,5 +193,7 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     for module in (operations, zones, tracks, hotline, stream, ledger):
         app.include_router(module.router, responses=problems.RESPONSES)
     app.include_router(system.router)
-    app.add_middleware(BodyLimit, max_bytes=service.settings.limits.max_body_bytes)
+    limits = service.settings.limits
+    app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes,
+                       max_depth=limits.max_json_depth)
     return app

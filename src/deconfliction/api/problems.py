@@ -94,6 +94,7 @@ _ANSWERS = {
     409: "Conflict with the current state.",
     412: "If-Match names an old version.",
     413: "The body is too large.",
+    415: "The body is not sent as JSON.",
     422: "The input is invalid; `field` names it.",
     428: "This write needs an If-Match header.",
 }
