@@ -8,6 +8,8 @@ on disk with its record, or neither is.
 
 from __future__ import annotations
 
+import base64
+import math
 import os
 import secrets
 import uuid
@@ -375,10 +377,11 @@ class Service:
 
     def list_operations(
         self, caller: Caller, box: Box | None, start: datetime | None, end: datetime | None,
-        *, limit: int = 1000,
-    ) -> tuple[list[dict[str, Any]], bool]:
+        *, limit: int = 1000, after: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """Operations with a volume meeting the box (positive area) within the window, each as
-        the caller may see it, oldest notice first; and whether ``limit`` cut the list.
+        the caller may see it, oldest notice first (then by id); and, when ``limit`` cut the
+        list, the cursor to pass as ``after`` for the rest (else None).
 
         A box whose west edge is east of its east edge crosses the antimeridian (RFC 7946,
         5.2). With a box or a window only live (not ended) operations are searched, through
@@ -407,9 +410,15 @@ class Service:
                 return False
             return area is None or geometry.outlines_overlap(v.outline, area)
 
-        found = [o for o in ops if any(meets(v) for v in o.volumes)]
-        return ([codec.operation_to_json(o, private=o.party == caller.party)
-                 for o in found[:limit]], len(found) > limit)
+        since = None if after is None else _cursor_key(after)
+        found = sorted((o for o in ops if any(meets(v) for v in o.volumes)),
+                       key=lambda o: (codec.to_epoch(o.submitted_at), o.id))
+        if since is not None:
+            found = [o for o in found if (codec.to_epoch(o.submitted_at), o.id) > since]
+        page = found[:limit]
+        more = len(found) > limit
+        return ([codec.operation_to_json(o, private=o.party == caller.party) for o in page],
+                _cursor(page[-1]) if more else None)
 
     # --- zones --------------------------------------------------------------------------
     def create_zone(
@@ -570,6 +579,24 @@ class Service:
         """Exported ledger lines after seq ``after``."""
         with self.store.read() as tx:
             yield from tx.ledger_lines(after, limit)
+
+
+def _cursor(op: Operation) -> str:
+    """Where a page of operations ended: opaque to clients, (submitted_at, id) to us."""
+    raw = f"{codec.to_epoch(op.submitted_at)!r} {op.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _cursor_key(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        t, op_id = raw.split(" ", 1)
+        key = (float(t), op_id)
+    except ValueError:
+        raise InvalidInput("not a cursor this service gave", field="after") from None
+    if not math.isfinite(key[0]):
+        raise InvalidInput("not a cursor this service gave", field="after")
+    return key
 
 
 def overlap_json(o: Overlap) -> dict[str, Any]:

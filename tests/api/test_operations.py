@@ -199,9 +199,18 @@ def test_bbox_search_is_exact_and_limited(running: Running) -> None:
     assert op["id"] in [o["id"] for o in inside["operations"]]
     for _ in range(3):
         il.post("/v1/operations", json=operation(volume(box(-41, -41, -40.9, -40.9))))
-    page = il.get("/v1/operations", params={"bbox": "-41.5,-41.5,-40.5,-40.5", "limit": 2}).json()
+    area = {"bbox": "-41.5,-41.5,-40.5,-40.5"}
+    page = il.get("/v1/operations", params={**area, "limit": 2}).json()
     assert len(page["operations"]) == 2 and page["truncated"] is True
     assert il.get("/v1/operations", params={"limit": 0}).status_code == 422
+    # The cursor brings the rest, each once, in the same order as one big page.
+    rest = il.get("/v1/operations", params={**area, "limit": 2, "after": page["next"]}).json()
+    assert len(rest["operations"]) == 1 and rest["truncated"] is False and rest["next"] is None
+    whole = il.get("/v1/operations", params=area).json()["operations"]
+    assert [o["id"] for o in page["operations"] + rest["operations"]] == [
+        o["id"] for o in whole]
+    bad = il.get("/v1/operations", params={**area, "after": "not-a-cursor"})
+    assert bad.status_code == 422 and bad.json()["field"] == "after"
 
 
 def test_strategic_conflicts_listed_for_both_parties(running: Running) -> None:

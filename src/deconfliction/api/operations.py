@@ -73,18 +73,21 @@ def search(
     start: datetime | None = Query(default=None),
     end: datetime | None = Query(default=None),
     limit: int = Query(default=1000, ge=1, le=10_000),
+    after: str | None = None,
 ) -> dict[str, Any]:
     """Operations meeting a box and a window; other parties' come without details.
 
-    At most ``limit``, oldest notice first; ``truncated`` says whether more matched.
+    At most ``limit``, oldest notice first; ``truncated`` says whether more matched, and
+    ``next`` is then the ``after`` that asks for the rest.
     """
     for name, t in (("start", start), ("end", end)):
         if t is not None and t.tzinfo is None:
             raise InvalidInput("times are RFC 3339 with a zone", field=name)
     if start is not None and end is not None and end < start:
         raise InvalidInput("end before start", field="end")
-    ops, truncated = service.list_operations(caller, _bbox(bbox), start, end, limit=limit)
-    return {"operations": ops, "truncated": truncated}
+    ops, more = service.list_operations(caller, _bbox(bbox), start, end, limit=limit,
+                                        after=after)
+    return {"operations": ops, "truncated": more is not None, "next": more}
 
 
 @router.get("/{op_id}")
