@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deconfliction.config import Settings
+from deconfliction.config import LIMIT_NAMES, Limits, Settings
 from deconfliction.errors import InvalidInput
 
 
@@ -19,6 +19,30 @@ def test_minima_per_party_pair() -> None:
     s = Settings.from_environ({"DECONFLICTION_MINIMA": '{"IL/RU": {"r_m": 18520}}'})
     assert s.minima_map() == {("IL", "RU"): (18520.0, 304.8, 300.0)}
     assert Settings().minima_map() is None
+
+
+def test_limits_from_the_environment() -> None:
+    assert Settings.from_environ({}).limits == Limits()
+    s = Settings.from_environ({"DECONFLICTION_MAX_ZONE_WINDOW_S": "31536000",
+                               "DECONFLICTION_MAX_VERTICES": "5000",
+                               "DECONFLICTION_MAX_AREA_M2": "1e12"})
+    assert s.limits.max_zone_window_s == 365 * 86_400.0
+    assert s.limits.max_vertices == 5000 and isinstance(s.limits.max_vertices, int)
+    assert s.limits.max_area_m2 == 1e12
+    assert s.limits.max_window_s == Limits().max_window_s
+    assert set(LIMIT_NAMES) == {f for f in Limits.__dataclass_fields__}
+
+
+@pytest.mark.parametrize(("env", "field"), [
+    ({"DECONFLICTION_MAX_VERTICES": "10.5"}, "DECONFLICTION_MAX_VERTICES"),
+    ({"DECONFLICTION_MAX_WINDOW_S": "0"}, "DECONFLICTION_MAX_WINDOW_S"),
+    ({"DECONFLICTION_MAX_AREA_M2": "inf"}, "DECONFLICTION_MAX_AREA_M2"),
+    ({"DECONFLICTION_MAX_JSON_DEPTH": "deep"}, "DECONFLICTION_MAX_JSON_DEPTH"),
+])
+def test_bad_limits_named(env: dict[str, str], field: str) -> None:
+    with pytest.raises(InvalidInput) as e:
+        Settings.from_environ(env)
+    assert e.value.field == field
 
 
 @pytest.mark.parametrize(("env", "field"), [

@@ -5,7 +5,8 @@ Nothing here reads ``os.environ`` by itself: callers pass the mapping (tests pas
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -13,16 +14,24 @@ from typing import Any
 from deconfliction import tactical
 from deconfliction.errors import InvalidInput
 
-__all__ = ["Limits", "Settings"]
+__all__ = ["LIMIT_NAMES", "Limits", "Settings"]
+
+LIMIT_NAMES = ("max_area_m2", "max_vertices", "max_window_s", "max_zone_window_s",
+               "max_volumes", "max_body_bytes", "max_json_depth")
+"""`Limits` fields a deployment sets as ``DECONFLICTION_MAX_...`` (upper case)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What a volume may be: outline area and vertex count, window length."""
+    """What a volume may be: outline area and vertex count, window length; what a request
+    may be. Each has a ``DECONFLICTION_<NAME>`` variable (`LIMIT_NAMES`)."""
 
     max_area_m2: float = 250_000e6
     max_vertices: int = 1_000
     max_window_s: float = 7 * 86_400.0
+    max_zone_window_s: float = 7 * 86_400.0
+    """A zone's volumes may stand longer than an operation's (a border, a standing
+    air-defence zone); the default keeps them to the same week."""
     max_volumes: int = 100
     max_body_bytes: int = 1_000_000
     max_json_depth: int = 64
@@ -97,6 +106,7 @@ class Settings:
             ack_advisory_s=num("ACK_ADVISORY_S", s.ack_advisory_s),
             stream_poll_s=num("STREAM_POLL_S", s.stream_poll_s),
             minima=_minima(env.get("DECONFLICTION_MINIMA"), s.minima),
+            limits=_limits(s.limits, num),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **overrides)
@@ -111,6 +121,20 @@ class Settings:
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+def _limits(base: Limits, num: Callable[[str, float], float]) -> Limits:
+    """``base`` with each `LIMIT_NAMES` field the environment sets (``num`` reads one)."""
+    values: dict[str, Any] = {}
+    for name in LIMIT_NAMES:
+        default = getattr(base, name)
+        value = num(name.upper(), default)
+        whole = isinstance(default, int)
+        if not 0 < value < math.inf or (whole and value != int(value)):
+            raise InvalidInput("must be a positive " + ("whole number" if whole else "number"),
+                               field=f"DECONFLICTION_{name.upper()}")
+        values[name] = int(value) if whole else value
+    return replace(base, **values)
 
 
 def _minima(raw: str | None, default: tuple[tuple[str, str, float, float, float], ...]

@@ -126,15 +126,18 @@ class Service:
             raise InvalidInput(f"unknown party {name!r}", field=field)
 
     # --- operations ---------------------------------------------------------------------
-    def _check_volumes(self, vols: Sequence[Volume4D]) -> tuple[Volume4D, ...]:
+    def _check_volumes(
+        self, vols: Sequence[Volume4D], *, zone: bool = False
+    ) -> tuple[Volume4D, ...]:
+        limits = self.settings.limits
         if not vols:
             raise InvalidInput("at least one volume is required", field="volumes")
-        if len(vols) > self.settings.limits.max_volumes:
-            raise InvalidInput(
-                f"at most {self.settings.limits.max_volumes} volumes", field="volumes"
-            )
+        if len(vols) > limits.max_volumes:
+            raise InvalidInput(f"at most {limits.max_volumes} volumes", field="volumes")
+        if zone:
+            limits = replace(limits, max_window_s=limits.max_zone_window_s)
         return tuple(
-            geometry.check_volume(v, field=f"volumes[{i}]", limits=self.settings.limits)
+            geometry.check_volume(v, field=f"volumes[{i}]", limits=limits)
             for i, v in enumerate(vols)
         )
 
@@ -437,7 +440,7 @@ class Service:
             raise InvalidInput(f"unknown kind {kind!r}", field="kind") from None
         if not name.strip():
             raise InvalidInput("a zone needs a name", field="name")
-        vols = self._check_volumes(volumes)
+        vols = self._check_volumes(volumes, zone=True)
         now = self.clock()
         with self.store.write() as tx:
             if applies_to is not None:

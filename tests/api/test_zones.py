@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 
@@ -125,3 +129,35 @@ def test_zone_read_where_location_points(running: Running) -> None:
     assert il.delete(z.headers["Location"]).status_code == 204
     gone = ru.get(z.headers["Location"])
     assert gone.status_code == 404 and gone.json()["field"] == "id"
+
+
+def test_standing_zones_may_outlast_operations(tmp_path: Path) -> None:
+    """DECONFLICTION_MAX_ZONE_WINDOW_S lets a border stand for a year while operations keep
+    the week: the same volume is a zone but not an operation."""
+    from datetime import UTC, datetime, timedelta
+
+    from deconfliction.config import Limits
+    from deconfliction.errors import InvalidGeometry
+    from deconfliction.model import Polygon, Volume4D
+    from deconfliction.service import Caller
+    from tests.conftest import make_service
+
+    svc = make_service(tmp_path, limits=Limits(max_zone_window_s=366 * 86_400.0))
+    try:
+        svc.add_party("IL")
+        svc.add_party("RU")
+        start = datetime.now(UTC) + timedelta(hours=1)
+        year = Volume4D(Polygon(((35.0, 33.0), (35.5, 33.0), (35.5, 33.5), (35.0, 33.0))),
+                        0.0, 20_000.0, start, start + timedelta(days=365))
+        zone, _ = svc.create_zone(Caller("IL"), name="border", kind="sovereign",
+                                  volumes=[year], applies_to=None)
+        assert zone.volumes[0].end - zone.volumes[0].start == timedelta(days=365)
+        with pytest.raises(InvalidGeometry) as e:
+            svc.create_operation(Caller("RU"), [year])
+        assert e.value.field == "volumes[0].end"
+        longer = Volume4D(year.outline, 0.0, 20_000.0, start, start + timedelta(days=367))
+        with pytest.raises(InvalidGeometry):
+            svc.create_zone(Caller("IL"), name="too long", kind="sovereign", volumes=[longer],
+                            applies_to=None)
+    finally:
+        svc.store.close()
