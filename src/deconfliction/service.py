@@ -404,7 +404,7 @@ class Service:
             else:
                 by_id = {o.id: o for b in geometry.index_boxes(area)
                          for o in tx.operations_in(b, t0, t1)}
-                ops = sorted(by_id.values(), key=lambda o: o.submitted_at)
+                ops = list(by_id.values())
 
         def meets(v: Volume4D) -> bool:
             if start is not None and not v.end > start:
