@@ -207,7 +207,12 @@ class Service:
 
     def _notice(self, tx: Tx, now: datetime, kind: str, op: Operation,
                 overlaps: Sequence[Overlap], notice_s: float, signature: str | None) -> None:
-        """Record a notified (or changed) operation, its conflicts and its alerts."""
+        """Record a notified (or changed) operation, its conflicts and its alerts.
+
+        Alerts go out for the volumes notified now only: a volume an update left as it was
+        was alerted on when it was notified (and a later notice it meets alerted on itself),
+        so resending an operation, or editing its details, cannot flood the hotline.
+        """
         found = [overlap_json(o) for o in overlaps]
         with tx.deferred():
             self._record(
@@ -216,14 +221,18 @@ class Service:
                  "conflicts": found},
                 private=op.details, party_signature=signature,
             )
-            self._after_notice(tx, now, op, overlaps, found, notice_s)
+            fresh = {i for i, t in enumerate(op.volume_times()) if t == now}
+            self._after_notice(tx, now, op, overlaps, found, fresh)
 
     def _after_notice(
         self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap],
-        found: Sequence[dict[str, Any]], notice_s: float,
+        found: Sequence[dict[str, Any]], fresh: set[int],
     ) -> None:
-        """Conflict rows and alerts of a notice; ``found`` is ``overlaps`` as `overlap_json`."""
-        if "late_notice" in op.flags:
+        """Conflict rows of a notice, and alerts for its volumes numbered in ``fresh`` (those
+        notified now); ``found`` is ``overlaps`` as `overlap_json`."""
+        notice_s = min(((op.volumes[i].start - now).total_seconds() for i in fresh),
+                       default=math.inf)
+        if notice_s < self.settings.min_notice_s:
             body = {
                 "operation": op.id,
                 "party": op.party,
@@ -241,8 +250,9 @@ class Service:
         # all of them to the notifying party): a busy area must not flood a duty officer.
         by_party: dict[str, list[dict[str, Any]]] = {}
         for o, j in zip(overlaps, found, strict=True):
-            by_party.setdefault(o.party, []).append(j)
-        if overlaps:
+            if o.volume in fresh:
+                by_party.setdefault(o.party, []).append(j)
+        if by_party:
             every = [c for cs in by_party.values() for c in cs]
             self.alert(tx, now, op.party, "strategic", Severity.ADVISORY,
                        {"operation": op.id, "party": op.party, "conflicts": every})

@@ -304,3 +304,35 @@ def test_if_match_star_and_ended_operations(running: Running) -> None:
     ended = il.put(url, json=body, headers={"If-Match": "3"})
     assert ended.status_code == 409, ended.text
     assert ended.json()["field"] == "state"
+
+
+def test_resending_an_operation_raises_no_alert_again(running: Running) -> None:
+    """Alerts are for what a notice changes: resending an operation as GET gave it, or editing
+    its details, must not page every party again; moving a volume does."""
+    il, ru = running.client("IL"), running.client("RU")
+    theirs = ru.post("/v1/operations", json=operation(volume(box(15, 15, 15.4, 15.4)))).json()
+    mine = il.post("/v1/operations",
+                   json=operation(volume(box(15.2, 15.2, 15.6, 15.6), start_min=5))).json()
+    assert mine["flags"] == ["late_notice"] and mine["conflicts"]
+
+    def alerts(client: object) -> list[dict[str, object]]:
+        assert isinstance(client, type(il))
+        return [a for a in client.get("/v1/alerts").json()["alerts"]
+                if mine["id"] in str(a)]
+
+    before_il, before_ru = len(alerts(il)), len(alerts(ru))
+    late_ru = sum(a["kind"] == "late_notice" for a in alerts(ru))
+    assert before_ru >= 2 and late_ru == 1  # late notice, and the conflict with RU's
+    url = f"/v1/operations/{mine['id']}"
+    got = il.get(url).json()
+    again = il.put(url, json={"volumes": got["volumes"], "details": {"mission": "edited"}},
+                   headers={"If-Match": "*"})
+    assert again.status_code == 200, again.text
+    assert again.json()["flags"] == ["late_notice"] and again.json()["conflicts"]
+    assert (len(alerts(il)), len(alerts(ru))) == (before_il, before_ru)
+    moved = il.put(url, json=operation(volume(box(15.1, 15.1, 15.5, 15.5), start_min=30)),
+                   headers={"If-Match": "*"}).json()
+    assert moved["flags"] == [] and moved["conflicts"]
+    assert len(alerts(ru)) == before_ru + 1  # the moved volume's conflict, not late
+    assert sum(a["kind"] == "late_notice" for a in alerts(ru)) == late_ru
+    assert theirs["id"] in str(alerts(il))
