@@ -95,6 +95,10 @@ CASES: list[tuple[str, list[Any], Any, str]] = [
     ("string coordinate", ["volumes", 0, "outline", "coordinates", 0, 1], ["30.5", 30],
      "volumes[0].outline"),
     ("epoch seconds for a time", ["volumes", 0, "start"], 1_900_000_000, "volumes[0].start"),
+    ("epoch seconds as text", ["volumes", 0, "start"], "1900000000", "volumes[0].start"),
+    ("offset without a colon", ["volumes", 0, "end"], "2030-01-01T01:00:00+0300",
+     "volumes[0].end"),
+    ("date only", ["volumes", 0, "end"], "2030-01-01", "volumes[0].end"),
 ]
 
 
@@ -189,3 +193,18 @@ def test_nul_in_text_refused_and_named(running: Running) -> None:
         "aircraft": "X\x00", "t": "2026-01-01T00:00:00Z", "lon": 0, "lat": 0, "alt_m": 0,
         "gs_mps": 0, "track_deg": 0, "vs_mps": 0}]})
     assert r.status_code == 422 and r.json()["field"] == "reports[0].aircraft"
+
+
+@pytest.mark.parametrize(("path", "params", "field"), [
+    ("/v1/operations", {"start": "1700000000"}, "start"),
+    ("/v1/operations", {"end": "2030-01-01T00:00:00+0300"}, "end"),
+    ("/v1/identify", {"lon": 1, "lat": 1, "alt_m": 0, "t": "1700000000.5"}, "t"),
+])
+def test_query_times_are_rfc3339(
+    running: Running, path: str, params: dict[str, object], field: str
+) -> None:
+    r = running.client("IL").get(path, params=params)  # type: ignore[arg-type]
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+    ok = running.client("IL").get(path, params={**params, field: "2030-01-01T00:00:00+03:00"})  # type: ignore[arg-type]
+    assert ok.status_code == 200, ok.text

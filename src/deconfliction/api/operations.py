@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
 from deconfliction import codec
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.hotline import SignedBody
-from deconfliction.api.schemas import OperationIn, StateIn, volumes_to_model
+from deconfliction.api.schemas import OperationIn, StateIn, Time, volumes_to_model
 from deconfliction.errors import InvalidInput
 from deconfliction.model import Operation, Overlap
 from deconfliction.service import overlap_json
@@ -70,8 +69,8 @@ def search(
     caller: CallerDep,
     service: ServiceDep,
     bbox: str | None = None,
-    start: datetime | None = Query(default=None),
-    end: datetime | None = Query(default=None),
+    start: Annotated[Time | None, Query()] = None,
+    end: Annotated[Time | None, Query()] = None,
     limit: int = Query(default=1000, ge=1, le=10_000),
     after: str | None = None,
 ) -> dict[str, Any]:

@@ -6,6 +6,7 @@ CLI and replay apply them too.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,7 @@ __all__ = [
     "OperationIn",
     "PolygonIn",
     "StateIn",
+    "Time",
     "TrackBatchIn",
     "TrackIn",
     "VolumeIn",
@@ -45,9 +47,14 @@ def _number(value: Any) -> Any:
     return value
 
 
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
+
+
 def _time_text(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError("a time is an RFC 3339 string")
+    # pydantic alone would also read "1795466234" as epoch seconds and "+0300" as an offset.
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("a time is an RFC 3339 string with a zone, e.g. 2026-11-23T18:00:00Z")
     return value
 
 
