@@ -302,3 +302,25 @@ def test_a_body_that_is_not_json_is_415_and_stores_nothing(
     ok = running.client("IL").post("/v1/operations", content=body,
                                    headers={"content-type": "application/json"})
     assert ok.status_code == 201
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32", "utf-16-le"])
+def test_json_in_another_unicode_encoding_is_refused(running: Running, encoding: str) -> None:
+    """RFC 8259: JSON exchanged between systems is UTF-8 (the parser would read these)."""
+    before = _counts(running)
+    body = json.dumps(operation(volume(box(41.6, 41.6, 41.7, 41.7)))).encode(encoding)
+    r = running.client("IL").post("/v1/operations", content=body,
+                                  headers={"content-type": "application/json"})
+    _assert_problem(r, 400, "malformed-json", "body")
+    assert _counts(running) == before
+
+
+def test_compressed_body_is_415_naming_the_encoding(running: Running) -> None:
+    import gzip
+
+    before = _counts(running)
+    body = gzip.compress(json.dumps(operation(volume(box(41.6, 41.6, 41.7, 41.7)))).encode())
+    r = running.client("IL").post("/v1/operations", content=body, headers={
+        "content-type": "application/json", "content-encoding": "gzip"})
+    _assert_problem(r, 415, "unsupported-media-type", "Content-Encoding")
+    assert _counts(running) == before

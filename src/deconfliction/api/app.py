@@ -80,6 +80,13 @@ class BodyLimit:
                 "the body must be JSON (Content-Type: application/json)", field="Content-Type")
             await response(scope, receive, send)
             return
+        coding = headers.get(b"content-encoding", b"").strip().lower()
+        if declared != b"0" and coding not in (b"", b"identity"):
+            response = problems.problem(
+                415, "unsupported-media-type",
+                "the body must be sent uncompressed", field="Content-Encoding")
+            await response(scope, receive, send)
+            return
         chunks: list[bytes] = []
         seen = 0
         while True:
@@ -95,6 +102,18 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
+        # RFC 8259: JSON between systems is UTF-8, but the parser would also read UTF-16 and
+        # UTF-32 (spotted by their NUL bytes, which UTF-8 JSON can only hold escaped).
+        try:
+            body.decode("utf-8")
+            wrong = "it holds NUL bytes (UTF-16 or UTF-32?)" if b"\x00" in body else None
+        except UnicodeDecodeError as e:
+            wrong = f"{e.reason} at byte {e.start}"
+        if wrong is not None:
+            response = problems.problem(
+                400, "malformed-json", f"the body is not UTF-8: {wrong}", field="body")
+            await response(scope, receive, send)
+            return
         if json_depth(body) > self.max_depth:
             response = problems.problem(
                 400,
