@@ -219,7 +219,7 @@ class Service:
                 tx, now, op.party, kind,
                 {**codec.operation_to_json(op, private=False), "notice_s": notice_s,
                  "conflicts": found},
-                private=op.details, party_signature=signature,
+                private=op.details, private_field="details", party_signature=signature,
             )
             fresh = {i for i, t in enumerate(op.volume_times()) if t == now}
             self._after_notice(tx, now, op, overlaps, found, fresh)
@@ -548,6 +548,7 @@ class Service:
         body: Mapping[str, Any],
         *,
         private: Any = None,
+        private_field: str | None = None,
         party_signature: str | None = None,
     ) -> None:
         # Parsing the newest line costs more than the append itself; the store keeps the entry
@@ -568,7 +569,15 @@ class Service:
             prev_line = tx.ledger_last()
             prev = None if prev_line is None else ledger.from_json_line(prev_line)
         salt = os.urandom(16)
-        digest = None if private is None else ledger.private_digest(private, salt=salt)
+        try:
+            digest = None if private is None else ledger.private_digest(private, salt=salt)
+        except InvalidInput as e:
+            # The digest names a path inside the private part; the caller knows its name.
+            if private_field is None:
+                raise
+            inner = e.field or ""
+            raise InvalidInput(e.detail, field=private_field + (
+                "" if not inner else inner if inner.startswith("[") else f".{inner}")) from None
         entry, line = ledger.append_line(
             prev,
             time=now if prev is None else max(now, prev.time),

@@ -208,3 +208,24 @@ def test_query_times_are_rfc3339(
     assert r.json()["field"] == field
     ok = running.client("IL").get(path, params={**params, field: "2030-01-01T00:00:00+03:00"})  # type: ignore[arg-type]
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize(("details", "field"), [
+    ('{"m": "\\udc00"}', "details.m"),
+    ('{"callsigns": ["ok", "\\ud800x"]}', "details.callsigns[1]"),
+    ('{"\\udc00": 1}', "details"),
+])
+def test_text_without_utf8_form_in_details_is_named(
+    running: Running, details: str, field: str
+) -> None:
+    """A lone surrogate (valid JSON escape, no UTF-8 form) cannot go into the ledger's digest:
+    refused naming its place in the body, nothing stored."""
+    body = json.dumps(_good())[:-1] + f', "details": {details}}}'
+    with running.service.store.read() as tx:
+        before = (tx.count("operations"), tx.count("ledger"))
+    r = running.client("IL").post("/v1/operations", content=body,
+                                  headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field
+    with running.service.store.read() as tx:
+        assert (tx.count("operations"), tx.count("ledger")) == before
