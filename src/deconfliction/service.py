@@ -406,15 +406,6 @@ class Service:
             east += 360.0 if west > east else 0.0
             area = Polygon(((west, south), (east, south), (east, north), (west, north),
                             (west, south)))
-        t0 = None if start is None else codec.to_epoch(start)
-        t1 = None if end is None else codec.to_epoch(end)
-        with self.store.read() as tx:
-            if area is None:
-                ops = tx.operations_in(None, t0, t1)
-            else:
-                by_id = {o.id: o for b in geometry.index_boxes(area)
-                         for o in tx.operations_in(b, t0, t1)}
-                ops = list(by_id.values())
 
         def meets(v: Volume4D) -> bool:
             if start is not None and not v.end > start:
@@ -423,15 +414,28 @@ class Service:
                 return False
             return area is None or geometry.outlines_overlap(v.outline, area)
 
-        since = None if after is None else _cursor_key(after)
-        found = sorted((o for o in ops if any(meets(v) for v in o.volumes)),
-                       key=lambda o: (codec.to_epoch(o.submitted_at), o.id))
-        if since is not None:
-            found = [o for o in found if (codec.to_epoch(o.submitted_at), o.id) > since]
-        page = found[:limit]
-        more = len(found) > limit
-        return ([codec.operation_to_json(o, private=o.party == caller.party) for o in page],
-                _cursor(page[-1]) if more else None)
+        page: list[tuple[tuple[float, str], Operation]] = []
+        with self.store.read() as tx:
+            # Walk the candidates in order and decode only as many as the page needs: a box
+            # over the whole region must not decode every operation in it.
+            keys = tx.operation_keys(
+                None if area is None else geometry.index_boxes(area),
+                None if start is None else codec.to_epoch(start),
+                None if end is None else codec.to_epoch(end),
+                after=None if after is None else _cursor_key(after),
+                limit=limit + 1 if area is None and start is None and end is None else None)
+            for first in range(0, len(keys), 256):
+                chunk = keys[first : first + 256]
+                ops = {o.id: o for o in tx.operations(i for _, i in chunk)}
+                page.extend((k, o) for k in chunk
+                            if (o := ops.get(k[1])) is not None
+                            and any(meets(v) for v in o.volumes))
+                if len(page) > limit:
+                    break
+        more = len(page) > limit
+        page = page[:limit]
+        return ([codec.operation_to_json(o, private=o.party == caller.party) for _, o in page],
+                _cursor(page[-1][0]) if more else None)
 
     # --- zones --------------------------------------------------------------------------
     def create_zone(
@@ -603,9 +607,10 @@ class Service:
             yield from tx.ledger_lines(after, limit)
 
 
-def _cursor(op: Operation) -> str:
-    """Where a page of operations ended: opaque to clients, (submitted_at, id) to us."""
-    raw = f"{codec.to_epoch(op.submitted_at)!r} {op.id}".encode()
+def _cursor(key: tuple[float, str]) -> str:
+    """Where a page of operations ended: opaque to clients, the stored (submitted_at, id) of
+    its last operation to us."""
+    raw = f"{key[0]!r} {key[1]}".encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 

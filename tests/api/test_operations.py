@@ -209,6 +209,18 @@ def test_bbox_search_is_exact_and_limited(running: Running) -> None:
     whole = il.get("/v1/operations", params=area).json()["operations"]
     assert [o["id"] for o in page["operations"] + rest["operations"]] == [
         o["id"] for o in whole]
+    # The same without any filter (every operation, ended ones too) and with a window only.
+    for params in ({}, {"start": page["operations"][0]["volumes"][0]["start"]}):
+        whole = il.get("/v1/operations", params={**params, "limit": 10_000}).json()
+        assert whole["next"] is None
+        ids, after = [], None
+        while True:
+            got = il.get("/v1/operations", params={**params, "limit": 7,
+                                                   **({"after": after} if after else {})}).json()
+            ids += [o["id"] for o in got["operations"]]
+            if (after := got["next"]) is None:
+                break
+        assert ids == [o["id"] for o in whole["operations"]] and len(set(ids)) == len(ids)
     bad = il.get("/v1/operations", params={**area, "after": "not-a-cursor"})
     assert bad.status_code == 422 and bad.json()["field"] == "after"
 

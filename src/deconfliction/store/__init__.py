@@ -320,7 +320,6 @@ _CANDIDATES_POSTGRES = (
     "&& box(point(:start, :lower), point(:end, :upper))"
 )
 
-
 def _volumes_json(volumes: Sequence[Volume4D]) -> list[dict[str, Any]]:
     return [codec.volume_to_json(v, wrap=False) for v in volumes]
 
@@ -498,16 +497,7 @@ class Tx:
         """
         rows = self.run(
             _CANDIDATES_SQLITE if self.store.is_sqlite else _CANDIDATES_POSTGRES,
-            {
-                "start": start,
-                "end": end,
-                "min_lon": box[0],
-                "min_lat": box[1],
-                "max_lon": box[2],
-                "max_lat": box[3],
-                "lower": lower_m,
-                "upper": upper_m,
-            },
+            _box_params(box, lower_m, upper_m, start, end),
         )
         return {(r[0], r[1]) for r in rows}
 
@@ -573,30 +563,48 @@ class Tx:
             out.extend(o for o in found if o is not None)
         return out
 
-    def operations_in(
+    def operation_keys(
         self,
-        box: Box | None,
+        boxes: Sequence[Box] | None,
         start: float | None,
         end: float | None,
-        party: str | None = None,
-        live_only: bool = False,
-    ) -> list[Operation]:
-        """Operations meeting a lon/lat box and a window (each optional), from the index."""
-        if box is None and start is None and end is None:
-            q = select(s.operations)
-            if party is not None:
-                q = q.where(s.operations.c.party == party)
-            if live_only:
-                q = q.where(s.operations.c.state != OperationState.ENDED.value)
-            return [self._op(r) for r in self.conn.execute(q.order_by(s.operations.c.submitted_at))]
-        b = box or (-180.0, -90.0, 180.0, 90.0)
-        found = self.candidates(
-            b, -1e9, 1e9, start if start is not None else -1e18, end if end is not None else 1e18
-        )
-        ops = self.operations(i for k, i in found if k == "operation")
-        if party is not None:
-            ops = [o for o in ops if o.party == party]
-        return sorted(ops, key=lambda o: o.submitted_at)
+        *,
+        after: tuple[float, str] | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[float, str]]:
+        """(submitted_at, id) of the operations whose index boxes meet any of ``boxes`` and
+        the window (each optional), in that order, after ``after``; at most ``limit``.
+
+        Keys only, so that a caller paging through a large area decodes just one page. With
+        neither boxes nor window every operation counts, ended ones too; otherwise only live
+        ones (the index holds no other), and candidates may be more than what truly meets.
+        """
+        c = s.operations.c
+        if boxes is None and start is None and end is None:
+            q = select(c.submitted_at, c.id).order_by(c.submitted_at, c.id)
+            if after is not None:
+                q = q.where((c.submitted_at > after[0])
+                            | ((c.submitted_at == after[0]) & (c.id > after[1])))
+            if limit is not None:
+                q = q.limit(limit)
+            return [(float(r[0]), str(r[1])) for r in self.conn.execute(q)]
+        ids: set[str] = set()
+        for b in boxes or [(-180.0, -90.0, 180.0, 90.0)]:
+            ids.update(i for k, i in self.candidates(
+                b, -1e9, 1e9, start if start is not None else -1e18,
+                end if end is not None else 1e18) if k == "operation")
+        found: list[tuple[float, str]] = []
+        todo = sorted(ids)
+        for first in range(0, len(todo), 500):
+            part = todo[first : first + 500]
+            marks = ", ".join(f":i{n}" for n in range(len(part)))
+            found.extend((float(r[0]), str(r[1])) for r in self.run(
+                f"SELECT submitted_at, id FROM operations WHERE id IN ({marks})",
+                {f"i{n}": i for n, i in enumerate(part)}))
+        found.sort()
+        if after is not None:
+            found = [k for k in found if k > after]
+        return found if limit is None else found[:limit]
 
     def _op(self, row: Any) -> Operation:
         key = ("operation", row.id, row.version)
@@ -747,6 +755,12 @@ class Tx:
                 select(func.count()).select_from(s.metadata.tables[table])
             ).scalar_one()
         )
+
+
+def _box_params(box: Box, lower_m: float, upper_m: float, start: float, end: float
+                ) -> dict[str, float]:
+    return {"start": start, "end": end, "min_lon": box[0], "min_lat": box[1],
+            "max_lon": box[2], "max_lat": box[3], "lower": lower_m, "upper": upper_m}
 
 
 def _op_row(op: Operation) -> dict[str, Any]:
