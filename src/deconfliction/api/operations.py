@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from deconfliction import codec
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.hotline import SignedBody
-from deconfliction.api.schemas import OperationIn, StateIn, Time, volumes_to_model
+from deconfliction.api.schemas import OperationIn, QueryTime, StateIn, volumes_to_model
 from deconfliction.errors import InvalidInput
 from deconfliction.model import Operation, Overlap
 from deconfliction.service import overlap_json
@@ -28,8 +28,8 @@ def _answer(op: Operation, overlaps: list[Overlap]) -> dict[str, Any]:
 
 
 def _bbox(raw: str | None) -> Box | None:
-    if raw is None:
-        return None
+    if not raw:
+        return None  # absent, or sent empty (bbox=) as forms and templates do
     try:
         a, b, c, d = (float(x) for x in raw.split(","))
     except ValueError:
@@ -69,8 +69,8 @@ def search(
     caller: CallerDep,
     service: ServiceDep,
     bbox: str | None = None,
-    start: Annotated[Time | None, Query()] = None,
-    end: Annotated[Time | None, Query()] = None,
+    start: Annotated[QueryTime, Query()] = None,
+    end: Annotated[QueryTime, Query()] = None,
     limit: int = Query(default=1000, ge=1, le=10_000),
     after: str | None = None,
 ) -> dict[str, Any]:

@@ -20,6 +20,7 @@ __all__ = [
     "MessageIn",
     "OperationIn",
     "PolygonIn",
+    "QueryTime",
     "StateIn",
     "Time",
     "TrackBatchIn",
@@ -61,6 +62,14 @@ def _time_text(value: Any) -> Any:
 Num = Annotated[float, BeforeValidator(_number)]
 Int = Annotated[int, BeforeValidator(_number)]
 Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+
+
+def _empty_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+QueryTime = Annotated[Time | None, BeforeValidator(_empty_is_none)]
+"""A time in a query string, where ``start=`` (as forms and templates send it) means none."""
 
 
 class _In(BaseModel):

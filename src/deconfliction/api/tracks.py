@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CallerDep
-from deconfliction.api.schemas import Time, TrackBatchIn
+from deconfliction.api.schemas import QueryTime, TrackBatchIn
 from deconfliction.engine import Engine
 from deconfliction.errors import InvalidInput
 from deconfliction.model import Track
@@ -46,7 +46,7 @@ def identify(caller: CallerDep, request: Request,
              lon: Annotated[float, Query(ge=-180, le=180)],
              lat: Annotated[float, Query(ge=-90, le=90)],
              alt_m: Annotated[float, Query(ge=-1000, le=40000)],
-             t: Annotated[Time | None, Query()] = None) -> dict[str, Any]:
+             t: Annotated[QueryTime, Query()] = None) -> dict[str, Any]:
     """Which notified operations cover this point at ``t`` (default now), and nearby tracks."""
     if t is not None and t.tzinfo is None:
         raise InvalidInput("t is RFC 3339 with a zone", field="t")
