@@ -232,3 +232,14 @@ def test_text_without_utf8_form_in_details_is_named(
     assert r.json()["field"] == field
     with running.service.store.read() as tx:
         assert (tx.count("operations"), tx.count("ledger")) == before
+
+
+def test_rfc3339_times_in_every_spelling_are_taken(running: Running) -> None:
+    """What the strict time check must still take: RFC 3339 lets a space stand for the T, and
+    any offset with a colon, fraction or not."""
+    for start, end in (("2030-01-01 00:00:00+00:00", "2030-01-01T01:00:00.5z"),
+                       ("2030-01-01t03:00:00+03:00", "2030-01-01T00:30:00.000000-00:30")):
+        body = _set(_set(_good(), ["volumes", 0, "start"], start), ["volumes", 0, "end"], end)
+        r = running.client("IL").post("/v1/operations", json=body)
+        assert r.status_code == 201, r.text
+        assert r.json()["volumes"][0]["start"] == "2030-01-01T00:00:00Z"

@@ -48,8 +48,9 @@ def _number(value: Any) -> Any:
     return value
 
 
+# RFC 3339 section 5.6 lets a space stand for the T (as Python's str(datetime) writes it).
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})")
 
 
 def _time_text(value: Any) -> Any:
