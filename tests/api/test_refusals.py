@@ -211,6 +211,9 @@ def test_query_times_are_rfc3339(
     # Sent empty, as the contract's own template (start=&end=) and HTML forms do: not given.
     empty = running.client("IL").get(path, params={**params, field: ""})  # type: ignore[arg-type]
     assert empty.status_code == 200, empty.text
+    # An offset's "+" typed into a URL unencoded arrives as a space.
+    query = "&".join(f"{k}={v}" for k, v in {**params, field: "2030-01-01T00:00:00+03:00"}.items())
+    assert running.client("IL").get(f"{path}?{query}").status_code == 200
 
 
 @pytest.mark.parametrize(("details", "field"), [

@@ -65,8 +65,15 @@ Int = Annotated[int, BeforeValidator(_number)]
 Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 
 
+_PLUS_AS_SPACE = re.compile(r"(\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})")
+
+
 def _empty_is_none(value: Any) -> Any:
-    return None if value == "" else value
+    if value == "":
+        return None
+    # An unencoded "+03:00" in a URL arrives as " 03:00" ("+" is a space in a query string);
+    # no RFC 3339 time has a space there, so the "+" is what was meant.
+    return _PLUS_AS_SPACE.sub(r"\1+\2", value) if isinstance(value, str) else value
 
 
 QueryTime = Annotated[Time | None, BeforeValidator(_empty_is_none)]
