@@ -70,22 +70,11 @@ class BodyLimit:
             return
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+            await self._too_large(scope, receive, send)
             return
-        if declared != b"0" and not _is_json(headers):
-            # Every body the API takes is JSON; a form or text body would otherwise be read
-            # as "not an object", naming the wrong thing.
-            response = problems.problem(
-                415, "unsupported-media-type",
-                "the body must be JSON (Content-Type: application/json)", field="Content-Type")
-            await response(scope, receive, send)
-            return
-        coding = headers.get(b"content-encoding", b"").strip().lower()
-        if declared != b"0" and coding not in (b"", b"identity"):
-            response = problems.problem(
-                415, "unsupported-media-type",
-                "the body must be sent uncompressed", field="Content-Encoding")
-            await response(scope, receive, send)
+        unsupported = _unsupported(headers) if declared != b"0" else None
+        if unsupported is not None:
+            await _answer(scope, receive, send, 415, "unsupported-media-type", *unsupported)
             return
         chunks: list[bytes] = []
         seen = 0
@@ -96,32 +85,15 @@ class BodyLimit:
             chunk = message.get("body", b"")
             seen += len(chunk)
             if seen > self.max_bytes:
-                await self._refuse(scope, receive, send)
+                await self._too_large(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        # RFC 8259: JSON between systems is UTF-8, but the parser would also read UTF-16 and
-        # UTF-32 (spotted by their NUL bytes, which UTF-8 JSON can only hold escaped).
-        try:
-            body.decode("utf-8")
-            wrong = "it holds NUL bytes (UTF-16 or UTF-32?)" if b"\x00" in body else None
-        except UnicodeDecodeError as e:
-            wrong = f"{e.reason} at byte {e.start}"
+        wrong = self._not_json(body)
         if wrong is not None:
-            response = problems.problem(
-                400, "malformed-json", f"the body is not UTF-8: {wrong}", field="body")
-            await response(scope, receive, send)
-            return
-        if json_depth(body) > self.max_depth:
-            response = problems.problem(
-                400,
-                "malformed-json",
-                f"the body is nested more than {self.max_depth} deep",
-                field="body",
-            )
-            await response(scope, receive, send)
+            await _answer(scope, receive, send, 400, "malformed-json", wrong, "body")
             return
         replayed = False
 
@@ -134,11 +106,39 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problems.problem(
-            413, "too-large", f"the body is over {self.max_bytes} bytes", field="body"
-        )
-        await response(scope, receive, send)
+    def _not_json(self, body: bytes) -> str | None:
+        """Why ``body`` is refused before parsing, or None."""
+        # RFC 8259: JSON between systems is UTF-8, but the parser would also read UTF-16 and
+        # UTF-32 (spotted by their NUL bytes, which UTF-8 JSON can only hold escaped).
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            return f"the body is not UTF-8: {e.reason} at byte {e.start}"
+        if b"\x00" in body:
+            return "the body is not UTF-8: it holds NUL bytes (UTF-16 or UTF-32?)"
+        if json_depth(body) > self.max_depth:
+            return f"the body is nested more than {self.max_depth} deep"
+        return None
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _answer(scope, receive, send, 413, "too-large",
+                      f"the body is over {self.max_bytes} bytes", "body")
+
+
+def _unsupported(headers: dict[bytes, bytes]) -> tuple[str, str] | None:
+    """(detail, header) when a body is not sent as plain JSON: every body the API takes is,
+    and a form or text body would otherwise be refused as "not an object", naming the wrong
+    thing."""
+    if not _is_json(headers):
+        return "the body must be JSON (Content-Type: application/json)", "Content-Type"
+    if headers.get(b"content-encoding", b"").strip().lower() not in (b"", b"identity"):
+        return "the body must be sent uncompressed", "Content-Encoding"
+    return None
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, status: int, kind: str,
+                  detail: str, field: str) -> None:
+    await problems.problem(status, kind, detail, field=field)(scope, receive, send)
 
 
 class Ticker:
