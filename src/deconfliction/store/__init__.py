@@ -547,9 +547,7 @@ class Tx:
             # candidates of a busy area are decoded already.
             found: list[Operation | None] = []
             missing: dict[str, int] = {}
-            marks = ", ".join(f":i{n}" for n in range(len(part)))
-            for r in self.run(f"SELECT id, version, state FROM operations WHERE id IN ({marks})",
-                              {f"i{n}": i for n, i in enumerate(part)}):
+            for r in self._operation_rows("id, version, state", part):
                 hit = cache.get(("operation", r[0], r[1]))
                 if hit is not None and hit.state.value == r[2]:
                     found.append(hit)
@@ -562,6 +560,12 @@ class Tx:
                     found[missing[row.id]] = self._op(row)
             out.extend(o for o in found if o is not None)
         return out
+
+    def _operation_rows(self, columns: str, ids: Sequence[str]) -> list[Any]:
+        """``columns`` of the operations with these ids (at most 500, one statement)."""
+        marks = ", ".join(f":i{n}" for n in range(len(ids)))
+        return self.run(f"SELECT {columns} FROM operations WHERE id IN ({marks})",
+                        {f"i{n}": i for n, i in enumerate(ids)})
 
     def operation_keys(
         self,
@@ -593,15 +597,10 @@ class Tx:
             ids.update(i for k, i in self.candidates(
                 b, -1e9, 1e9, start if start is not None else -1e18,
                 end if end is not None else 1e18) if k == "operation")
-        found: list[tuple[float, str]] = []
         todo = sorted(ids)
-        for first in range(0, len(todo), 500):
-            part = todo[first : first + 500]
-            marks = ", ".join(f":i{n}" for n in range(len(part)))
-            found.extend((float(r[0]), str(r[1])) for r in self.run(
-                f"SELECT submitted_at, id FROM operations WHERE id IN ({marks})",
-                {f"i{n}": i for n, i in enumerate(part)}))
-        found.sort()
+        found = sorted((float(r[0]), str(r[1])) for first in range(0, len(todo), 500)
+                       for r in self._operation_rows("submitted_at, id",
+                                                     todo[first : first + 500]))
         if after is not None:
             found = [k for k in found if k > after]
         return found if limit is None else found[:limit]
