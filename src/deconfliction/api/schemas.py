@@ -68,7 +68,7 @@ Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
 _PLUS_AS_SPACE = re.compile(r"(\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})")
 
 
-def _empty_is_none(value: Any) -> Any:
+def _query_time(value: Any) -> Any:
     if value == "":
         return None
     # An unencoded "+03:00" in a URL arrives as " 03:00" ("+" is a space in a query string);
@@ -76,7 +76,7 @@ def _empty_is_none(value: Any) -> Any:
     return _PLUS_AS_SPACE.sub(r"\1+\2", value) if isinstance(value, str) else value
 
 
-QueryTime = Annotated[Time | None, BeforeValidator(_empty_is_none)]
+QueryTime = Annotated[Time | None, BeforeValidator(_query_time)]
 """A time in a query string, where ``start=`` (as forms and templates send it) means none."""
 
 
