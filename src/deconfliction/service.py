@@ -423,6 +423,8 @@ class Service:
                 None if start is None else codec.to_epoch(start),
                 None if end is None else codec.to_epoch(end),
                 after=None if after is None else _cursor_key(after),
+                # Unfiltered keys are the answer itself; filtered ones are candidates the exact
+                # test may still drop, so they cannot be cut before it.
                 limit=limit + 1 if area is None and start is None and end is None else None)
             for first in range(0, len(keys), 256):
                 chunk = keys[first : first + 256]
