@@ -252,6 +252,64 @@ def test_shared_edge_and_vertex_do_not_overlap() -> None:
     assert not outlines_overlap(ok(box(179.0, 0.0, 180.0, 1.0)), ok(box(-180.0, 0.0, -179.0, 1.0)))
 
 
+# Found by an acceptance probe: summing lon differences put a vertex two outlines share an ulp
+# apart in each, and the shared edge became a sliver of overlap.
+SHARED_EDGE_PAIRS = [
+    ([(179.25378467379414, 51.52606368164859), (-179.82602539222404, 52.180436575120126),
+      (-179.17165249875248, 51.260246641138295)],
+     [(179.25378467379414, 51.52606368164859), (-179.17165249875248, 51.260246641138295),
+      (179.90815756726568, 50.60587374766675)]),
+    ([(179.9971963759266, 29.063088342953005), (-179.9261349634958, 29.057782290205342),
+      (-179.89580338839795, 29.15387052345668), (-179.89537546630703, 29.17246387582229),
+      (-179.9656485981719, 29.35527649335694), (179.86828204091182, 29.254775462666206),
+      (179.9615044915347, 29.15559137316886)],
+     [(-179.89580338839795, 29.15387052345668), (-179.9261349634958, 29.057782290205342),
+      (-179.83917069278408, 29.03033081962806), (-179.80883911768626, 29.126419052879395)]),
+]
+
+
+@pytest.mark.parametrize(("a", "b"), SHARED_EDGE_PAIRS)
+def test_shared_edge_across_the_antimeridian_is_not_overlap(
+    a: list[tuple[float, float]], b: list[tuple[float, float]]
+) -> None:
+    pa, pb = ok(Polygon((*a, a[0]))), ok(Polygon((*b, b[0])))
+    assert not outlines_overlap(pa, pb)
+    assert not outlines_overlap(pb, pa)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lon=st.sampled_from([179.97, -179.97]), lat=st.floats(-75.0, 75.0),
+    size=st.sampled_from([0.003, 0.02, 0.2, 1.0]),
+    star=st.lists(st.tuples(st.floats(0.0, 2 * math.pi), st.floats(0.3, 1.0)),
+                  min_size=3, max_size=9, unique_by=lambda v: v[0]),
+    edge=st.integers(0, 8), depth=st.floats(0.3, 1.0),
+)
+def test_an_outline_on_a_shared_edge_by_the_antimeridian_does_not_overlap(
+    lon: float, lat: float, size: float, star: list[tuple[float, float]], edge: int,
+    depth: float,
+) -> None:
+    # A star-shaped ring by the antimeridian, and a quadrilateral on the far side of one of
+    # its edges with the same two written vertices; both written in wrapped lons.
+    def wrap(x: float) -> float:
+        return (x + 180.0) % 360.0 - 180.0
+
+    a = [(wrap(lon + size * r * math.cos(t)), lat + size * r * math.sin(t))
+         for t, r in sorted(star)]
+    p, q = a[edge % len(a)], a[(edge + 1) % len(a)]
+    dx, dy = wrap(q[0] - p[0]), q[1] - p[1]
+    b = [q, p, (wrap(p[0] + depth * dy), p[1] - depth * dx),
+         (wrap(p[0] + dx + depth * dy), p[1] + dy - depth * dx)]
+    # Only pairs whose exact intersection (all near `lon`) has no area: a star is not convex,
+    # so the quadrilateral may reach over another of its edges.
+    near = [shapely.Polygon([(x + 360.0 * round((lon - x) / 360.0), y) for x, y in r])
+            for r in (a, b)]
+    assume(all(n.is_valid for n in near) and near[0].intersection(near[1]).area == 0.0)
+    pa, pb = ok(Polygon((*a, a[0]))), ok(Polygon((*b, b[0])))
+    assert not outlines_overlap(pa, pb)
+    assert not outlines_overlap(pb, pa)
+
+
 def test_circles_tangent_do_not_overlap() -> None:
     lon, lat, _ = GEOD.fwd(10.0, 45.0, 63.0, 20_000.0)
     d = GEOD.inv(10.0, 45.0, lon, lat)[2]

@@ -239,8 +239,11 @@ def _check_circle(circle: Circle, *, field: str, limits: Limits) -> Circle:
     return out
 
 
-def _unwrap_ring(ring: list[tuple[float, float]], *, field: str) -> FloatArray:
-    """Closed ring with consecutive lon differences in (-180, 180); first lon kept."""
+def _unwrap_ring(
+    ring: list[tuple[float, float]], *, field: str, near_lon: float | None = None
+) -> FloatArray:
+    """Closed ring with consecutive lon differences in (-180, 180): the first lon kept, or
+    the whole ring turned to sit by ``near_lon``."""
     xy = np.asarray(ring, dtype=np.float64)
     d = np.diff(xy[:, 0])
     d = d - 360.0 * np.round(d / 360.0)
@@ -250,10 +253,16 @@ def _unwrap_ring(ring: list[tuple[float, float]], *, field: str) -> FloatArray:
             "an edge spans exactly 180 degrees of longitude, which is ambiguous",
             field=f"{field}[{int(half[0]) + 1}]",
         )
-    lon = xy[0, 0] + np.concatenate(([0.0], np.cumsum(d)))
-    if abs(lon[-1] - lon[0]) > 1e-9:
+    walk = xy[0, 0] + np.concatenate(([0.0], np.cumsum(d)))
+    if abs(walk[-1] - walk[0]) > 1e-9:
         raise InvalidGeometry("the ring goes around a pole; split it or use a circle", field=field)
-    lon[-1] = lon[0]
+    turns = np.round((walk - xy[:, 0]) / 360.0)
+    if near_lon is not None:
+        turns += round((near_lon - 0.5 * (walk.min() + walk.max())) / 360.0)
+    # Each vertex is its given lon plus whole turns, one rounding: a vertex two outlines share
+    # then lands on the same float in both, and their shared edge stays an edge (the summed
+    # differences drift by an ulp or so, which turned the edge into a sliver of overlap).
+    lon = xy[:, 0] + 360.0 * turns
     if lon.max() - lon.min() >= 360.0:
         raise InvalidGeometry("the ring spans 360 degrees of longitude or more", field=field)
     return np.column_stack((lon, xy[:, 1]))
@@ -283,14 +292,9 @@ def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
         kept = [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
         if len(set(kept)) < 3:
             raise InvalidGeometry("a ring needs at least 3 distinct vertices", field=rpath)
-        xy = _unwrap_ring(kept, field=rpath)
-        if r > 0:
-            # A hole written on the other side of the antimeridian belongs next to the shell.
-            shell = rings[0]
-            gap = 0.5 * (shell[:, 0].min() + shell[:, 0].max()) - 0.5 * (
-                xy[:, 0].min() + xy[:, 0].max()
-            )
-            xy[:, 0] += 360.0 * round(gap / 360.0)
+        # A hole written on the other side of the antimeridian belongs next to the shell.
+        xy = _unwrap_ring(kept, field=rpath, near_lon=None if r == 0 else float(
+            0.5 * (rings[0][:, 0].min() + rings[0][:, 0].max())))
         reason = shapely.is_valid_reason(shapely.Polygon(xy))
         if reason != "Valid Geometry":
             raise InvalidGeometry(f"the ring is not simple: {reason}", field=rpath)
