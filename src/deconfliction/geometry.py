@@ -13,7 +13,9 @@ What an outline means
 Normal form (what `check_outline` returns)
 ------------------------------------------
 Rings are closed, consecutive duplicate vertices dropped, longitudes unwrapped so consecutive
-vertices differ by less than 180 degrees; the exterior's first vertex keeps its given longitude
+vertices differ by less than 180 degrees, each its given longitude plus whole turns of 360
+degrees (so outlines that share a written vertex share it exactly); the exterior's first vertex
+keeps its given longitude
 (so it is in [-180, 180]) and each hole is shifted by a multiple of 360 degrees to sit by the
 exterior. Rings are oriented as RFC 7946 asks: exterior counter-clockwise, holes clockwise
 (in the lon/lat plane). Circle centres keep their given longitude.
