@@ -55,7 +55,7 @@ def test_one_new_event_while_a_conflict_lasts(tmp_path: Path) -> None:
         eng.tick(t)
     events = _conflict_events(svc, "RU")
     assert events.count("new") == 1 and "ended" not in events
-    alerts = Hotline(svc).alerts(Caller("RU"), open_only=False, limit=100)
+    alerts, _ = Hotline(svc).alerts(Caller("RU"), open_only=False, limit=100)
     assert sum(a["kind"] == "tactical" for a in alerts) <= 2  # new, and at most one worsening
     svc.store.close()
 

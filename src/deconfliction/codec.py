@@ -6,6 +6,8 @@ Times are RFC 3339 UTC strings with a ``Z``; outlines are GeoJSON Polygons or th
 
 from __future__ import annotations
 
+import base64
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -13,9 +15,12 @@ from typing import Any
 from pyproj import Geod
 
 from deconfliction.canonical import format_time
+from deconfliction.errors import InvalidInput
 from deconfliction.model import Circle, Operation, Outline, Polygon, Volume4D, Zone
 
 __all__ = [
+    "cursor",
+    "cursor_key",
     "from_epoch",
     "geojson_geometry",
     "operation_to_json",
@@ -43,6 +48,25 @@ def to_epoch(t: datetime) -> float:
 def from_epoch(s: float) -> datetime:
     """The UTC datetime ``s`` seconds after the epoch."""
     return datetime.fromtimestamp(s, tz=UTC)
+
+
+def cursor(key: tuple[float, str]) -> str:
+    """Where a page of a list ended: opaque to clients, a stored (time, id) to us."""
+    raw = f"{key[0]!r} {key[1]}".encode()
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def cursor_key(text: str, *, field: str = "after") -> tuple[float, str]:
+    """The (time, id) a `cursor` stands for; `InvalidInput` naming ``field`` otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        t, key_id = raw.split(" ", 1)
+        key = (float(t), key_id)
+    except ValueError:
+        raise InvalidInput("not a cursor this service gave", field=field) from None
+    if not math.isfinite(key[0]):
+        raise InvalidInput("not a cursor this service gave", field=field)
+    return key
 
 
 def outline_from_json(obj: Mapping[str, Any]) -> Outline:

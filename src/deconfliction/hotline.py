@@ -274,15 +274,20 @@ class Hotline:
 
     # alerts
     def alerts(
-        self, caller: Caller, *, open_only: bool = False, limit: int = 1000
-    ) -> list[dict[str, Any]]:
-        """The caller's alerts that reached its token's level, newest first."""
+        self, caller: Caller, *, open_only: bool = False, limit: int = 1000,
+        after: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The caller's alerts that reached its token's level, newest first: at most
+        ``limit`` after the cursor ``after``, and the cursor for the rest (None: no more)."""
         with self.service.store.read() as tx:
             ladder = _ladder(tx, caller.party)
             rows = sql.alerts_of(
-                tx, caller.party, min_level=caller.level, open_only=open_only, limit=limit
+                tx, caller.party, min_level=caller.level, open_only=open_only, limit=limit + 1,
+                after=None if after is None else codec.cursor_key(after),
             )
-            return [_alert_json(r, ladder) for r in rows]
+        more = codec.cursor((rows[limit - 1].created_at, rows[limit - 1].id)) if len(
+            rows) > limit else None
+        return [_alert_json(r, ladder) for r in rows[:limit]], more
 
     def alert(self, caller: Caller, alert_id: str) -> dict[str, Any]:
         """One of the caller's alerts; `Forbidden` for another party's."""

@@ -8,7 +8,6 @@ on disk with its record, or neither is.
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 import secrets
@@ -422,7 +421,7 @@ class Service:
                 None if area is None else geometry.index_boxes(area),
                 None if start is None else codec.to_epoch(start),
                 None if end is None else codec.to_epoch(end),
-                after=None if after is None else _cursor_key(after),
+                after=None if after is None else codec.cursor_key(after),
                 # Unfiltered keys are the answer itself; filtered ones are candidates the exact
                 # test may still drop, so they cannot be cut before it.
                 limit=limit + 1 if area is None and start is None and end is None else None)
@@ -437,7 +436,7 @@ class Service:
         more = len(page) > limit
         page = page[:limit]
         return ([codec.operation_to_json(o, private=o.party == caller.party) for _, o in page],
-                _cursor(page[-1][0]) if more else None)
+                codec.cursor(page[-1][0]) if more else None)
 
     # --- zones --------------------------------------------------------------------------
     def create_zone(
@@ -607,25 +606,6 @@ class Service:
         """Exported ledger lines after seq ``after``."""
         with self.store.read() as tx:
             yield from tx.ledger_lines(after, limit)
-
-
-def _cursor(key: tuple[float, str]) -> str:
-    """Where a page of operations ended: opaque to clients, the stored (submitted_at, id) of
-    its last operation to us."""
-    raw = f"{key[0]!r} {key[1]}".encode()
-    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-
-def _cursor_key(cursor: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        t, op_id = raw.split(" ", 1)
-        key = (float(t), op_id)
-    except ValueError:
-        raise InvalidInput("not a cursor this service gave", field="after") from None
-    if not math.isfinite(key[0]):
-        raise InvalidInput("not a cursor this service gave", field="after")
-    return key
 
 
 def overlap_json(o: Overlap) -> dict[str, Any]:

@@ -107,3 +107,29 @@ def test_escalated_alert_reaches_higher_token(running: Running) -> None:
     assert acked["acked_by"] == {"party": "IL", "level": 1}
     Hotline(running.service).sweep(later + timedelta(hours=1))
     assert il.get(f"/v1/alerts/{mine['id']}").json()["level"] == 1
+
+
+def test_alert_list_pages_and_says_when_more_are_older(running: Running) -> None:
+    for k in range(4):
+        conflicting_pair(running, 60.0 + k)
+    un = running.client("UN")
+    assert un.get("/v1/alerts").json() == {"alerts": [], "truncated": False, "next": None}
+    il = running.client("IL")
+    whole = il.get("/v1/alerts").json()
+    assert whole["truncated"] is False and whole["next"] is None and len(whole["alerts"]) >= 4
+    pages: list[list[str]] = []
+    after = None
+    while True:
+        page = il.get("/v1/alerts", params={"limit": 3, **({"after": after} if after else {})})
+        assert page.status_code == 200
+        body = page.json()
+        pages.append([a["id"] for a in body["alerts"]])
+        assert body["truncated"] is (body["next"] is not None)
+        if not body["truncated"]:
+            break
+        assert len(body["alerts"]) == 3
+        after = body["next"]
+    assert [i for p in pages for i in p] == [a["id"] for a in whole["alerts"]]
+    assert len(pages) == -(-len(whole["alerts"]) // 3)
+    bad = il.get("/v1/alerts", params={"after": "not-a-cursor"})
+    assert bad.status_code == 422 and bad.json()["field"] == "after"

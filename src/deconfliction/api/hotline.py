@@ -66,9 +66,15 @@ def list_alerts(
     service: ServiceDep,
     open: bool = Query(default=False, description="Only alerts not yet acknowledged."),
     limit: int = Query(default=1000, ge=1, le=10_000),
+    after: str | None = Query(default=None, description="`next` of the page before."),
 ) -> dict[str, Any]:
-    """The caller's alerts that reached its token's level, newest first."""
-    return {"alerts": Hotline(service).alerts(caller, open_only=open, limit=limit)}
+    """The caller's alerts that reached its token's level, newest first.
+
+    At most ``limit``; ``truncated`` says whether more are older, and ``next`` is then the
+    ``after`` that asks for them (a duty officer must be able to see that alerts are missing).
+    """
+    alerts, more = Hotline(service).alerts(caller, open_only=open, limit=limit, after=after)
+    return {"alerts": alerts, "truncated": more is not None, "next": more}
 
 
 @router.get("/v1/alerts/{alert_id}")

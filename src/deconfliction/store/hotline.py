@@ -46,12 +46,19 @@ def alert(tx: Tx, alert_id: str) -> Any:
     return row
 
 
-def alerts_of(tx: Tx, party: str, *, min_level: int, open_only: bool, limit: int) -> Sequence[Any]:
-    """``party``'s alerts at escalation level >= ``min_level``, newest first."""
-    q = select(s.alerts).where(s.alerts.c.party == party, s.alerts.c.level >= min_level)
+def alerts_of(
+    tx: Tx, party: str, *, min_level: int, open_only: bool, limit: int,
+    after: tuple[float, str] | None = None,
+) -> Sequence[Any]:
+    """``party``'s alerts at escalation level >= ``min_level``, newest first (then by id),
+    those after the (created_at, id) ``after`` only."""
+    c = s.alerts.c
+    q = select(s.alerts).where(c.party == party, c.level >= min_level)
     if open_only:
-        q = q.where(s.alerts.c.acked_at.is_(None))
-    q = q.order_by(s.alerts.c.created_at.desc(), s.alerts.c.id).limit(limit)
+        q = q.where(c.acked_at.is_(None))
+    if after is not None:
+        q = q.where((c.created_at < after[0]) | ((c.created_at == after[0]) & (c.id > after[1])))
+    q = q.order_by(c.created_at.desc(), c.id).limit(limit)
     return list(tx.conn.execute(q))
 
 
