@@ -81,3 +81,41 @@ def test_export_verify_and_tamper(tmp_path: Path, url: str) -> None:
 
     tail = cli(tmp_path, url, "ledger", "export", "--after", "3")
     assert tail.stdout.splitlines(keepends=True) == lines[3:]
+
+
+def test_verify_against_a_kept_head_and_from_a_start(tmp_path: Path, url: str) -> None:
+    svc = make_service(tmp_path, url)
+    for p in ("IL", "RU"):
+        svc.add_party(p)
+    hot = Hotline(svc)
+    for k in range(5):
+        hot.send(Caller("IL"), "RU", f"words {k}")
+    kept = hot.ledger_head()
+    pem = tmp_path / "server.pub"
+    pem.write_text(kept["public_key"])
+    svc.store.close()
+    lines = cli(tmp_path, url, "ledger", "export").stdout.splitlines(keepends=True)
+    assert len(lines) == 7
+    head = f"{kept['seq']}:{kept['hash']}"
+
+    def verify(text: str, *options: str) -> subprocess.CompletedProcess[str]:
+        export = tmp_path / "export.jsonl"
+        export.write_text(text)
+        return cli(tmp_path, url, "ledger", "verify", str(export), "--server-key", str(pem),
+                   *options)
+
+    assert verify("".join(lines), "--head", head).returncode == 0
+    # A tail cut at a line boundary verifies alone, but not against the head kept earlier.
+    assert verify("".join(lines[:-2])).returncode == 0
+    cut = verify("".join(lines[:-2]), "--head", head)
+    assert cut.returncode == 1 and "truncated" in cut.stdout, cut.stdout
+    # An export --after 4 verifies from the entry before it, and not from the genesis.
+    tail = cli(tmp_path, url, "ledger", "export", "--after", "4").stdout
+    assert verify(tail).returncode == 1
+    fourth = ledger.from_json_line(lines[3])
+    from_start = verify(tail, "--start", f"4:{fourth.hash}", "--head", head)
+    assert from_start.returncode == 0 and from_start.stdout.startswith("OK 3 entries")
+    wrong = verify(tail, "--start", f"4:{'0' * 64}")
+    assert wrong.returncode == 1 and "line 1" in wrong.stdout
+    bad = verify(tail, "--head", "seven")
+    assert bad.returncode == 1 and "--head is SEQ:HASH" in bad.stdout

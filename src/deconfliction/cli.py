@@ -126,6 +126,16 @@ def ledger_verify(
         list[str] | None,
         typer.Option("--party-key", help="PARTY=PEMFILE, to check parties' own signatures."),
     ] = None,
+    head: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH of a head kept earlier (GET /v1/ledger/head): the export "
+                     "must hold it, so a cut tail or a rewritten history fails."),
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="SEQ:HASH of the entry just before the file's first line, to verify "
+                     "an export made with --after SEQ."),
+    ] = None,
 ) -> None:
     """Verify an exported ledger alone: exit 0 and OK, or exit 1 naming the first bad entry."""
     from deconfliction import ledger
@@ -137,12 +147,22 @@ def ledger_verify(
             name, _, path = spec.partition("=")
             parties[name] = ledger.load_public_key_pem(Path(path).read_bytes())
         data = file.read_bytes()
+        kept, first = _seq_hash(head, "--head"), _seq_hash(start, "--start")
     except (OSError, ValueError, DeconflictionError) as e:
         print(f"FAIL: cannot read input: {e}")
         raise typer.Exit(1) from None
-    verdict = ledger.verify_export(data, key, party_keys=parties)
+    verdict = ledger.verify_export(data, key, party_keys=parties, head=kept, start=first)
     print(str(verdict))
     raise typer.Exit(0 if verdict.ok else 1)
+
+
+def _seq_hash(text: str | None, option: str) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        raise ValueError(f"{option} is SEQ:HASH (the hash as 64 lowercase hex digits)")
+    return int(seq), digest
 
 
 @app.command()
