@@ -929,7 +929,7 @@ def test_party_add_prints_token_alone(server: Server) -> None:
     token = done.stdout.strip().splitlines()[-1]
     assert token and " " not in token.strip()
     r = httpx.get(f"{server.url}/v1/alerts", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200 and r.json() == {"alerts": []}
+    assert r.status_code == 200 and r.json()["alerts"] == []
 
 
 # --- library face -----------------------------------------------------------------------------

@@ -271,12 +271,15 @@ class Service:
         if if_match is None:
             raise PreconditionRequired("If-Match with the current version is required",
                                        field="If-Match")
-        wanted = if_match.strip().strip('"').removeprefix("W/").strip('"')
-        if wanted == "*":
-            return  # RFC 9110: any current version
-        if wanted != str(op.version):
+        # RFC 9110: a list of entity tags, or "*" for any current version. Weak tags are taken
+        # as strong ones: a proxy that weakens ETags must not make every update fail.
+        tags = [t.strip() for t in if_match.split(",")]
+        if "*" in tags:
+            return
+        wanted = [t.removeprefix("W/").strip('"') for t in tags]
+        if str(op.version) not in wanted:
             raise VersionMismatch(
-                f"current version is {op.version}, not {wanted}", field="If-Match"
+                f"current version is {op.version}, not {', '.join(wanted)}", field="If-Match"
             )
 
     def update_operation(

@@ -315,8 +315,13 @@ def test_if_match_star_and_ended_operations(running: Running) -> None:
     body = operation(volume(box(14, 14, 14.3, 14.3)))
     star = il.put(url, json=body, headers={"If-Match": "*"})  # RFC 9110: any version
     assert star.status_code == 200 and star.json()["version"] == 2
+    # RFC 9110: a list of entity tags matches when one of them does
+    stale = il.put(url, json=body, headers={"If-Match": '"1", W/"3"'})
+    assert stale.status_code == 412 and stale.json()["field"] == "If-Match"
+    listed = il.put(url, json=body, headers={"If-Match": '"1", "2"'})
+    assert listed.status_code == 200 and listed.json()["version"] == 3
     assert il.post(f"{url}/state", json={"state": "ended"}).status_code == 200
-    ended = il.put(url, json=body, headers={"If-Match": "3"})
+    ended = il.put(url, json=body, headers={"If-Match": "4"})
     assert ended.status_code == 409, ended.text
     assert ended.json()["field"] == "state"
 
