@@ -64,7 +64,7 @@ def cursor_key(text: str, *, field: str = "after") -> tuple[float, str]:
         key = (float(t), key_id)
     except ValueError:
         raise InvalidInput("not a cursor this service gave", field=field) from None
-    if not math.isfinite(key[0]):
+    if not math.isfinite(key[0]) or "\x00" in key_id:
         raise InvalidInput("not a cursor this service gave", field=field)
     return key
 

@@ -33,7 +33,7 @@ from deconfliction.motion import advance
 from deconfliction.service import Caller, Service
 from deconfliction.store import tracks as track_store
 
-__all__ = ["Engine", "TickStats", "advance", "naming_secret", "pseudonym"]
+__all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", "pseudonym"]
 
 FUTURE_SKEW_S = 5.0
 """A report may be this far ahead of the server clock (clock error), no more."""
@@ -561,6 +561,8 @@ def _tactical_id(a: str, b: str, secret: bytes) -> str:
 
 
 _FINDING_KINDS = ("zone_incursion", "nonconformance", "unidentified")
+CONFLICT_KINDS = ("tactical", *_FINDING_KINDS, "strategic")
+"""Every conflict kind `GET /v1/conflicts` lists (SPEC §3)."""
 _TRACK_FIELDS = ("t", "lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps", "operation")
 _END_AFTER_TICKS = 3
 """A finding ends after this many ticks without it, as tactical conflicts do (no flapping)."""

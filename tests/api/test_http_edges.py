@@ -3,6 +3,7 @@ tokens, and the OpenAPI document telling the truth about errors and authenticati
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -324,3 +325,41 @@ def test_compressed_body_is_415_naming_the_encoding(running: Running) -> None:
         "content-type": "application/json", "content-encoding": "gzip"})
     _assert_problem(r, 415, "unsupported-media-type", "Content-Encoding")
     assert _counts(running) == before
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(("url", "field"), [
+    ("/v1/ledger?after=9223372036854775808", "after"),
+    ("/v1/messages?after=2147483648", "after"),
+    ("/v1/messages/sent?to=RU&after=2147483648", "after"),
+    ("/v1/stream?after=9223372036854775808", "after"),
+    ("/v1/operations/abc%00def", "path"),
+    ("/v1/zones/%00", "path"),
+    ("/v1/alerts/%00", "path"),
+    ("/v1/messages/sent?to=%00", "to"),
+    ("/v1/conflicts?kind=%00", "kind"),
+    ("/v1/conflicts?kind=bogus", "kind"),
+    (f"/v1/operations?after={_cursor('1795467250.25 ' + chr(0))}", "after"),
+    (f"/v1/alerts?after={_cursor('1795467250.25 ' + chr(0))}", "after"),
+])
+def test_numbers_out_of_range_and_nul_in_urls_are_refused_naming_them(
+    running: Running, url: str, field: str
+) -> None:
+    """The same answer on both databases: before, SQLite answered 500 to a seq past 64 bits
+    and PostgreSQL 422 naming nothing to a NUL or a message seq past 32 bits."""
+    r = running.client("IL").get(url)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["field"] == field
+
+
+def test_read_receipt_for_a_seq_past_32_bits_is_refused_naming_it(running: Running) -> None:
+    r = running.client("IL").post("/v1/messages/9223372036854775808/read")
+    assert r.status_code == 422 and r.json()["field"] == "seq", r.text
+    late = running.client("IL").get("/v1/stream", headers={"Last-Event-ID": "9" * 20})
+    assert late.status_code == 422 and late.json()["field"] == "Last-Event-ID", late.text
+    odd = running.client("IL").get("/v1/stream", headers={"Last-Event-ID": "\u00b2".encode()})
+    assert odd.status_code == 422 and odd.json()["field"] == "Last-Event-ID", odd.text

@@ -10,11 +10,21 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import numpy as np
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconfliction import __version__
-from deconfliction.api import hotline, ledger, operations, problems, stream, system, tracks, zones
+from deconfliction.api import (
+    deps,
+    hotline,
+    ledger,
+    operations,
+    problems,
+    stream,
+    system,
+    tracks,
+    zones,
+)
 from deconfliction.engine import Engine
 from deconfliction.hotline import Hotline
 from deconfliction.service import Service
@@ -205,7 +215,8 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
         for t in tickers:
             t.stop()
 
-    app = FastAPI(title="deconfliction", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="deconfliction", version=__version__, lifespan=lifespan,
+                  dependencies=[Depends(deps.no_nul_in_url)])
     app.state.service = service
     app.state.engine = engine
     problems.install(app)

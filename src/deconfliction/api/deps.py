@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from deconfliction.errors import InvalidInput
 from deconfliction.service import Caller, Service
 
-__all__ = ["BEARER", "CallerDep", "ServiceDep", "get_caller", "get_service"]
+__all__ = ["BEARER", "CallerDep", "ServiceDep", "get_caller", "get_service", "no_nul_in_url"]
 
 BEARER = HTTPBearer(
     scheme_name="bearer",
@@ -37,6 +38,20 @@ def get_caller(
     """
     token = credentials.credentials if credentials is not None else None
     return get_service(request).authenticate(token)
+
+
+def no_nul_in_url(request: Request) -> None:
+    """Refuse a NUL in the path or a query parameter, naming it.
+
+    No id, name or cursor can hold one, but databases differ on what a NUL in a lookup
+    does (PostgreSQL refuses it, SQLite finds nothing): one answer for both, before either.
+    """
+    if "\x00" in request.url.path:
+        raise InvalidInput("the path must not contain NUL characters", field="path")
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidInput("a query parameter must not contain NUL characters",
+                               field=name.replace("\x00", ""))
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconfliction.api.deps import CallerDep, ServiceDep
-from deconfliction.api.schemas import MessageIn
+from deconfliction.api.schemas import MESSAGE_SEQ_MAX, MessageIn
 from deconfliction.errors import InvalidInput
 from deconfliction.hotline import Hotline
 
@@ -111,7 +111,7 @@ def send_message(
 def list_messages(
     caller: CallerDep,
     service: ServiceDep,
-    after: int = Query(default=0, ge=0),
+    after: int = Query(default=0, ge=0, le=MESSAGE_SEQ_MAX),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
     """Messages to the caller numbered after ``after``, oldest first."""
@@ -123,7 +123,8 @@ def list_sent(
     caller: CallerDep,
     service: ServiceDep,
     to: str | None = None,
-    after: int = Query(default=0, ge=0, description="With ``to``: only seq > after."),
+    after: int = Query(default=0, ge=0, le=MESSAGE_SEQ_MAX,
+                       description="With ``to``: only seq > after."),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
     """Messages the caller sent, oldest first, with ``read_at`` read receipts."""
@@ -131,7 +132,9 @@ def list_sent(
 
 
 @router.post("/v1/messages/{seq}/read")
-def read_message(seq: int, caller: CallerDep, service: ServiceDep) -> dict[str, Any]:
+def read_message(
+    seq: Annotated[int, Path(ge=1, le=MESSAGE_SEQ_MAX)], caller: CallerDep, service: ServiceDep
+) -> dict[str, Any]:
     """Mark message ``seq`` to the caller read; the sender sees ``read_at``."""
     return Hotline(service).mark_read(caller, seq)
 

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 
 from deconfliction.api.deps import CallerDep, ServiceDep
+from deconfliction.api.schemas import SEQ_MAX
 from deconfliction.hotline import Hotline
 
 __all__ = ["router"]
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
 def entries(
     caller: CallerDep,
     service: ServiceDep,
-    after: int = Query(default=0, ge=0),
+    after: int = Query(default=0, ge=0, le=SEQ_MAX),
     limit: int = Query(default=1000, ge=1, le=10_000),
 ) -> dict[str, Any]:
     """Entries with seq > ``after``, oldest first, as exported (private parts as digests)."""

@@ -16,6 +16,8 @@ from deconfliction.errors import InvalidGeometry
 from deconfliction.model import Circle, Outline, Polygon, Volume4D
 
 __all__ = [
+    "MESSAGE_SEQ_MAX",
+    "SEQ_MAX",
     "CircleIn",
     "MessageIn",
     "OperationIn",
@@ -28,6 +30,12 @@ __all__ = [
     "VolumeIn",
     "ZoneIn",
 ]
+
+
+SEQ_MAX = 2**63 - 1
+"""The largest ledger or event seq either database can hold (a 64-bit integer)."""
+MESSAGE_SEQ_MAX = 2**31 - 1
+"""The largest message seq (a 32-bit integer on PostgreSQL: one recipient's count)."""
 
 
 def _no_nul(text: str) -> str:

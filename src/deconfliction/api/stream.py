@@ -33,6 +33,7 @@ from sqlalchemy import event
 from starlette.responses import StreamingResponse
 
 from deconfliction.api.deps import CallerDep, ServiceDep
+from deconfliction.api.schemas import SEQ_MAX
 from deconfliction.errors import InvalidInput
 from deconfliction.hotline import Event, Hotline
 from deconfliction.service import Caller
@@ -197,15 +198,18 @@ def stream(
     request: Request,
     caller: CallerDep,
     service: ServiceDep,
-    after: int | None = Query(default=None, ge=0, description="Start after this event seq."),
+    after: int | None = Query(default=None, ge=0, le=SEQ_MAX,
+                              description="Start after this event seq."),
     last_event_id: str | None = Header(default=None),
 ) -> StreamingResponse:
     """The caller's events as Server-Sent Events (``text/event-stream``), resumable."""
     hotline = Hotline(service)
-    if last_event_id is not None and last_event_id.strip():
-        if not last_event_id.strip().isdigit():
+    resume = (last_event_id or "").strip()
+    if resume:
+        # ASCII digits only: str.isdigit also takes "²", which int() then refuses.
+        if not (resume.isascii() and resume.isdigit()) or int(resume) > SEQ_MAX:
             raise InvalidInput("an event seq (a whole number)", field="Last-Event-ID")
-        start = int(last_event_id.strip())
+        start = int(resume)
     elif after is not None:
         start = after
     else:

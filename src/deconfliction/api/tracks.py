@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CallerDep
 from deconfliction.api.schemas import QueryTime, TrackBatchIn
-from deconfliction.engine import Engine
+from deconfliction.engine import CONFLICT_KINDS, Engine
 from deconfliction.errors import InvalidInput
 from deconfliction.model import Track
 
@@ -37,7 +37,10 @@ def post_tracks(body: TrackBatchIn, caller: CallerDep, request: Request) -> JSON
 @router.get("/conflicts")
 def conflicts(caller: CallerDep, request: Request,
               kind: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-    """The active conflicts that involve the caller."""
+    """The active conflicts that involve the caller (of one ``kind`` when given)."""
+    if kind is not None and kind not in CONFLICT_KINDS:
+        # A misspelt kind would otherwise answer "no conflicts", which reads as all clear.
+        raise InvalidInput(f"kind is one of {', '.join(CONFLICT_KINDS)}", field="kind")
     return {"conflicts": _engine(request).conflicts_for(caller, kind)}
 
 
