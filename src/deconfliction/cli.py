@@ -160,7 +160,8 @@ def _seq_hash(text: str | None, option: str) -> tuple[int, str] | None:
     if text is None:
         return None
     seq, _, digest = text.partition(":")
-    if not seq.isdigit() or len(digest) != 64 or digest.strip("0123456789abcdef"):
+    hex_ok = len(digest) == 64 and not digest.strip("0123456789abcdef")
+    if not (seq.isascii() and seq.isdigit() and hex_ok):
         raise ValueError(f"{option} is SEQ:HASH (the hash as 64 lowercase hex digits)")
     return int(seq), digest
 

@@ -15,10 +15,9 @@ Normal form (what `check_outline` returns)
 Rings are closed, consecutive duplicate vertices dropped, longitudes unwrapped so consecutive
 vertices differ by less than 180 degrees, each its given longitude plus whole turns of 360
 degrees (so outlines that share a written vertex share it exactly); the exterior's first vertex
-keeps its given longitude
-(so it is in [-180, 180]) and each hole is shifted by a multiple of 360 degrees to sit by the
-exterior. Rings are oriented as RFC 7946 asks: exterior counter-clockwise, holes clockwise
-(in the lon/lat plane). Circle centres keep their given longitude.
+keeps its given longitude (so it is in [-180, 180]) and each hole is turned by whole turns to
+sit by the exterior. Rings are oriented as RFC 7946 asks: exterior counter-clockwise, holes
+clockwise (in the lon/lat plane). Circle centres keep their given longitude.
 
 Methods and accuracy
 --------------------
