@@ -363,3 +363,16 @@ def test_read_receipt_for_a_seq_past_32_bits_is_refused_naming_it(running: Runni
     assert late.status_code == 422 and late.json()["field"] == "Last-Event-ID", late.text
     odd = running.client("IL").get("/v1/stream", headers={"Last-Event-ID": "\u00b2".encode()})
     assert odd.status_code == 422 and odd.json()["field"] == "Last-Event-ID", odd.text
+
+
+@pytest.mark.parametrize("body", [b"", b"{not json", b"[1, 2"])
+def test_a_signed_body_that_is_not_json_is_malformed_json(running: Running, body: bytes) -> None:
+    """Found by fuzzing: with X-Signature, the signature's reading of the body ran before
+    FastAPI's, and a body that is not JSON was a 500."""
+    before = _counts(running)
+    for path in ("/v1/operations", "/v1/messages", "/v1/operations/x/state"):
+        r = running.client("IL").post(path, content=body, headers={
+            "Content-Type": "application/json", "X-Signature": "c2ln"})
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["type"].endswith("malformed-json") and r.json()["field"] == "body"
+    assert _counts(running) == before

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconfliction.api.deps import CallerDep, ServiceDep
@@ -49,8 +50,13 @@ async def signed_body(
     """The JSON body as sent, when ``X-Signature`` asks for it to be checked; else None."""
     if x_signature is None:
         return None
-    # FastAPI has read and parsed the body already; this returns its cached parse.
-    body = await request.json()
+    # FastAPI parses the body only after the dependencies run: a body that is not JSON is
+    # answered here as FastAPI would answer it, not as a server error.
+    try:
+        body = await request.json()
+    except ValueError as e:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": str(e)}]) from None
     if not isinstance(body, dict):
         raise InvalidInput("a signed body must be a JSON object", field="body")
     return body
