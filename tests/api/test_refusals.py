@@ -99,6 +99,11 @@ CASES: list[tuple[str, list[Any], Any, str]] = [
     ("offset without a colon", ["volumes", 0, "end"], "2030-01-01T01:00:00+0300",
      "volumes[0].end"),
     ("date only", ["volumes", 0, "end"], "2030-01-01", "volumes[0].end"),
+    # Valid RFC 3339, but before year 1 or after 9999 in UTC: these were a 500 (found by fuzzing).
+    ("a start before year 1 in UTC", ["volumes", 0, "start"], "0001-01-01T00:00:00+01:00",
+     "volumes[0].start"),
+    ("an end after year 9999 in UTC", ["volumes", 0, "end"], "9999-12-31T23:30:00-01:00",
+     "volumes[0].end"),
 ]
 
 
@@ -246,3 +251,14 @@ def test_rfc3339_times_in_every_spelling_are_taken(running: Running) -> None:
         r = running.client("IL").post("/v1/operations", json=body)
         assert r.status_code == 201, r.text
         assert r.json()["volumes"][0]["start"] == "2030-01-01T00:00:00Z"
+
+
+def test_times_past_the_calendar_in_utc_refused_everywhere(running: Running) -> None:
+    il = running.client("IL")
+    report = {"aircraft": "A1", "t": "0001-01-01T00:30:00+01:00", "lon": 30.0, "lat": 30.0,
+              "alt_m": 3000.0, "gs_mps": 200.0, "track_deg": 90.0, "vs_mps": 0.0}
+    r = il.post("/v1/tracks", json={"reports": [report]})
+    assert r.status_code == 422 and r.json()["field"] == "reports[0].t", r.text
+    r = il.get("/v1/identify", params={"lon": 30, "lat": 30, "alt_m": 3000,
+                                       "t": "9999-12-31T23:30:00-01:00"})
+    assert r.status_code == 422 and r.json()["field"] == "t", r.text

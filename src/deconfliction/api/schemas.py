@@ -7,7 +7,7 @@ CLI and replay apply them too.
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
@@ -68,9 +68,17 @@ def _time_text(value: Any) -> Any:
     return value
 
 
+def _utc(value: datetime) -> datetime:
+    # 0001-01-01T00:00:00+01:00 is a valid RFC 3339 time with no UTC year in Python's range.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range (years 1 to 9999 in UTC)") from None
+
+
 Num = Annotated[float, BeforeValidator(_number)]
 Int = Annotated[int, BeforeValidator(_number)]
-Time = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+Time = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_utc)]
 
 
 _PLUS_AS_SPACE = re.compile(r"(\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})")
