@@ -74,6 +74,8 @@ def test_ladder_routes(running: Running) -> None:
     bad = un.put("/v1/parties/me/ladder", json={"levels": [{"name": "x", "ack_s": -1}]})
     assert bad.status_code == 422 and bad.json()["field"] == "levels[0].ack_s"
     assert un.put("/v1/parties/me/ladder", json={"levels": []}).json()["field"] == "levels"
+    nul = un.put("/v1/parties/me/ladder", json={"levels": [{"name": "duty\u0000officer"}]})
+    assert nul.status_code == 422 and nul.json()["field"] == "levels[0].name", nul.text
     body = {"levels": [{"name": "duty officer", "ack_s": 60}, {"name": "commander"}]}
     ok = un.put("/v1/parties/me/ladder", json=body)
     assert ok.status_code == 200

@@ -196,10 +196,20 @@ def test_deep_nesting_detail_says_so(running: Running) -> None:
 def test_unknown_route_and_wrong_method_are_problems(running: Running) -> None:
     il = running.client("IL")
     r = il.get("/v1/no-such-thing")
-    _assert_problem(r, 404, "http-404", None)
+    _assert_problem(r, 404, "http-404", "path")
     r = il.delete("/v1/operations")
-    _assert_problem(r, 405, "http-405", None)
-    assert r.headers["allow"]
+    _assert_problem(r, 405, "http-405", "method")
+    # RFC 9110: Allow lists every method the path takes, not one route's
+    assert r.headers["allow"] == "GET, POST"
+    r = il.patch("/v1/operations/x", json={})
+    assert r.status_code == 405 and r.headers["allow"] == "GET, PUT"
+
+
+def test_an_integer_too_long_to_read_is_malformed_json(running: Running) -> None:
+    body = b'{"volumes": [], "details": {"n": ' + b"9" * 5000 + b"}}"
+    r = running.client("IL").post("/v1/operations", content=body,
+                                  headers={"Content-Type": "application/json"})
+    _assert_problem(r, 400, "malformed-json", "body")
 
 
 # --- authentication -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconfliction.api.deps import CallerDep, ServiceDep
-from deconfliction.api.schemas import MESSAGE_SEQ_MAX, MessageIn
+from deconfliction.api.schemas import MESSAGE_SEQ_MAX, MessageIn, Text
 from deconfliction.errors import InvalidInput
 from deconfliction.hotline import Hotline
 
@@ -28,7 +28,7 @@ class _In(BaseModel):
 class LevelIn(_In):
     """One rung of an escalation ladder: who, and how long it has to acknowledge (s)."""
 
-    name: str = Field(min_length=1, max_length=64)
+    name: Text = Field(min_length=1, max_length=64)
     ack_s: float | None = Field(default=None, ge=1, le=86_400)
 
 

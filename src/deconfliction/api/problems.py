@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match
 
 from deconfliction import errors
 
@@ -211,12 +212,31 @@ async def _on_http(request: Request, exc: Exception) -> ProblemResponse:
         )
     if exc.status_code == 400 and isinstance(cause, RecursionError):
         return problem(400, "malformed-json", "the body is nested too deeply", field="body")
+    if exc.status_code == 400 and isinstance(cause, ValueError):
+        # e.g. an integer of more than 4,300 digits, which Python's int refuses to read
+        return problem(400, "malformed-json", f"the body is not JSON: {cause}", field="body")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route's methods when a path has one route a method.
+        headers["Allow"] = ", ".join(_allowed(request))
     return problem(
         exc.status_code,
         "http-" + str(exc.status_code),
         str(exc.detail),
-        headers=dict(exc.headers or {}),
+        field={404: "path", 405: "method"}.get(exc.status_code),
+        headers=headers,
     )
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route takes at this request's path (asked of the routes themselves:
+    FastAPI wraps included routers, so their routes are not a flat list to read)."""
+    return [m for m in _METHODS
+            if any(r.matches({**request.scope, "method": m})[0] == Match.FULL
+                   for r in request.app.router.routes)]
 
 
 def _schemas() -> dict[str, Any]:

@@ -24,6 +24,7 @@ __all__ = [
     "PolygonIn",
     "QueryTime",
     "StateIn",
+    "Text",
     "Time",
     "TrackBatchIn",
     "TrackIn",
