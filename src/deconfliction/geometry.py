@@ -71,6 +71,8 @@ from deconfliction.model import Circle, Outline, Polygon, Volume4D
 from deconfliction.units import DegreesArray, MetresArray
 
 __all__ = [
+    "ALT_MAX_M",
+    "ALT_MIN_M",
     "Memo",
     "area_m2",
     "check_outline",
@@ -340,6 +342,13 @@ def _box_area_bound_m2(shell: FloatArray) -> float:
     )
 
 
+ALT_MIN_M = -1_000.0
+"""The lowest altitude a band may have (m AMSL): below the Dead Sea's shore (-430 m)."""
+ALT_MAX_M = 100_000.0
+"""The highest (m AMSL), the Kármán line: a band of ±1e308 m would be a "huge polygon" in
+height, and no track the service takes flies above 30 km anyway."""
+
+
 def check_volume(volume: Volume4D, *, field: str, limits: Limits) -> Volume4D:
     """Validate a 4D volume and return it with its outline normalised.
 
@@ -359,9 +368,10 @@ def check_volume(volume: Volume4D, *, field: str, limits: Limits) -> Volume4D:
     Raises
     ------
     InvalidGeometry
-        Bad outline (``{field}.outline...``), band not finite or empty (``{field}.lower_m`` /
-        ``{field}.upper_m``), times without a timezone (``{field}.start`` / ``{field}.end``),
-        ``end <= start`` or a window longer than ``limits.max_window_s`` (``{field}.end``).
+        Bad outline (``{field}.outline...``), band not finite, outside `ALT_MIN_M` to
+        `ALT_MAX_M` or empty (``{field}.lower_m`` / ``{field}.upper_m``), times without a
+        timezone (``{field}.start`` / ``{field}.end``), ``end <= start`` or a window longer
+        than ``limits.max_window_s`` (``{field}.end``).
     """
     outline = check_outline(volume.outline, field=f"{field}.outline", limits=limits)
     bounds: list[float] = []
@@ -373,6 +383,11 @@ def check_volume(volume: Volume4D, *, field: str, limits: Limits) -> Volume4D:
             value = math.nan
         if isinstance(raw, bool) or not math.isfinite(value):
             raise InvalidGeometry("altitude must be a finite number of m", field=f"{field}.{name}")
+        if not ALT_MIN_M <= value <= ALT_MAX_M:
+            raise InvalidGeometry(
+                f"altitude must be within {ALT_MIN_M:g} to {ALT_MAX_M:g} m AMSL",
+                field=f"{field}.{name}",
+            )
         bounds.append(value)
     lower_m, upper_m = bounds
     if not lower_m < upper_m:
