@@ -285,9 +285,11 @@ class Hotline:
                 tx, caller.party, min_level=caller.level, open_only=open_only, limit=limit + 1,
                 after=None if after is None else codec.cursor_key(after),
             )
-        more = codec.cursor((rows[limit - 1].created_at, rows[limit - 1].id)) if len(
-            rows) > limit else None
-        return [_alert_json(r, ladder) for r in rows[:limit]], more
+        page = [_alert_json(r, ladder) for r in rows[:limit]]
+        if len(rows) <= limit:
+            return page, None
+        last = rows[limit - 1]
+        return page, codec.cursor((last.created_at, last.id))
 
     def alert(self, caller: Caller, alert_id: str) -> dict[str, Any]:
         """One of the caller's alerts; `Forbidden` for another party's."""
