@@ -354,8 +354,10 @@ def _cursor(text: str) -> str:
     ("/v1/conflicts?kind=bogus", "kind"),
     (f"/v1/operations?after={_cursor('1795467250.25 ' + chr(0))}", "after"),
     (f"/v1/alerts?after={_cursor('1795467250.25 ' + chr(0))}", "after"),
+    ("/v1/operations?bbox=34.9,32.9,35.1,33.1&bbox=0,0,1,1", "bbox"),
+    ("/v1/alerts?open=true&limit=5&open=false", "open"),
 ])
-def test_numbers_out_of_range_and_nul_in_urls_are_refused_naming_them(
+def test_numbers_out_of_range_nul_and_repeats_in_urls_are_refused_naming_them(
     running: Running, url: str, field: str
 ) -> None:
     """The same answer on both databases: before, SQLite answered 500 to a seq past 64 bits

@@ -216,7 +216,7 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
             t.stop()
 
     app = FastAPI(title="deconfliction", version=__version__, lifespan=lifespan,
-                  dependencies=[Depends(deps.no_nul_in_url)])
+                  dependencies=[Depends(deps.check_url)])
     app.state.service = service
     app.state.engine = engine
     problems.install(app)

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from deconfliction.errors import InvalidInput
 from deconfliction.service import Caller, Service
 
-__all__ = ["BEARER", "CallerDep", "ServiceDep", "get_caller", "get_service", "no_nul_in_url"]
+__all__ = ["BEARER", "CallerDep", "ServiceDep", "check_url", "get_caller", "get_service"]
 
 BEARER = HTTPBearer(
     scheme_name="bearer",
@@ -40,18 +40,24 @@ def get_caller(
     return get_service(request).authenticate(token)
 
 
-def no_nul_in_url(request: Request) -> None:
-    """Refuse a NUL in the path or a query parameter, naming it.
+def check_url(request: Request) -> None:
+    """Refuse a NUL in the path or a query parameter, and a parameter given twice, naming it.
 
-    No id, name or cursor can hold one, but databases differ on what a NUL in a lookup
-    does (PostgreSQL refuses it, SQLite finds nothing): one answer for both, before either.
+    No id, name or cursor can hold a NUL, but databases differ on what one in a lookup does
+    (PostgreSQL refuses it, SQLite finds nothing): one answer for both, before either. No
+    parameter takes a list, and silently using the last of two boxes or times answers a
+    question the caller may not have asked.
     """
     if "\x00" in request.url.path:
         raise InvalidInput("the path must not contain NUL characters", field="path")
+    seen: set[str] = set()
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise InvalidInput("a query parameter must not contain NUL characters",
                                field=name.replace("\x00", ""))
+        if name in seen:
+            raise InvalidInput(f"{name} is given more than once", field=name)
+        seen.add(name)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
