@@ -150,8 +150,8 @@ class VolumeIn(_In):
             outline=outline,
             lower_m=self.lower_m,
             upper_m=self.upper_m,
-            start=self.start.astimezone(UTC),
-            end=self.end.astimezone(UTC),
+            start=self.start,
+            end=self.end,
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -27,7 +26,7 @@ def _engine(request: Request) -> Engine:
 @router.post("/tracks", status_code=202)
 def post_tracks(body: TrackBatchIn, caller: CallerDep, request: Request) -> JSONResponse:
     """A batch of the caller's track reports: all stored (202) or none (problem+json)."""
-    reports = [Track(aircraft=r.aircraft, party=caller.party, t=r.t.astimezone(UTC), lon=r.lon,
+    reports = [Track(aircraft=r.aircraft, party=caller.party, t=r.t, lon=r.lon,
                      lat=r.lat, alt_m=r.alt_m, gs_mps=r.gs_mps, track_deg=r.track_deg,
                      vs_mps=r.vs_mps, operation=r.operation) for r in body.reports]
     n = _engine(request).ingest(caller, reports)
@@ -54,5 +53,5 @@ def identify(caller: CallerDep, request: Request,
     if t is not None and t.tzinfo is None:
         raise InvalidInput("t is RFC 3339 with a zone", field="t")
     engine = _engine(request)
-    when = t.astimezone(UTC) if t is not None else engine.service.clock()
+    when = t if t is not None else engine.service.clock()
     return engine.identify(caller, lon, lat, alt_m, when)
