@@ -22,6 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	@# PostgreSQL tests start their own server; installing it here keeps apt out of test timeouts.
 	@bash scripts/postgres.sh install || echo "no PostgreSQL: its tests skip (and fail under CI)"
 	$(BIN)/pytest -q

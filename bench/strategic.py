@@ -38,11 +38,12 @@ from typing import Any
 import httpx
 import numpy as np
 
-from deconfliction import codec, keys
-from deconfliction.config import Settings
-from deconfliction.model import Circle, Operation, OperationState, Polygon, Volume4D
-from deconfliction.service import Caller, Service, boxes_of
+from deconfliction.config import keys
+from deconfliction.config.settings import Settings
+from deconfliction.core import codec
+from deconfliction.core.model import Circle, Operation, OperationState, Polygon, Volume4D
 from deconfliction.store import Store
+from deconfliction.usecases.service import Caller, Service, boxes_of
 
 PARTIES = ("IL", "RU", "US", "UN", "TR")
 

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from deconfliction.cli import open_service
-from deconfliction.config import Settings
+from deconfliction.config.settings import Settings
 
 WARMUP = 3
 BATCH = 4000  # reports per POST: under the 1 MB body limit

@@ -1,4 +1,4 @@
-"""Tactical detection benchmark: `deconfliction.tactical.detect` against BlueSky.
+"""Tactical detection benchmark: `deconfliction.core.tactical.detect` against BlueSky.
 
 Dense scene (SPEC-like en-route traffic): N aircraft uniform in a 500 x 500 km box, FL200-FL400,
 400-500 kt, random tracks, 30 % climbing or descending at 500-2500 fpm; R 5 NM, H 1000 ft,
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from deconfliction.tactical import Engine, Found, detect, diff
+from deconfliction.core.tactical import Engine, Found, detect, diff
 
 NM_M, FT_M, KT_MPS, FPM_MPS = 1852.0, 0.3048, 1852.0 / 3600.0, 0.3048 / 60.0
 R_M, H_M, LOOK_S = 5 * NM_M, 1000 * FT_M, 300.0

@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 
 from deconfliction.cli import open_service
-from deconfliction.config import Settings
+from deconfliction.config.settings import Settings
 
 
 def main() -> None:

@@ -14,12 +14,12 @@ import httpx
 import pytest
 import uvicorn
 
-from deconfliction import keys
 from deconfliction.api.app import create_app
-from deconfliction.config import Settings
-from deconfliction.engine import Engine
-from deconfliction.service import Service
+from deconfliction.config import keys
+from deconfliction.config.settings import Settings
 from deconfliction.store import Store
+from deconfliction.usecases.engine import Engine
+from deconfliction.usecases.service import Service
 from tests.postgres import BACKENDS, database_url, postgres_url  # noqa: F401 (fixture)
 
 

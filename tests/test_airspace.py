@@ -1,4 +1,4 @@
-"""Tests for deconfliction.airspace: incursions, nonconformance, identify."""
+"""Tests for deconfliction.core.airspace: incursions, nonconformance, identify."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from deconfliction import airspace
-from deconfliction.airspace import identify, incursions, nonconforming, zone_volumes
-from deconfliction.config import Limits
-from deconfliction.geometry import check_outline, contains, distance_outside_m
-from deconfliction.model import Circle, Outline, Polygon, Volume4D, Zone, ZoneKind
+from deconfliction.core import airspace
+from deconfliction.core.airspace import identify, incursions, nonconforming, zone_volumes
+from deconfliction.core.geometry import check_outline, contains, distance_outside_m
+from deconfliction.core.limits import Limits
+from deconfliction.core.model import Circle, Outline, Polygon, Volume4D, Zone, ZoneKind
 
 GEOD = pyproj.Geod(ellps="WGS84")
 NOW = datetime(2026, 11, 23, 18, tzinfo=UTC)

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconfliction import canonical
-from deconfliction.canonical import _fast_json, _reference_json, canonical_json
-from deconfliction.errors import InvalidInput
+from deconfliction.core import canonical
+from deconfliction.core.canonical import _fast_json, _reference_json, canonical_json
+from deconfliction.core.errors import InvalidInput
 
 MAX_SAFE = 2**53 - 1
 

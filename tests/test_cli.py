@@ -13,7 +13,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from deconfliction.cli import app, open_service
-from deconfliction.config import Settings
+from deconfliction.config.settings import Settings
 
 
 def env(tmp_path: Path) -> dict[str, str]:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from deconfliction import keys, ledger
-from deconfliction.hotline import Hotline
-from deconfliction.service import Caller
+from deconfliction.config import keys
+from deconfliction.core import ledger
+from deconfliction.usecases.hotline import Hotline
+from deconfliction.usecases.service import Caller
 from tests.conftest import make_service
 from tests.postgres import BACKENDS, database_url
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from deconfliction.config import LIMIT_NAMES, Limits, Settings
-from deconfliction.errors import InvalidInput
+from deconfliction.config.settings import Settings
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.limits import LIMIT_NAMES, Limits
 
 
 def test_defaults_and_overrides() -> None:

@@ -1,7 +1,7 @@
 """Acceptance checks derived from SPEC.md alone, against the installed command line.
 
 A real ``deconfliction serve`` subprocess on 127.0.0.1 over a real SQLite file, parties made
-with ``deconfliction party add``, and the library face of ``deconfliction.tactical.detect``.
+with ``deconfliction party add``, and the library face of ``deconfliction.core.tactical.detect``.
 Expected numbers are worked out by hand from the definitions in SPEC §2, placing aircraft
 with WGS84 geodesics so that "40 km apart" means 40 km on the ground.
 """
@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from deconfliction.tactical import detect
+from deconfliction.core.tactical import detect
 from tests.conftest import free_port
 
 CLI = str(Path(sys.executable).with_name("deconfliction"))

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from deconfliction import ledger
+from deconfliction.core import ledger
 from tests.api.helpers import box, operation, volume
 from tests.conftest import free_port, make_service
 from tests.postgres import BACKENDS, database_url

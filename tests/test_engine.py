@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from deconfliction.engine import Engine
-from deconfliction.hotline import Hotline
-from deconfliction.model import Track
-from deconfliction.service import Caller, Service
+from deconfliction.core.model import Track
+from deconfliction.usecases.engine import Engine
+from deconfliction.usecases.hotline import Hotline
+from deconfliction.usecases.service import Caller, Service
 from tests.conftest import make_service
 
 
@@ -78,7 +78,7 @@ def test_silent_aircraft_dropped_with_event(tmp_path: Path) -> None:
 
 
 def test_incursion_that_becomes_a_violation_is_announced_again(tmp_path: Path) -> None:
-    from deconfliction.model import Polygon, Volume4D
+    from deconfliction.core.model import Polygon, Volume4D
 
     svc = _service(tmp_path)
     now = datetime.now(UTC)
@@ -105,7 +105,7 @@ def test_incursion_that_becomes_a_violation_is_announced_again(tmp_path: Path) -
 def test_pseudonyms_and_ids_are_keyed(tmp_path: Path) -> None:
     import hashlib
 
-    from deconfliction.engine import pseudonym
+    from deconfliction.usecases.engine import pseudonym
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -13,7 +13,7 @@ SKIP = {"deconfliction.store.migrations"}
 def test_every_module_has_a_complete_all() -> None:
     names = [m.name for m in pkgutil.walk_packages(deconfliction.__path__, "deconfliction.")
              if not any(m.name.startswith(s) for s in SKIP)]
-    assert "deconfliction.tactical" in names
+    assert "deconfliction.core.tactical" in names
     for name in names:
         module = importlib.import_module(name)
         exported = getattr(module, "__all__", None)

@@ -1,4 +1,4 @@
-"""Tests for deconfliction.geometry: refusals, normal form, overlap against a sampling oracle."""
+"""Tests for deconfliction.core.geometry: refusals, normal form, overlap against an oracle."""
 
 from __future__ import annotations
 
@@ -15,21 +15,21 @@ import shapely
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from deconfliction import geometry
-from deconfliction.config import Limits
-from deconfliction.errors import InvalidGeometry
-from deconfliction.geometry import (
+from deconfliction.core import geometry
+from deconfliction.core import overlap as overlap_rules
+from deconfliction.core.errors import InvalidGeometry
+from deconfliction.core.geometry import (
     area_m2,
     check_outline,
     check_volume,
     contains,
     distance_outside_m,
     index_boxes,
-    outlines_overlap,
-    overlap,
     to_geojson,
 )
-from deconfliction.model import Circle, Outline, Polygon, Volume4D
+from deconfliction.core.limits import Limits
+from deconfliction.core.model import Circle, Outline, Polygon, Volume4D
+from deconfliction.core.overlap import outlines_overlap, overlap
 
 GEOD = pyproj.Geod(ellps="WGS84")
 LIMITS = Limits()
@@ -545,7 +545,7 @@ def test_overlap_symmetric_and_agrees_with_oracle(data: st.DataObject) -> None:
         # than 1 km inside, must not overlap (their overlap would contain a 500 m grid cell).
         assert not outlines_overlap(shrink(a, ca), shrink(b, cb))
     if got:
-        assert geometry._boxes_meet(index_boxes(a), index_boxes(b))
+        assert overlap_rules._boxes_meet(index_boxes(a), index_boxes(b))
 
 
 @settings(max_examples=60, deadline=None)
@@ -583,7 +583,7 @@ def test_circles_near_poles_agree_with_distance(data: st.DataObject) -> None:
     a, b = Circle((lon_a, lat_a), ra), Circle((lon_b, lat_b), rb)
     assert outlines_overlap(a, b) == (d < ra + rb)
     if d < ra + rb:
-        assert geometry._boxes_meet(index_boxes(a), index_boxes(b))
+        assert overlap_rules._boxes_meet(index_boxes(a), index_boxes(b))
 
 
 @settings(max_examples=150, deadline=None)
@@ -595,7 +595,7 @@ def test_circles_near_poles_agree_with_distance(data: st.DataObject) -> None:
 def test_cheap_circle_polygon_bounds_agree_with_exact(
     lon: float, lat: float, dx: float, dy: float, w: float, h: float, r: float
 ) -> None:
-    from deconfliction.geometry import _circle_polygon_bounds, _circle_polygon_exact
+    from deconfliction.core.overlap import _circle_polygon_bounds, _circle_polygon_exact
 
     x0, y0 = lon + dx, max(-80.0, min(79.0, lat + dy))
     poly = Polygon(((x0, y0), (x0 + w, y0), (x0 + w, y0 + h), (x0, y0 + h), (x0, y0)))

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from deconfliction import codec, ledger
-from deconfliction.config import Settings
-from deconfliction.errors import Forbidden, InvalidInput, InvalidSignature, NotFound
-from deconfliction.hotline import Hotline, check_ladder, check_signature, deadline_s
-from deconfliction.model import Severity
-from deconfliction.service import ACK_DEADLINES_S, Caller, Service
+from deconfliction.config.settings import Settings
+from deconfliction.core import codec, ledger
+from deconfliction.core.errors import Forbidden, InvalidInput, InvalidSignature, NotFound
+from deconfliction.core.model import Severity
+from deconfliction.usecases.hotline import Hotline, check_ladder, check_signature, deadline_s
+from deconfliction.usecases.service import ACK_DEADLINES_S, Caller, Service
 from tests.conftest import make_service
 
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)

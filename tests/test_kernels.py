@@ -1,4 +1,4 @@
-"""The compiled pass (`deconfliction._kernels`) against the numpy path of `tactical.detect`.
+"""The compiled pass (`deconfliction.core.kernels`) against the numpy path of `tactical.detect`.
 
 Both must give the same pairs and the same figures (within 1e-6 relative; in practice the
 same bits, as the closed form is written with the same operations in the same order), on
@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from deconfliction.errors import InvalidInput
-from deconfliction.tactical import Found, Minima, States, detect, detect_between
-from deconfliction.units import PartyArray
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.tactical import Found, Minima, States, detect, detect_between
+from deconfliction.core.units import PartyArray
 
 pytest.importorskip("numba")
 

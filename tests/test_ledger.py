@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconfliction import ledger
-from deconfliction.errors import InvalidInput, InvalidSignature
-from deconfliction.ledger import (
+from deconfliction.core import ledger
+from deconfliction.core.errors import InvalidInput, InvalidSignature
+from deconfliction.core.ledger import (
     GENESIS_HASH,
     SIGNATURE_CONTEXT,
     EntryKind,
@@ -42,7 +42,7 @@ from deconfliction.ledger import (
     verify,
     verify_export,
 )
-from deconfliction.model import LedgerEntry
+from deconfliction.core.model import LedgerEntry
 
 T0 = datetime(2026, 11, 23, 17, 40, tzinfo=UTC)
 SERVER = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

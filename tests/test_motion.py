@@ -7,7 +7,7 @@ import doctest
 import numpy as np
 import pyproj
 
-from deconfliction import motion
+from deconfliction.core import motion
 
 
 def test_doctests() -> None:

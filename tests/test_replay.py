@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from deconfliction.config import Settings
-from deconfliction.errors import InvalidInput
-from deconfliction.replay import read_reports, run
+from deconfliction.config.settings import Settings
+from deconfliction.core.errors import InvalidInput
+from deconfliction.usecases.replay import read_reports, run
 
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 

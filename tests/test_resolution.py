@@ -1,4 +1,4 @@
-"""Tests for `deconfliction.resolution`: every proposal is checked by running `detect` on the
+"""Tests for `deconfliction.core.resolution`: every proposal is checked by running `detect` on the
 whole scene with the manoeuvre applied, and every smaller step (either side) must not clear."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from deconfliction.errors import InvalidInput
-from deconfliction.resolution import Resolution, resolve, resolve_many
-from deconfliction.tactical import States, detect
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.resolution import Resolution, resolve, resolve_many
+from deconfliction.core.tactical import States, detect
 
 GEOD = Geod(ellps="WGS84")
 FT = 0.3048

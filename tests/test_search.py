@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from deconfliction.model import Operation, OperationState, Polygon, Volume4D
-from deconfliction.service import Caller, Service, boxes_of
+from deconfliction.core.model import Operation, OperationState, Polygon, Volume4D
+from deconfliction.usecases.service import Caller, Service, boxes_of
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from deconfliction.engine import Engine
-from deconfliction.service import Caller
 from deconfliction.sim.scenario import demo_scene, demo_traffic
+from deconfliction.usecases.engine import Engine
+from deconfliction.usecases.service import Caller
 from tests.conftest import make_service
 
 

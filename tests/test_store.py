@@ -21,9 +21,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from deconfliction import codec
-from deconfliction.errors import Conflict, InvalidInput
-from deconfliction.model import Operation, OperationState, Polygon, Volume4D
+from deconfliction.core import codec
+from deconfliction.core.errors import Conflict, InvalidInput
+from deconfliction.core.model import Operation, OperationState, Polygon, Volume4D
 from deconfliction.store import Box, Store
 from deconfliction.store import schema as s
 from deconfliction.store import tracks as track_store
@@ -104,7 +104,7 @@ def _versions() -> list[Path]:
 def test_candidate_query_uses_the_gist_index(store: Store) -> None:
     if store.is_sqlite:
         pytest.skip("the R*Tree is the table itself")
-    from deconfliction.store import _CANDIDATES_POSTGRES
+    from deconfliction.store.tx import _CANDIDATES_POSTGRES
 
     with store.write() as tx:
         # With a handful of rows a scan is cheaper; forbid it to learn whether the index can

@@ -1,4 +1,4 @@
-"""Tests for deconfliction.strategic.find_conflicts."""
+"""Tests for deconfliction.core.strategic.find_conflicts."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconfliction.geometry import overlap
-from deconfliction.model import (
+from deconfliction.core.model import (
     Circle,
     Operation,
     OperationState,
@@ -17,7 +16,8 @@ from deconfliction.model import (
     Zone,
     ZoneKind,
 )
-from deconfliction.strategic import find_conflicts
+from deconfliction.core.overlap import overlap
+from deconfliction.core.strategic import find_conflicts
 
 T0 = datetime(2026, 11, 23, 18, tzinfo=UTC)
 HOUR = timedelta(hours=1)

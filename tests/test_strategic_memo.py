@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from deconfliction import geometry, ledger
-from deconfliction.config import Limits
-from deconfliction.geometry import Memo
-from deconfliction.model import Circle, Operation, OperationState, Polygon, Volume4D
-from deconfliction.strategic import find_conflicts
+from deconfliction.core import geometry, ledger
+from deconfliction.core.geometry import Memo
+from deconfliction.core.limits import Limits
+from deconfliction.core.model import Circle, Operation, OperationState, Polygon, Volume4D
+from deconfliction.core.strategic import find_conflicts
 
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 

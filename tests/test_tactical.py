@@ -1,4 +1,4 @@
-"""Tests for `deconfliction.tactical`.
+"""Tests for `deconfliction.core.tactical`.
 
 The oracle flies every aircraft along its WGS84 geodesic (pyproj) and measures geodesic
 distances at dense sample times; it shares no code or plane with the detector. The two
@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from deconfliction.errors import InvalidInput
-from deconfliction.model import Severity
-from deconfliction.tactical import (
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import Severity
+from deconfliction.core.tactical import (
     Active,
     DiffRules,
     Event,

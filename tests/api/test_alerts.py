@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 
-from deconfliction.hotline import Hotline
+from deconfliction.usecases.hotline import Hotline
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 

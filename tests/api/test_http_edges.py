@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deconfliction.config import Limits
+from deconfliction.core.limits import Limits
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from deconfliction import keys, ledger
+from deconfliction.config import keys
+from deconfliction.core import ledger
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 

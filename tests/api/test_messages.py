@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from deconfliction import ledger
+from deconfliction.core import ledger
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 

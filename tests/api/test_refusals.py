@@ -186,8 +186,8 @@ def test_zone_applying_twice_or_to_nobody_refused(
 
 
 def test_every_error_class_has_a_problem_row() -> None:
-    from deconfliction import errors
     from deconfliction.api.problems import PROBLEMS
+    from deconfliction.core import errors
 
     for name in errors.__all__:
         cls = getattr(errors, name)

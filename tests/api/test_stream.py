@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 
 from deconfliction.api.app import create_app
-from deconfliction.hotline import Hotline
+from deconfliction.usecases.hotline import Hotline
 from tests.conftest import Running, free_port, make_service
 
 

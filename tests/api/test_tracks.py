@@ -197,8 +197,8 @@ def test_ledger_never_names_an_aircraft(running: Running) -> None:
 def test_per_pair_minima_widen_separation(tmp_path: Any) -> None:
     from dataclasses import replace
 
-    from deconfliction.engine import Engine
-    from deconfliction.service import Caller
+    from deconfliction.usecases.engine import Engine
+    from deconfliction.usecases.service import Caller
     from tests.conftest import make_service
 
     svc = make_service(tmp_path)
@@ -209,7 +209,7 @@ def test_per_pair_minima_widen_separation(tmp_path: Any) -> None:
     now = datetime.now(UTC)
 
     def track(aircraft: str, party: str, lat: float) -> Any:
-        from deconfliction.model import Track
+        from deconfliction.core.model import Track
 
         return Track(aircraft, party, now, 10.0, lat, 9000.0, 200.0, 90.0, 0.0)
 

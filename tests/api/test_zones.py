@@ -136,10 +136,10 @@ def test_standing_zones_may_outlast_operations(tmp_path: Path) -> None:
     the week: the same volume is a zone but not an operation."""
     from datetime import UTC, datetime, timedelta
 
-    from deconfliction.config import Limits
-    from deconfliction.errors import InvalidGeometry
-    from deconfliction.model import Polygon, Volume4D
-    from deconfliction.service import Caller
+    from deconfliction.core.errors import InvalidGeometry
+    from deconfliction.core.limits import Limits
+    from deconfliction.core.model import Polygon, Volume4D
+    from deconfliction.usecases.service import Caller
     from tests.conftest import make_service
 
     svc = make_service(tmp_path, limits=Limits(max_zone_window_s=366 * 86_400.0))

@@ -25,9 +25,9 @@ from deconfliction.api import (
     tracks,
     zones,
 )
-from deconfliction.engine import Engine
-from deconfliction.hotline import Hotline
-from deconfliction.service import Service
+from deconfliction.usecases.engine import Engine
+from deconfliction.usecases.hotline import Hotline
+from deconfliction.usecases.service import Service
 
 __all__ = ["BodyLimit", "create_app", "json_depth"]
 

@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from deconfliction.errors import InvalidInput
-from deconfliction.service import Caller, Service
+from deconfliction.core.errors import InvalidInput
+from deconfliction.usecases.service import Caller, Service
 
 __all__ = ["BEARER", "CallerDep", "ServiceDep", "check_url", "get_caller", "get_service"]
 

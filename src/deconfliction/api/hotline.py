@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.schemas import MESSAGE_SEQ_MAX, MessageIn, Text
-from deconfliction.errors import InvalidInput
-from deconfliction.hotline import Hotline
+from deconfliction.core.errors import InvalidInput
+from deconfliction.usecases.hotline import Hotline
 
 __all__ = ["KeyIn", "LadderIn", "LevelIn", "SignedBody", "router", "signed_body"]
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.schemas import SEQ_MAX
-from deconfliction.hotline import Hotline
+from deconfliction.usecases.hotline import Hotline
 
 __all__ = ["router"]
 

@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 
-from deconfliction import codec
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.hotline import SignedBody
 from deconfliction.api.schemas import OperationIn, QueryTime, StateIn, volumes_to_model
-from deconfliction.errors import InvalidInput
-from deconfliction.model import Operation, Overlap
-from deconfliction.service import overlap_json
+from deconfliction.core import codec
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import Operation, Overlap
 from deconfliction.store import Box
+from deconfliction.usecases.service import overlap_json
 
 __all__ = ["router"]
 

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.routing import Match
 
-from deconfliction import errors
+from deconfliction.core import errors
 
 __all__ = [
     "MEDIA_TYPE",

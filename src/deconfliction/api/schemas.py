@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from deconfliction.errors import InvalidGeometry
-from deconfliction.model import Circle, Outline, Polygon, Volume4D
+from deconfliction.core.errors import InvalidGeometry
+from deconfliction.core.model import Circle, Outline, Polygon, Volume4D
 
 __all__ = [
     "MESSAGE_SEQ_MAX",

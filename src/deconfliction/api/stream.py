@@ -34,10 +34,10 @@ from starlette.responses import StreamingResponse
 
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.schemas import SEQ_MAX
-from deconfliction.errors import InvalidInput
-from deconfliction.hotline import Event, Hotline
-from deconfliction.service import Caller
+from deconfliction.core.errors import InvalidInput
 from deconfliction.store import Store
+from deconfliction.usecases.hotline import Event, Hotline
+from deconfliction.usecases.service import Caller
 
 __all__ = ["KEEPALIVE_S", "Bell", "format_event", "router", "streaming"]
 

@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CallerDep
 from deconfliction.api.schemas import QueryTime, TrackBatchIn
-from deconfliction.engine import CONFLICT_KINDS, Engine
-from deconfliction.errors import InvalidInput
-from deconfliction.model import Track
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import Track
+from deconfliction.usecases.engine import CONFLICT_KINDS, Engine
 
 __all__ = ["router"]
 

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from deconfliction import codec
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.schemas import ZoneIn, volumes_to_model
-from deconfliction.service import overlap_json
+from deconfliction.core import codec
+from deconfliction.usecases.service import overlap_json
 
 __all__ = ["router"]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from deconfliction.model import Circle, Polygon, Track, Volume4D
-from deconfliction.motion import advance
+from deconfliction.core.model import Circle, Polygon, Track, Volume4D
+from deconfliction.core.motion import advance
 
 __all__ = ["DemoOperation", "DemoScene", "DemoZone", "demo_scene", "demo_traffic"]
 

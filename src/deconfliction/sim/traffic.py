@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from deconfliction.units import FT_M, KT_MPS, FloatArray
+from deconfliction.core.units import FT_M, KT_MPS, FloatArray
 
 __all__ = ["Scene", "dense_scene"]
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
 
-from deconfliction.errors import NotFound
-from deconfliction.store import Tx
+from deconfliction.core.errors import NotFound
 from deconfliction.store import schema as s
+from deconfliction.store.tx import Tx
 
 __all__ = [
     "ack_alert",

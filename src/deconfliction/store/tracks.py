@@ -12,9 +12,9 @@ import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from deconfliction.store import Tx
+from deconfliction.core.units import FloatArray
 from deconfliction.store import schema as s
-from deconfliction.units import FloatArray
+from deconfliction.store.tx import Tx
 
 __all__ = [
     "TrackArrays",

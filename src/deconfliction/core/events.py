@@ -1,7 +1,7 @@
 """Conflict events between ticks: severity from the entry time, and the differ.
 
-`diff` turns consecutive answers of `deconfliction.tactical.detect` into ``new``/``updated``/
-``ended`` events with an anti-flapping rule (see `DiffRules`). `deconfliction.tactical`
+`diff` turns consecutive answers of `deconfliction.core.tactical.detect` into ``new``/``updated``/
+``ended`` events with an anti-flapping rule (see `DiffRules`). `deconfliction.core.tactical`
 re-exports every name here; callers import them from there.
 
 Pairs are matched between ticks as integer codes, not tuples of strings: each aircraft id
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from deconfliction.model import Severity
-from deconfliction.units import Metres, Seconds, SecondsArray
-
-if TYPE_CHECKING:
-    from deconfliction.tactical import Found
+from deconfliction.core.model import Found, Severity
+from deconfliction.core.units import Metres, Seconds, SecondsArray
 
 __all__ = [
     "Active",
@@ -190,7 +187,7 @@ def diff(
     Examples
     --------
     >>> import numpy as np
-    >>> from deconfliction.tactical import Found
+    >>> from deconfliction.core.model import Found
     >>> f = Found(np.array([0]), np.array([1]), *(np.array([x]) for x in (30.0, 90, 60, 900, 0)))
     >>> d = diff({}, f, ["b", "a"], now_s=0.0)
     >>> [(e.kind, e.key, str(e.severity)) for e in d.events]

@@ -14,9 +14,9 @@ from typing import Any
 
 from pyproj import Geod
 
-from deconfliction.canonical import format_time
-from deconfliction.errors import InvalidInput
-from deconfliction.model import Circle, Operation, Outline, Polygon, Volume4D, Zone
+from deconfliction.core.canonical import format_time
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import Circle, Operation, Outline, Polygon, Volume4D, Zone
 
 __all__ = [
     "cursor",
@@ -36,7 +36,7 @@ __all__ = [
 
 def rfc3339(t: datetime) -> str:
     """``2026-11-23T18:00:00Z`` (microseconds only when present): the ledger's spelling,
-    `deconfliction.canonical.format_time`."""
+    `deconfliction.core.canonical.format_time`."""
     return format_time(t)
 
 

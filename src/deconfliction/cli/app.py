@@ -11,13 +11,13 @@ import typer
 from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 
-from deconfliction.config import Settings
-from deconfliction.errors import DeconflictionError
+from deconfliction.config.settings import Settings
+from deconfliction.core.errors import DeconflictionError
 
 if TYPE_CHECKING:
-    from deconfliction.engine import Engine
-    from deconfliction.model import Track
-    from deconfliction.service import Service
+    from deconfliction.core.model import Track
+    from deconfliction.usecases.engine import Engine
+    from deconfliction.usecases.service import Service
 
 __all__ = ["app", "main", "open_service"]
 
@@ -35,9 +35,9 @@ err = Console(stderr=True)
 
 def open_service(settings: Settings) -> Service:
     """Store (migrated) + server key + service, as every command needs them."""
-    from deconfliction import keys
-    from deconfliction.service import Service
+    from deconfliction.config import keys
     from deconfliction.store import Store
+    from deconfliction.usecases.service import Service
 
     store = Store(settings.database_url)
     store.migrate()
@@ -138,7 +138,7 @@ def ledger_verify(
     ] = None,
 ) -> None:
     """Verify an exported ledger alone: exit 0 and OK, or exit 1 naming the first bad entry."""
-    from deconfliction import ledger
+    from deconfliction.core import ledger
 
     try:
         key = ledger.load_public_key_pem(server_key.read_bytes())
@@ -175,9 +175,9 @@ def demo(
     """Load the demo scene (parties, zones, operations) into the database and serve it."""
     from datetime import UTC, datetime
 
-    from deconfliction.service import Caller
+    from deconfliction.core.units import FT_M
     from deconfliction.sim.scenario import demo_scene
-    from deconfliction.units import FT_M
+    from deconfliction.usecases.service import Caller
 
     settings = _settings()
     service = open_service(settings)
@@ -234,8 +234,8 @@ def _feed_demo_traffic(engine: Engine, console: Console) -> None:
     import time
     from datetime import UTC, datetime
 
-    from deconfliction.service import Caller
     from deconfliction.sim.scenario import demo_traffic
+    from deconfliction.usecases.service import Caller
 
     t0 = datetime.now(UTC)
 
@@ -267,7 +267,7 @@ def replay(
     the latest state of each aircraft (silent aircraft dropped after 30 s) goes through
     detection and the conflict events are printed, in aviation units as well.
     """
-    from deconfliction.replay import read_reports, run
+    from deconfliction.usecases.replay import read_reports, run
 
     settings = _settings()
     console = Console()
@@ -294,7 +294,7 @@ def bench(
 
     from rich.progress import track
 
-    from deconfliction import tactical
+    from deconfliction.core import tactical
     from deconfliction.sim.traffic import dense_scene
 
     console = Console()

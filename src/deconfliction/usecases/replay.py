@@ -16,12 +16,12 @@ import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 
-from deconfliction import tactical
-from deconfliction.config import Settings
-from deconfliction.errors import InvalidInput
-from deconfliction.model import Track
-from deconfliction.motion import advance
-from deconfliction.units import FT_M, NM_M
+from deconfliction.config.settings import Settings
+from deconfliction.core import tactical
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import Track
+from deconfliction.core.motion import advance
+from deconfliction.core.units import FT_M, NM_M
 
 __all__ = ["Summary", "read_reports", "run"]
 

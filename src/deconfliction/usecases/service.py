@@ -9,19 +9,18 @@ on disk with its record, or neither is.
 from __future__ import annotations
 
 import math
-import os
 import secrets
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deconfliction import codec, geometry, hotline, ledger, strategic
-from deconfliction.config import Settings
-from deconfliction.errors import (
+from deconfliction.config.settings import Settings
+from deconfliction.core import codec, geometry, strategic
+from deconfliction.core.errors import (
     Forbidden,
     InvalidInput,
     InvalidTransition,
@@ -29,7 +28,8 @@ from deconfliction.errors import (
     Unauthenticated,
     VersionMismatch,
 )
-from deconfliction.model import (
+from deconfliction.core.model import (
+    Caller,
     Operation,
     OperationState,
     Overlap,
@@ -40,8 +40,11 @@ from deconfliction.model import (
     ZoneKind,
     check_transition,
 )
+from deconfliction.core.overlap import outlines_overlap
 from deconfliction.store import Box, Store, Tx
 from deconfliction.store import tracks as track_store
+from deconfliction.usecases import hotline
+from deconfliction.usecases.recorder import Recorder
 
 __all__ = ["ACK_DEADLINES_S", "Caller", "Service", "boxes_of", "overlap_json"]
 
@@ -54,20 +57,12 @@ ACK_DEADLINES_S: Mapping[Severity, float] = {
 """Default time to acknowledge an alert, by severity."""
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking: a party, and the escalation level its token carries."""
-
-    party: str
-    level: int = 0
-
-
 def boxes_of(vols: Sequence[Volume4D]) -> list[list[Box]]:
     """The index boxes of each volume."""
     return [geometry.index_boxes(v.outline) for v in vols]
 
 
-class Service:
+class Service(Recorder):
     """The deconfliction service over one store."""
 
     def __init__(
@@ -77,10 +72,7 @@ class Service:
         key: Ed25519PrivateKey,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self.store = store
-        self.settings = settings
-        self.key = key
-        self.clock = clock or (lambda: datetime.now(UTC))
+        super().__init__(store, settings, key, clock)
         # Shapes of the outlines the strategic check meets, reused while the decoded
         # operations they belong to stay in the store's cache.
         self._shapes: geometry.Memo = {}
@@ -95,7 +87,7 @@ class Service:
         with self.store.write() as tx:
             tx.add_party(name, codec.to_epoch(now))
             tx.add_token(name, token, 0, codec.to_epoch(now))
-            self._record(tx, now, "server", "party.added", {"party": name})
+            self.record(tx, now, "server", "party.added", {"party": name})
         return token
 
     def issue_token(self, name: str, *, level: int = 0) -> str:
@@ -107,7 +99,7 @@ class Service:
         with self.store.write() as tx:
             tx.party(name)
             tx.add_token(name, token, level, codec.to_epoch(now))
-            self._record(tx, now, "server", "token.issued", {"party": name, "level": level})
+            self.record(tx, now, "server", "token.issued", {"party": name, "level": level})
         return token
 
     def authenticate(self, token: str | None) -> Caller:
@@ -214,7 +206,7 @@ class Service:
         """
         found = [overlap_json(o) for o in overlaps]
         with tx.deferred():
-            self._record(
+            self.record(
                 tx, now, op.party, kind,
                 {**codec.operation_to_json(op, private=False), "notice_s": notice_s,
                  "conflicts": found},
@@ -354,7 +346,7 @@ class Service:
             tx.replace_operation(op, None, signature)
             if new == OperationState.ENDED:
                 track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
-            self._record(
+            self.record(
                 tx,
                 now,
                 caller.party,
@@ -370,7 +362,7 @@ class Service:
         if old.state in (OperationState.ACCEPTED, OperationState.ACTIVATED):
             op = replace(old, state=OperationState.NONCONFORMING, version=old.version + 1)
             tx.replace_operation(op, None)
-            self._record(
+            self.record(
                 tx,
                 now,
                 "server",
@@ -414,7 +406,7 @@ class Service:
                 return False
             if end is not None and not v.start < end:
                 return False
-            return area is None or geometry.outlines_overlap(v.outline, area)
+            return area is None or outlines_overlap(v.outline, area)
 
         page: list[tuple[tuple[float, str], Operation]] = []
         with self.store.read() as tx:
@@ -500,7 +492,7 @@ class Service:
                         )
                     )
             tx.insert_zone(zone, boxes, codec.to_epoch(now))
-            self._record(tx, now, caller.party, "zone.created", codec.zone_to_feature(zone))
+            self.record(tx, now, caller.party, "zone.created", codec.zone_to_feature(zone))
             # ``met`` speaks from the zone's side; the conflicts row speaks from the operation's.
             track_store.put_conflicts(tx, [
                 _strategic_row(o.id, o.party, replace(o, kind="zone", id=zone.id,
@@ -522,7 +514,7 @@ class Service:
                 raise Forbidden("the zone belongs to another party", field="id")
             tx.delete_zone(zone_id, codec.to_epoch(now))
             track_store.deactivate_refs(tx, zone_id, codec.to_epoch(now))
-            self._record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
+            self.record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
 
     def get_zone(self, zone_id: str) -> Zone:
         """One live zone (zones are public); `NotFound` for an unknown or withdrawn one."""
@@ -546,64 +538,6 @@ class Service:
     ) -> str:
         """Raise an alert to ``party`` inside ``tx``: stored, streamed and in the ledger."""
         return hotline.raise_alert(self, tx, now, party, kind, severity, body)
-
-    def _record(
-        self,
-        tx: Tx,
-        now: datetime,
-        actor: str,
-        kind: str,
-        body: Mapping[str, Any],
-        *,
-        private: Any = None,
-        private_field: str | None = None,
-        party_signature: str | None = None,
-    ) -> None:
-        # Parsing the newest line costs more than the append itself; the store keeps the entry
-        # it last wrote and it is used only while it is still the newest row, so a rolled-back
-        # transaction or another process appending is noticed.
-        cached = self.store.ledger_head
-        if cached is not None and tx.batch and self.store.ledger_head_batch == tx.batch:
-            # Same open write transaction: it holds the database's write lock, so nobody else
-            # has appended since.
-            tip: tuple[int, str] | None = (cached.seq, cached.hash)
-        else:
-            tip = tx.ledger_tip()
-        if tip is None:
-            prev = None
-        elif cached is not None and (cached.seq, cached.hash) == tip:
-            prev = cached
-        else:
-            prev_line = tx.ledger_last()
-            prev = None if prev_line is None else ledger.from_json_line(prev_line)
-        salt = os.urandom(16)
-        try:
-            digest = None if private is None else ledger.private_digest(private, salt=salt)
-        except InvalidInput as e:
-            # The digest names a path inside the private part; the caller knows its name.
-            if private_field is None:
-                raise
-            inner = e.field or ""
-            raise InvalidInput(e.detail, field=private_field + (
-                "" if not inner else inner if inner.startswith("[") else f".{inner}")) from None
-        entry, line = ledger.append_line(
-            prev,
-            time=now if prev is None else max(now, prev.time),
-            actor=actor,
-            kind=kind,
-            body=dict(body),
-            private_digest=digest,
-            party_signature=party_signature,
-            key=self.key,
-        )
-        tx.insert_ledger(
-            entry.seq,
-            line,
-            entry.hash,
-            None if private is None else {"owner": actor, "salt": salt.hex(), "private": private},
-        )
-        self.store.ledger_head = entry
-        self.store.ledger_head_batch = tx.batch
 
     def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterable[str]:
         """Exported ledger lines after seq ``after``."""

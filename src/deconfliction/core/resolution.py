@@ -1,9 +1,10 @@
 """Resolutions: the smallest heading, altitude and speed change that clears an aircraft.
 
 For aircraft ``k`` each candidate manoeuvre is applied now, everyone else keeps flying as
-reported, and `deconfliction.tactical.detect_between` checks the manoeuvred ``k`` against all
-current traffic (the same rules as `deconfliction.tactical.detect`, so the same party filter and
-minima). All candidates of all requested aircraft go through one vectorised call.
+reported, and `deconfliction.core.tactical.detect_between` checks the manoeuvred ``k``
+against all current traffic (the same rules as `deconfliction.core.tactical.detect`, so the
+same party filter and minima). All candidates of all requested aircraft go through one
+vectorised call.
 
 Manoeuvres (SPEC §2, Resolution):
 
@@ -27,9 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from deconfliction.errors import InvalidInput
-from deconfliction.tactical import H_M, LOOKAHEAD_S, R_M, Minima, States, detect_between
-from deconfliction.units import (
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.tactical import H_M, LOOKAHEAD_S, R_M, Minima, States, detect_between
+from deconfliction.core.units import (
     Degrees,
     DegreesArray,
     Metres,
@@ -103,9 +104,9 @@ def resolve_many(
     ks : sequence of int
         Indices of the aircraft to resolve (each resolved alone: the others keep flying).
     lon, lat, alt_m, gs_mps, track_deg, vs_mps, party
-        The traffic, as for `deconfliction.tactical.detect` (degrees, m AMSL, m/s, degrees).
+        The traffic, as for `deconfliction.core.tactical.detect` (degrees, m AMSL, m/s, degrees).
     r_m, h_m, lookahead_s, same_party, minima
-        Separation rules, as for `deconfliction.tactical.detect`.
+        Separation rules, as for `deconfliction.core.tactical.detect`.
     heading_step_deg, heading_max_deg, altitude_step_m, altitude_max_m, speed_step_pct, \
 speed_max_pct
         The manoeuvre grid (defaults: 5° to 90°, 1000 ft to 4000 ft, 5 % to 30 %).

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deconfliction.config import Settings
+from deconfliction.config.settings import Settings
 
 __all__ = ["key_path", "load_or_create", "public_pem"]
 

@@ -2,8 +2,8 @@
 party keys, and the events a party's stream carries.
 
 Every action is one write transaction that changes the rows, queues the stream events and
-appends the ledger entries together, through the `Service` (its store, clock, settings and
-`Service._record`).
+appends the ledger entries together, through the `Recorder` (its store, clock, settings and
+`Recorder.record`).
 
 Rules
 -----
@@ -42,17 +42,15 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from deconfliction import codec, ledger
-from deconfliction.config import Settings
-from deconfliction.errors import Forbidden, InvalidInput, InvalidSignature
-from deconfliction.model import Severity
+from deconfliction.config.settings import Settings
+from deconfliction.core import codec, ledger
+from deconfliction.core.errors import Forbidden, InvalidInput, InvalidSignature
+from deconfliction.core.model import Caller, Severity
 from deconfliction.store import Tx
 from deconfliction.store import hotline as sql
-
-if TYPE_CHECKING:
-    from deconfliction.service import Caller, Service
+from deconfliction.usecases.recorder import Recorder
 
 __all__ = [
     "DEFAULT_LADDER",
@@ -125,7 +123,7 @@ def check_ladder(levels: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     >>> check_ladder([])
     Traceback (most recent call last):
     ...
-    deconfliction.errors.InvalidInput: levels: 1 to 10 levels
+    deconfliction.core.errors.InvalidInput: levels: 1 to 10 levels
     """
     if not 1 <= len(levels) <= MAX_LADDER_LEVELS:
         raise InvalidInput(f"1 to {MAX_LADDER_LEVELS} levels", field="levels")
@@ -198,7 +196,7 @@ def _message_json(row: Any) -> dict[str, Any]:
 
 # --- inside a caller's transaction -------------------------------------------------------------
 def raise_alert(
-    service: Service,
+    service: Recorder,
     tx: Tx,
     now: datetime,
     party: str,
@@ -239,7 +237,7 @@ def raise_alert(
     tx.queue_event(party, "alert", public, codec.to_epoch(now))
     # The ledger is shared with every party, and an alert's body is written for its addressee
     # (its own aircraft named in clear): the entry commits to the body by digest only.
-    service._record(tx, now, "server", ledger.EntryKind.ALERT_RAISED,
+    service.record(tx, now, "server", ledger.EntryKind.ALERT_RAISED,
                     {k: v for k, v in public.items() if k != "body"}, private=dict(body))
     return alert_id
 
@@ -267,9 +265,9 @@ def check_signature(
 
 # --- use cases ---------------------------------------------------------------------------------
 class Hotline:
-    """The hotline's use cases over one `Service`."""
+    """The hotline's use cases over one `Recorder`."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Recorder) -> None:
         self.service = service
 
     # alerts
@@ -319,7 +317,7 @@ class Hotline:
                     "late": codec.to_epoch(now) > row.deadline,
                 }
                 tx.insert_event(row.party, "ack", body, codec.to_epoch(now))
-                self.service._record(tx, now, caller.party, ledger.EntryKind.ALERT_ACKED, body)
+                self.service.record(tx, now, caller.party, ledger.EntryKind.ALERT_ACKED, body)
             return _alert_json(sql.alert(tx, alert_id), _ladder(tx, caller.party))
 
     def sweep(self, now: datetime, *, limit: int = 500) -> int:
@@ -369,7 +367,7 @@ class Hotline:
                     }
                     kind = "alert.overdue"
                 tx.insert_event(row.party, "escalation", body, t)
-                self.service._record(tx, now, "server", kind, body)
+                self.service.record(tx, now, "server", kind, body)
                 moved += 1
         return moved
 
@@ -394,7 +392,7 @@ class Hotline:
         with self.service.store.write() as tx:
             tx.set_party(caller.party, ladder=ladder)
             tx.memo.pop("ladders", None)
-            self.service._record(
+            self.service.record(
                 tx,
                 now,
                 caller.party,
@@ -410,7 +408,7 @@ class Hotline:
         now = self.service.clock()
         with self.service.store.write() as tx:
             tx.set_party(caller.party, public_key_pem=normal)
-            self.service._record(
+            self.service.record(
                 tx,
                 now,
                 caller.party,
@@ -468,7 +466,7 @@ class Hotline:
             }
             message = {**public, "text": text, "read_at": None}
             tx.insert_event(to, "message", message, codec.to_epoch(now))
-            self.service._record(
+            self.service.record(
                 tx,
                 now,
                 caller.party,
@@ -505,7 +503,7 @@ class Hotline:
                     "read_at": codec.rfc3339(now),
                 }
                 tx.insert_event(row.sender, "message.read", body, codec.to_epoch(now))
-                self.service._record(tx, now, caller.party, "message.read", body)
+                self.service.record(tx, now, caller.party, "message.read", body)
             return _message_json(sql.message(tx, caller.party, seq))
 
     # stream

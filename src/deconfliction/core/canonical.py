@@ -1,6 +1,6 @@
 """Canonical JSON (RFC 8785, JCS) and the canonical time format: the bytes the ledger hashes.
 
-See `deconfliction.ledger` for why every byte of an export is significant. `canonical_json`
+See `deconfliction.core.ledger` for why every byte of an export is significant. `canonical_json`
 encodes; `format_time` and `parse_time` write and read the one spelling of a time.
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Final, NoReturn
 
 import numpy as np
 
-from deconfliction.errors import InvalidInput
+from deconfliction.core.errors import InvalidInput
 
 __all__ = [
     "MAX_SAFE_INTEGER",
@@ -74,7 +74,7 @@ def canonical_json(value: Any) -> bytes:
     >>> canonical_json([float("nan")])
     Traceback (most recent call last):
     ...
-    deconfliction.errors.InvalidInput: [0]: NaN and infinities have no JSON form
+    deconfliction.core.errors.InvalidInput: [0]: NaN and infinities have no JSON form
     """
     # Python's C encoder, checked (see "the fast path" below); small flat values are quicker
     # the slow way.
@@ -493,7 +493,7 @@ def parse_time(text: str) -> datetime:
     >>> parse_time("2026-11-23T18:00:00.000000Z")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    deconfliction.errors.InvalidInput: time: not a canonical RFC 3339 UTC time: '...'
+    deconfliction.core.errors.InvalidInput: time: not a canonical RFC 3339 UTC time: '...'
     """
     match = _TIME.fullmatch(text)
     t = None

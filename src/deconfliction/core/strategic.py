@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-from deconfliction.geometry import Memo, overlap
-from deconfliction.model import Operation, OperationState, Overlap, Volume4D, Zone
+from deconfliction.core.geometry import Memo
+from deconfliction.core.model import Operation, OperationState, Overlap, Volume4D, Zone
+from deconfliction.core.overlap import overlap
 
 __all__ = ["find_conflicts"]
 

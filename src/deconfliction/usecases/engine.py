@@ -26,12 +26,12 @@ import numpy as np
 import pyproj
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deconfliction import airspace, codec, geometry, resolution, tactical
-from deconfliction.errors import Forbidden, InvalidInput, NotFound
-from deconfliction.model import Operation, OperationState, Severity, Track, Zone
-from deconfliction.motion import advance
-from deconfliction.service import Caller, Service
+from deconfliction.core import airspace, codec, geometry, resolution, tactical
+from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
+from deconfliction.core.model import Operation, OperationState, Severity, Track, Zone
+from deconfliction.core.motion import advance
 from deconfliction.store import tracks as track_store
+from deconfliction.usecases.service import Caller, Service
 
 __all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", "pseudonym"]
 

@@ -10,14 +10,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from deconfliction.errors import InvalidTransition
+from deconfliction.core.errors import InvalidTransition
+from deconfliction.core.units import (
+    DegreesArray,
+    IndexArray,
+    MetresArray,
+    MpsArray,
+    SecondsArray,
+)
 
 __all__ = [
     "TRANSITIONS",
     "Alert",
+    "Caller",
     "Circle",
+    "Found",
     "LedgerEntry",
     "Message",
     "Operation",
@@ -26,6 +35,7 @@ __all__ = [
     "Overlap",
     "Polygon",
     "Severity",
+    "States",
     "Track",
     "Volume4D",
     "Zone",
@@ -242,3 +252,37 @@ class LedgerEntry:
     hash: str
     signature: str
     party_signature: str | None = None
+
+
+class Found(NamedTuple):
+    """Conflicting pairs, one entry per pair, ``i < j`` for `detect`.
+
+    Times in s from the reports, distances in m; all arrays have the same length.
+    """
+
+    i: IndexArray
+    j: IndexArray
+    t_in: SecondsArray
+    t_out: SecondsArray
+    t_cpa: SecondsArray
+    d_cpa_m: MetresArray
+    v_cpa_m: MetresArray
+
+
+class States(NamedTuple):
+    """State vectors of several aircraft, equal-length arrays (deg, m AMSL, m/s, deg, m/s)."""
+
+    lon: DegreesArray
+    lat: DegreesArray
+    alt_m: MetresArray
+    gs_mps: MpsArray
+    track_deg: DegreesArray
+    vs_mps: MpsArray
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: a party, and the escalation level its token carries."""
+
+    party: str
+    level: int = 0

@@ -1,4 +1,4 @@
-"""Compiled pass of `deconfliction.tactical.detect`: candidates and closed form in one loop.
+"""Compiled pass of `deconfliction.core.tactical.detect`: candidates and closed form in one loop.
 
 The same conflict rule and the same closed form as the numpy path of `tactical`, one pair at a
 time (so its figures match that path to the last bits or nearly), with a different pruning:

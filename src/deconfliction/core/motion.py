@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deconfliction.units import DegreesArray, MetresArray, MpsArray, SecondsArray
+from deconfliction.core.units import DegreesArray, MetresArray, MpsArray, SecondsArray
 
 __all__ = ["advance"]
 

@@ -94,12 +94,18 @@ True
 <Fault.HASH: 'hash'>
 >>> verify([], key.public_key()).count
 0
+
+Why one module of ~880 lines
+----------------------------
+A sixth of it is this docstring, the export format's specification. The rest is one idea, the
+entry's one exact encoding, written once and read back once: `append` and `verify` must agree
+byte for byte, and splitting the writer from the strict reader would put the two halves of that
+agreement in different files. Keys and party signatures live in `deconfliction.core.signing`.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import hashlib
 import hmac
@@ -114,11 +120,9 @@ from enum import StrEnum
 from typing import Any, Final, NoReturn
 
 from cryptography.exceptions import InvalidSignature as _BadCryptoSignature
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from deconfliction.canonical import (
+from deconfliction.core.canonical import (
     MAX_SAFE_INTEGER,
     STRING_ENCODER,
     canonical_json,
@@ -127,8 +131,20 @@ from deconfliction.canonical import (
     locate,
     parse_time,
 )
-from deconfliction.errors import InvalidInput, InvalidSignature
-from deconfliction.model import LedgerEntry
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import LedgerEntry
+from deconfliction.core.signing import (
+    _b64decode,
+    check_party_signature,
+    generate_key,
+    load_or_create_private_key_pem,
+    load_private_key_pem,
+    load_public_key_pem,
+    party_message,
+    private_key_pem,
+    public_key_pem,
+    sign_party,
+)
 
 __all__ = [
     "ENTRY_FIELDS",
@@ -193,7 +209,6 @@ SUBMISSION_KEY: Final = "submission"
 
 _SALT_MIN_BYTES: Final = 16
 _SALT_NEW_BYTES: Final = 32
-_SIGNATURE_BYTES: Final = 64
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -491,19 +506,6 @@ def _check_signature(value: Any, name: str, *, optional: bool) -> None:
         return
     if not isinstance(value, str) or _b64decode(value) is None:
         raise _Bad(Fault.FIELD, f"{name} must be base64 of a 64-byte signature", name)
-
-
-def _b64decode(text: str) -> bytes | None:
-    """The 64 bytes ``text`` encodes, or None unless ``text`` is their one canonical spelling."""
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    # Padding bits make several spellings decode alike; only the canonical one may pass, or a
-    # flipped bit in the signature's last character would go unnoticed.
-    if len(raw) != _SIGNATURE_BYTES or base64.b64encode(raw).decode("ascii") != text:
-        return None
-    return raw
 
 
 def append(
@@ -882,97 +884,3 @@ def private_matches(
     """Whether ``private`` with ``salt`` is what ``digest`` (a ``private_digest``) commits to."""
     mine = private_digest(private, salt=salt)
     return mine is not None and hmac.compare_digest(mine, digest)
-
-
-# --- party signatures --------------------------------------------------------------------------
-
-
-def party_message(body: Mapping[str, Any]) -> bytes:
-    """The bytes a party signs for a submission: the canonical JSON of its body as sent.
-
-    Leave the signature itself out of ``body`` (send it beside, e.g. in a header).
-    """
-    return canonical_json(body)
-
-
-def sign_party(key: Ed25519PrivateKey, body: Mapping[str, Any]) -> str:
-    """A party's base64 signature over `party_message` of ``body`` (for clients and tests)."""
-    return base64.b64encode(key.sign(party_message(body))).decode("ascii")
-
-
-def check_party_signature(
-    public_key: Ed25519PublicKey, body: Mapping[str, Any], signature_b64: str
-) -> None:
-    """Raise `InvalidSignature` (``field="signature"``) unless the party signed ``body``.
-
-    ``signature_b64`` must be the canonical padded base64 of 64 bytes.
-    """
-    raw = _b64decode(signature_b64) if isinstance(signature_b64, str) else None
-    if raw is None:
-        raise InvalidSignature("must be base64 of a 64-byte Ed25519 signature", field="signature")
-    try:
-        public_key.verify(raw, party_message(body))
-    except _BadCryptoSignature:
-        raise InvalidSignature(
-            "does not verify with the party's registered key", field="signature"
-        ) from None
-
-
-# --- keys --------------------------------------------------------------------------------------
-
-
-def generate_key() -> Ed25519PrivateKey:
-    """A new random Ed25519 private key."""
-    return Ed25519PrivateKey.generate()
-
-
-def private_key_pem(key: Ed25519PrivateKey) -> bytes:
-    """``key`` as unencrypted PKCS#8 PEM: keep the file readable by the server only."""
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def load_private_key_pem(data: bytes) -> Ed25519PrivateKey:
-    """Read an unencrypted PKCS#8 PEM Ed25519 private key; `InvalidInput` otherwise."""
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise InvalidInput("not an unencrypted PEM private key", field="private_key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise InvalidInput("not an Ed25519 key", field="private_key")
-    return key
-
-
-def load_or_create_private_key_pem(data: bytes | None) -> tuple[Ed25519PrivateKey, bytes]:
-    """The key in ``data``, or a new one when ``data`` is None; with its PEM to store.
-
-    The shell reads the key file (None when there is none), calls this, and writes the PEM back
-    (mode 0600) when it was new.
-    """
-    if data is None:
-        key = generate_key()
-        return key, private_key_pem(key)
-    return load_private_key_pem(data), data
-
-
-def public_key_pem(key: Ed25519PublicKey | Ed25519PrivateKey) -> str:
-    """The public key as SubjectPublicKeyInfo PEM text (``-----BEGIN PUBLIC KEY-----``)."""
-    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
-    return public.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
-
-
-def load_public_key_pem(data: bytes | str, *, field: str = "public_key") -> Ed25519PublicKey:
-    """Read a PEM Ed25519 public key; `InvalidInput` naming ``field`` otherwise."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        key = serialization.load_pem_public_key(raw)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise InvalidInput("not a PEM public key", field=field) from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise InvalidInput("not an Ed25519 public key", field=field)
-    return key

@@ -1,0 +1,252 @@
+"""Opening a database: `Store` holds the engine, migrates the schema and hands out one `Tx`
+per transaction; writers are serialised (SQLite ``BEGIN IMMEDIATE`` plus an in-process lock,
+PostgreSQL an advisory lock), so a check-then-insert can never race another writer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.exc import DataError
+
+from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import (
+    LedgerEntry,
+)
+from deconfliction.store.tx import _NAMED, Tx, hash_token
+
+__all__ = ["Store", "hash_token"]
+
+
+_LOCK_KEY = 7243
+"""PostgreSQL advisory lock that serialises writers across processes (any fixed number)."""
+
+
+class Store:
+    """A database: its engines, its write lock, and a small cache of decoded objects."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self._write_lock = threading.Lock()
+        # Group commit: see `write`.
+        self._cond = threading.Condition()
+        self._conn: Connection | None = None
+        self._batch = 0
+        self._committed = 0
+        self._in_batch = 0
+        self._waiting = 0
+        self._failures: dict[int, BaseException] = {}
+        self.max_batch = 128
+        self._cache: dict[tuple[str, str, int], Any] = {}
+        self._native: dict[str, str] = {}
+        """Hot statements in the driver's parameter style (see `native`)."""
+        self.ledger_head: LedgerEntry | None = None
+        """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
+        self.ledger_head_batch = 0
+        """The write batch `ledger_head` was written in: within it, no other writer can append."""
+        if self.is_sqlite:
+            self.engine = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            self._reader = create_engine(
+                url, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            _sqlite_setup(self.engine, "BEGIN IMMEDIATE")
+            _sqlite_setup(self._reader, "BEGIN")
+        else:
+            # One batch at a time holds a writer connection (plus a migration, a stream's bell).
+            # ``synchronous_commit=on`` whatever the server's default: a 201 means on disk.
+            self.engine = create_engine(
+                url,
+                pool_size=2,
+                max_overflow=4,
+                pool_pre_ping=True,
+                connect_args={"options": "-c synchronous_commit=on"},
+            )
+            # A read sees one snapshot for all its statements, as SQLite's read transaction does.
+            self._reader = create_engine(
+                url,
+                pool_size=10,
+                pool_pre_ping=True,
+                isolation_level="REPEATABLE READ",
+                execution_options={"postgresql_readonly": True},
+            )
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (Alembic)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._write_lock, self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # Processes starting together migrate one after the other (DDL is transactional).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def native(self, sql: str) -> str:
+        """``sql`` with ``:name`` parameters in the driver's own style (sqlite3 takes them as
+        they are, psycopg wants ``%(name)s``)."""
+        out = self._native.get(sql)
+        if out is None:
+            out = sql if self.is_sqlite else _NAMED.sub(r"%(\1)s", sql)
+            self._native[sql] = out
+        return out
+
+    def json(self, value: Any) -> Any:
+        """``value`` as a parameter for a JSON column (None stays SQL NULL)."""
+        if value is None:
+            return None
+        text_ = json.dumps(value)
+        if self.is_sqlite:
+            return text_
+        from psycopg.types.json import Json  # the PostgreSQL extra only
+
+        return Json(value, dumps=lambda _v: text_)
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+        self._reader.dispose()
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One serialised read-write transaction; on disk when the block ends without error.
+
+        Group commit: writers run their blocks one at a time, each inside a savepoint of a
+        shared transaction; the writer that finds nobody waiting behind it (or fills the
+        batch) commits for all, and every writer returns only once its batch is committed.
+        One fsync then covers many requests, and a block that raises rolls back its savepoint
+        alone, so a refused request still stores nothing.
+        """
+        with self._cond:
+            self._waiting += 1
+        self._write_lock.acquire()
+        with self._cond:
+            self._waiting -= 1
+        ok = False
+        try:
+            conn = self._open_batch()
+            batch = self._batch
+            tx = Tx(self, conn, batch)
+            # The driver's own SAVEPOINT: SQLAlchemy's nested transaction costs more than the
+            # rest of a small write; SQLAlchemy never sees it, so its state is unchanged.
+            tx.run("SAVEPOINT w")
+            try:
+                yield tx
+            except BaseException as e:
+                tx.run("ROLLBACK TO SAVEPOINT w")
+                tx.run("RELEASE SAVEPOINT w")
+                # The cached ledger head and operations may be ones this savepoint just took
+                # back (another process may later store other contents under the same version).
+                self.ledger_head = None
+                for key in tx.remembered:
+                    self._cache.pop(key, None)
+                if isinstance(e, DataError | self.engine.dialect.loaded_dbapi.DataError):
+                    raise _refused(e) from e
+                raise
+            tx.run("RELEASE SAVEPOINT w")
+            self._in_batch += 1
+            ok = True
+        finally:
+            try:
+                with self._cond:
+                    last = self._waiting == 0 or self._in_batch >= self.max_batch
+                if last and self._conn is not None:
+                    self._commit_batch()
+            finally:
+                self._write_lock.release()
+        if ok:
+            with self._cond:
+                while self._committed < batch:
+                    self._cond.wait()
+                failure = self._failures.get(batch)
+            if failure is not None:
+                raise failure
+
+    def _open_batch(self) -> Connection:
+        if self._conn is None:
+            conn = self.engine.connect()
+            try:
+                conn.begin()
+                if not self.is_sqlite:
+                    # One writer at a time across processes too, as SQLite's BEGIN IMMEDIATE.
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+            self._batch += 1
+            self._in_batch = 0
+        return self._conn
+
+    def _commit_batch(self) -> None:
+        conn, self._conn = self._conn, None
+        assert conn is not None
+        failure: BaseException | None = None
+        try:
+            conn.commit()
+        except BaseException as e:
+            failure = e
+            conn.rollback()
+            self._cache.clear()  # it may hold what the batch wrote
+        finally:
+            conn.close()
+        with self._cond:
+            if failure is not None:
+                self._failures[self._batch] = failure
+            self._committed = self._batch
+            self._cond.notify_all()
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A read-only snapshot."""
+        try:
+            with self._reader.begin() as conn:
+                yield Tx(self, conn, 0)
+        except DataError as e:
+            raise _refused(e) from e
+
+
+def _refused(e: Exception) -> InvalidInput:
+    # A value the database cannot hold: PostgreSQL text has no NUL character, SQLite's has.
+    orig = e.orig if isinstance(e, DataError) else e
+    first = (str(orig).splitlines() or ["refused"])[0] if orig is not None else "refused"
+    return InvalidInput(f"a value the database cannot store: {first}")
+
+
+def _sqlite_setup(engine: Engine, begin: str) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own is deferred).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        # 32 MB of pages (default 2 MB): the index of 100k operations stays in memory.
+        cur.execute("PRAGMA cache_size=-32768")
+        # Every write runs in a savepoint, whose sub-journal keeps each page's first image:
+        # in memory rather than a temporary file it halves an insert's cost. Durability is the
+        # WAL's, not this journal's, which only serves rolling a savepoint back.
+        cur.execute("PRAGMA temp_store=MEMORY")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql(begin)

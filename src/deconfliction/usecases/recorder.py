@@ -1,0 +1,97 @@
+"""What every use case stands on: the store, the settings, the server's key, the clock, and
+appending a ledger entry inside the caller's transaction.
+
+`Service` and `Hotline` both record through it, so neither needs the other to write the ledger.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from deconfliction.config.settings import Settings
+from deconfliction.core import ledger
+from deconfliction.core.errors import InvalidInput
+from deconfliction.store import Store, Tx
+
+__all__ = ["Recorder"]
+
+
+class Recorder:
+    """The store, settings, key and clock of one service, and its ledger appends."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        key: Ed25519PrivateKey,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.key = key
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def record(
+        self,
+        tx: Tx,
+        now: datetime,
+        actor: str,
+        kind: str,
+        body: Mapping[str, Any],
+        *,
+        private: Any = None,
+        private_field: str | None = None,
+        party_signature: str | None = None,
+    ) -> None:
+        """Append a ledger entry by ``actor`` inside ``tx``; ``private`` goes in only as a
+        salted digest (kept with its salt for its owner)."""
+        # Parsing the newest line costs more than the append itself; the store keeps the entry
+        # it last wrote and it is used only while it is still the newest row, so a rolled-back
+        # transaction or another process appending is noticed.
+        cached = self.store.ledger_head
+        if cached is not None and tx.batch and self.store.ledger_head_batch == tx.batch:
+            # Same open write transaction: it holds the database's write lock, so nobody else
+            # has appended since.
+            tip: tuple[int, str] | None = (cached.seq, cached.hash)
+        else:
+            tip = tx.ledger_tip()
+        if tip is None:
+            prev = None
+        elif cached is not None and (cached.seq, cached.hash) == tip:
+            prev = cached
+        else:
+            prev_line = tx.ledger_last()
+            prev = None if prev_line is None else ledger.from_json_line(prev_line)
+        salt = os.urandom(16)
+        try:
+            digest = None if private is None else ledger.private_digest(private, salt=salt)
+        except InvalidInput as e:
+            # The digest names a path inside the private part; the caller knows its name.
+            if private_field is None:
+                raise
+            inner = e.field or ""
+            raise InvalidInput(e.detail, field=private_field + (
+                "" if not inner else inner if inner.startswith("[") else f".{inner}")) from None
+        entry, line = ledger.append_line(
+            prev,
+            time=now if prev is None else max(now, prev.time),
+            actor=actor,
+            kind=kind,
+            body=dict(body),
+            private_digest=digest,
+            party_signature=party_signature,
+            key=self.key,
+        )
+        tx.insert_ledger(
+            entry.seq,
+            line,
+            entry.hash,
+            None if private is None else {"owner": actor, "salt": salt.hex(), "private": private},
+        )
+        self.store.ledger_head = entry
+        self.store.ledger_head_batch = tx.batch
