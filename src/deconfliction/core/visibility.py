@@ -1,0 +1,114 @@
+"""Who sees another party's aircraft (SPEC §1): the one rule every path applies — conflicts,
+alerts, the stream, identify and the console's picture.
+
+A party always sees its own aircraft. It sees another party's aircraft when that aircraft is
+
+- inside the viewer's area of responsibility (`deconfliction.core.responsibility`), or
+- within ``radius_m`` horizontally and ``height_m`` vertically of one of the viewer's own
+  aircraft that reported in the last ``recent_s`` seconds (defaults 50 km, 3,000 m, 30 s).
+
+Nothing else grants a view: not a zone the viewer created, not an operation it notified.
+
+Horizontal distance is the straight chord between the two points on the WGS84 ellipsoid's
+surface, which is shorter than the geodesic by under 1 mm at 50 km (it never hides an aircraft
+the geodesic would show by more than that).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from deconfliction.core.geometry import BoolArray
+from deconfliction.core.responsibility import Area, in_area
+from deconfliction.core.units import DegreesArray, Metres, MetresArray, Seconds, SecondsArray
+
+__all__ = ["HEIGHT_M", "RADIUS_M", "RECENT_S", "near", "visible"]
+
+RADIUS_M = 50_000.0
+HEIGHT_M = 3_000.0
+RECENT_S = 30.0
+
+_A_M = 6378137.0
+_E2 = (1.0 / 298.257223563) * (2.0 - 1.0 / 298.257223563)
+
+
+def _surface(lon: DegreesArray, lat: DegreesArray) -> np.ndarray:
+    lam, phi = np.radians(lon), np.radians(lat)
+    sp, cp = np.sin(phi), np.cos(phi)
+    n = _A_M / np.sqrt(1.0 - _E2 * sp * sp)
+    return np.column_stack([n * cp * np.cos(lam), n * cp * np.sin(lam), n * (1.0 - _E2) * sp])
+
+
+def near(own_lon: DegreesArray, own_lat: DegreesArray, own_alt_m: MetresArray,
+         lon: DegreesArray, lat: DegreesArray, alt_m: MetresArray, *,
+         radius_m: Metres = RADIUS_M, height_m: Metres = HEIGHT_M) -> BoolArray:
+    """Whether each point lies within ``radius_m`` / ``height_m`` of some own aircraft.
+
+    Examples
+    --------
+    >>> own = (np.array([35.0]), np.array([33.0]), np.array([5000.0]))
+    >>> near(*own, np.array([35.3, 35.7, 35.3]), np.array([33.0, 33.0, 33.0]),
+    ...      np.array([6000.0, 5000.0, 9000.0])).tolist()
+    [True, False, False]
+    >>> near(np.array([]), np.array([]), np.array([]), np.array([35.0]), np.array([33.0]),
+    ...      np.array([0.0])).tolist()
+    [False]
+    """
+    x = np.asarray(lon, dtype=np.float64)
+    out = np.zeros(x.shape, dtype=np.bool_)
+    ox = np.asarray(own_lon, dtype=np.float64)
+    ok_own = np.isfinite(ox) & np.isfinite(own_lat) & np.isfinite(own_alt_m)
+    ok = np.isfinite(x) & np.isfinite(lat) & np.isfinite(alt_m)
+    if not ok_own.any() or not ok.any():
+        return out
+    # Altitude scaled so the cylinder (radius_m, height_m) fits in a ball of radius_m * sqrt(2);
+    # candidates from the ball are then checked exactly.
+    scale = radius_m / height_m
+    own = np.column_stack([_surface(ox[ok_own], np.asarray(own_lat)[ok_own]),
+                           np.asarray(own_alt_m)[ok_own] * scale])
+    pts_idx = np.flatnonzero(ok)
+    pts = np.column_stack([_surface(x[ok], np.asarray(lat)[ok]),
+                           np.asarray(alt_m)[ok] * scale])
+    tree = cKDTree(own)
+    for k, cands in zip(pts_idx.tolist(),
+                        tree.query_ball_point(pts, radius_m * math.sqrt(2.0) * (1 + 1e-9)),
+                        strict=True):
+        if not cands:
+            continue
+        c = own[cands]
+        p = pts[pts_idx.searchsorted(k)]
+        horizontal = np.linalg.norm(c[:, :3] - p[:3], axis=1)
+        vertical = np.abs(c[:, 3] - p[3]) / scale
+        out[k] = bool(np.any((horizontal <= radius_m) & (vertical <= height_m)))
+    return out
+
+
+def visible(area: Area, own_lon: DegreesArray, own_lat: DegreesArray, own_alt_m: MetresArray,
+            own_age_s: SecondsArray, lon: DegreesArray, lat: DegreesArray, alt_m: MetresArray,
+            *, radius_m: Metres = RADIUS_M, height_m: Metres = HEIGHT_M,
+            recent_s: Seconds = RECENT_S) -> BoolArray:
+    """Whether a viewer may see each of another party's aircraft (the module's rule).
+
+    ``area`` is the viewer's area of responsibility (empty: none); ``own_*`` its own aircraft
+    and the age of their last report (s); ``lon``, ``lat``, ``alt_m`` the other aircraft.
+
+    >>> sq = ((0, 0), (1, 0), (1, 1), (0, 1), (0, 0))
+    >>> from deconfliction.core.model import Polygon
+    >>> none = np.array([])
+    >>> visible((Polygon(sq),), none, none, none, none,
+    ...         np.array([0.5, 3.0]), np.array([0.5, 0.5]), np.array([0.0, 0.0])).tolist()
+    [True, False]
+    >>> visible((), np.array([3.0]), np.array([0.5]), np.array([0.0]), np.array([31.0]),
+    ...         np.array([3.1]), np.array([0.5]), np.array([0.0])).tolist()
+    [False]
+    """
+    out = in_area(area, lon, lat)
+    recent = np.asarray(own_age_s, dtype=np.float64) <= recent_s
+    if recent.any():
+        out |= near(np.asarray(own_lon)[recent], np.asarray(own_lat)[recent],
+                    np.asarray(own_alt_m)[recent], lon, lat, alt_m,
+                    radius_m=radius_m, height_m=height_m)
+    return out
