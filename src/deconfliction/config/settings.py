@@ -39,6 +39,10 @@ class Settings:
     stream_poll_s: float = 1.0
     minima: tuple[tuple[str, str, float, float, float], ...] = ()
     """Per party pair separation: (party_a, party_b, r_m, h_m, lookahead_s), either order."""
+    profile: str = "sep"
+    """Alerting profile of every party pair not in `profiles`: ``sep`` or ``do365``."""
+    profiles: tuple[tuple[str, str, str], ...] = ()
+    """Per party pair alerting profile: (party_a, party_b, profile), either order."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -84,6 +88,8 @@ class Settings:
             ack_advisory_s=num("ACK_ADVISORY_S", s.ack_advisory_s),
             stream_poll_s=num("STREAM_POLL_S", s.stream_poll_s),
             minima=_minima(env.get("DECONFLICTION_MINIMA"), s.minima),
+            profiles=_profiles(env.get("DECONFLICTION_MINIMA"), s.profiles),
+            profile=_profile(env.get("DECONFLICTION_PROFILE", s.profile)),
             limits=_limits(s.limits, num),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -92,6 +98,10 @@ class Settings:
     def minima_map(self) -> dict[tuple[str, str], tuple[float, float, float]] | None:
         """`minima` as `tactical.detect` takes it, or None when there are none."""
         return {(a, b): (r, h, look) for a, b, r, h, look in self.minima} or None
+
+    def profile_map(self) -> dict[tuple[str, str], str]:
+        """`profiles` as `deconfliction.core.alerting.Alerting` takes them."""
+        return {(a, b): p for a, b, p in self.profiles}
 
     def sqlite_path(self) -> Path | None:
         """The file of a SQLite database URL, or None for another backend."""
@@ -118,7 +128,8 @@ def _limits(base: Limits, num: Callable[[str, float], float]) -> Limits:
 def _minima(raw: str | None, default: tuple[tuple[str, str, float, float, float], ...]
             ) -> tuple[tuple[str, str, float, float, float], ...]:
     """``DECONFLICTION_MINIMA``: JSON ``{"IL/RU": {"r_m": ..., "h_m": ..., "lookahead_s": ...}}``;
-    a missing figure takes the deployment default."""
+    a missing figure takes the deployment default. An entry may name its alerting profile
+    (``"profile": "sep"`` or ``"do365"``, see `_profiles`); figures belong to ``sep`` only."""
     import json
     import math
 
@@ -137,6 +148,8 @@ def _minima(raw: str | None, default: tuple[tuple[str, str, float, float, float]
         a, sep, b = str(pair).partition("/")
         if not sep or not a or not b or not isinstance(figures, dict):
             raise InvalidInput("keys are 'PARTY/PARTY', values objects", field=f"{field}.{pair}")
+        if figures.get("profile", "sep") != "sep":
+            continue
         vals = []
         for name, fallback in (("r_m", base.r_m), ("h_m", base.h_m),
                                ("lookahead_s", base.lookahead_s)):
@@ -145,4 +158,42 @@ def _minima(raw: str | None, default: tuple[tuple[str, str, float, float, float]
                 raise InvalidInput("a positive number", field=f"{field}.{pair}.{name}")
             vals.append(float(v))
         out.append((a, b, vals[0], vals[1], vals[2]))
+    return tuple(out)
+
+
+_PROFILES = ("sep", "do365")
+
+
+def _profile(raw: str) -> str:
+    """``DECONFLICTION_PROFILE``: the profile of every party pair not named otherwise."""
+    if raw not in _PROFILES:
+        raise InvalidInput("must be 'sep' or 'do365'", field="DECONFLICTION_PROFILE")
+    return raw
+
+
+def _profiles(raw: str | None, default: tuple[tuple[str, str, str], ...]
+              ) -> tuple[tuple[str, str, str], ...]:
+    """The ``profile`` of each ``DECONFLICTION_MINIMA`` entry that names one, e.g.
+    ``{"IL/RU": {"profile": "do365"}, "IL/UN": {"r_m": 18520}}`` (an entry without one keeps the
+    old meaning: ``sep`` with those figures). ``do365`` takes DAIDALUS's thresholds, so an
+    entry naming it may not carry figures."""
+    import json
+
+    if raw is None:
+        return default
+    field = "DECONFLICTION_MINIMA"
+    obj = json.loads(raw)  # `_minima` has refused what is not an object of objects
+    out = []
+    for pair, figures in obj.items():
+        if "profile" not in figures:
+            continue
+        profile = figures["profile"]
+        if profile not in _PROFILES:
+            raise InvalidInput("must be 'sep' or 'do365'", field=f"{field}.{pair}.profile")
+        extra = sorted(set(figures) - {"profile"})
+        if profile == "do365" and extra:
+            raise InvalidInput("do365 takes DAIDALUS's thresholds; figures apply to sep only",
+                               field=f"{field}.{pair}.{extra[0]}")
+        a, _, b = str(pair).partition("/")
+        out.append((a, b, profile))
     return tuple(out)

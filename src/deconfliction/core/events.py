@@ -163,6 +163,7 @@ def diff(
     *,
     now_s: Seconds,
     rules: DiffRules = DiffRules(),
+    severities: npt.NDArray[np.object_] | None = None,
 ) -> Diff:
     """Compare this tick's conflicts with the active ones of the previous tick.
 
@@ -178,6 +179,9 @@ def diff(
         Time of this tick, seconds on any fixed clock (e.g. POSIX time).
     rules : DiffRules
         Anti-flapping thresholds.
+    severities : array of Severity, optional
+        Severity of each row of ``found``, when a rule other than the entry time decides it
+        (DO-365 alert levels); default `severity` of ``found.t_in``.
 
     Returns
     -------
@@ -220,7 +224,8 @@ def diff(
         seen = cur.code[at] == old_code
         old_of[at[seen]] = np.flatnonzero(seen)
 
-    sev = severity(found.t_in[cur.row])
+    sev = (severity(found.t_in) if severities is None else np.asarray(severities, dtype=object)
+           )[cur.row]
     t_in = found.t_in[cur.row]
     t_cpa = found.t_cpa[cur.row]
     d_cpa = found.d_cpa_m[cur.row]

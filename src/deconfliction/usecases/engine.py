@@ -27,6 +27,7 @@ import pyproj
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.core import airspace, codec, geometry, resolution, tactical
+from deconfliction.core.alerting import Alerting
 from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.core.model import Operation, OperationState, Severity, Track, Zone
 from deconfliction.core.motion import advance
@@ -100,9 +101,14 @@ class Engine:
     _tracks_lock: threading.Lock = field(default_factory=threading.Lock)
     secret: bytes = field(init=False, repr=False)
     """Keys pseudonyms and conflict ids (see `naming_secret`)."""
+    alerting: Alerting = field(init=False, repr=False)
+    """The alerting profiles per party pair, with the DO-365 filter's state between ticks."""
 
     def __post_init__(self) -> None:
         self.secret = naming_secret(self.service.key)
+        st = self.service.settings
+        self.alerting = Alerting(st.profile, st.profile_map(), r_m=st.r_m, h_m=st.h_m,
+                                          lookahead_s=st.lookahead_s, minima=st.minima_map())
 
     # --- intake ----------------------------------------------------------------------------
     def ingest(self, caller: Caller, reports: Sequence[Track]) -> int:
@@ -226,12 +232,12 @@ class Engine:
                                 tr.track_deg[live], tr.vs_mps[live],
                                 np.clip(age[live], 0.0, None))
         gs, trk, vs = tr.gs_mps[live], tr.track_deg[live], tr.vs_mps[live]
-        found = tactical.detect(lon, lat, alt, gs, trk, vs, party, r_m=st.r_m, h_m=st.h_m,
-                                lookahead_s=st.lookahead_s, minima=st.minima_map())
+        pic = self.alerting.detect(keys, party, (lon, lat, alt, gs, trk, vs), now_s)
+        found = pic.found
         previous = self._active
-        d = tactical.diff(previous, found, keys, now_s=now_s)
-        snap = _Snapshot(now, found, tactical.severity(found.t_in), keys, party,
-                         (lon, lat, alt, gs, trk, vs), self.secret)
+        d = tactical.diff(previous, found, keys, now_s=now_s, severities=pic.severity)
+        snap = _Snapshot(now, found, pic.severity, keys, party,
+                         (lon, lat, alt, gs, trk, vs), self.secret, pic.level)
         changed = {_tactical_id(*e.key, self.secret): e.key
                    for e in d.events if e.kind != "ended"}
         at = snap.index(set(changed.values())) if changed else {}
@@ -602,6 +608,8 @@ class _Snapshot:
     party: np.ndarray
     states: tuple[np.ndarray, ...]
     secret: bytes
+    level: np.ndarray
+    """Alert level 1-3 of each pair (`deconfliction.core.alerting.Picture.level`)."""
 
     def pair(self, n: int) -> list[str]:
         return sorted((self.keys[int(self.found.i[n])], self.keys[int(self.found.j[n])]))
