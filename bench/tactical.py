@@ -231,14 +231,50 @@ def explain(
     return "\n".join(lines)
 
 
+def profiles(s: dict[str, np.ndarray], repeat: int = 9) -> None:
+    """Alerting profiles: ``do365`` against ``sep`` as the engine runs them each tick
+    (`Alerting.detect`: detection, levels and, for do365, the DO-365 filter), four parties,
+    runs alternating in one process; each profile follows the scene tick after tick, so the
+    filter carries its state as in the engine."""
+    from deconfliction.core.alerting import Alerting
+
+    n = s["lon"].size
+    party = np.array([f"P{k % 4}" for k in range(n)], dtype=object)
+    keys = [f"{party[k]}/AC{k:05d}" for k in range(n)]
+    states = (s["lon"], s["lat"], s["alt"], s["gs"], s["trk"], s["vs"])
+    alerting = {"sep": Alerting("sep"), "do365": Alerting("do365")}
+    found = {name: al.detect(keys, party, states, 0.0) for name, al in alerting.items()}
+    times: dict[str, list[float]] = {name: [] for name in alerting}
+    for k in range(1, repeat + 1):
+        for name, al in alerting.items():
+            started = time.perf_counter()
+            found[name] = al.detect(keys, party, states, float(k))
+            times[name].append(time.perf_counter() - started)
+    best_ = {name: min(t) for name, t in times.items()}
+    median = {name: float(np.median(t)) for name, t in times.items()}
+    print(
+        f"profiles at N={n}: sep {best_['sep'] * 1e3:.0f} ms (median "
+        f"{median['sep'] * 1e3:.0f}), {found['sep'].found.i.size} conflicts; do365 "
+        f"{best_['do365'] * 1e3:.0f} ms (median {median['do365'] * 1e3:.0f}), "
+        f"{found['do365'].found.i.size} alerting pairs; do365/sep "
+        f"{best_['do365'] / best_['sep']:.2f} (best), {median['do365'] / median['sep']:.2f} "
+        "(median)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--profiles", action="store_true",
+                    help="only compare the alerting profiles (do365 vs sep) at N=10k")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--profile", type=int, default=0)
     ap.add_argument("--child", nargs=3)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), float(args.child[2]))
+        return
+    if args.profiles:
+        profiles(scene(10_000, 500))
         return
     if args.profile:
         from pyinstrument import Profiler
@@ -325,6 +361,7 @@ def main() -> None:
             f"{rss:.0f} MB process RSS ({rss0:.0f} MB before detect)"
         )
     diff_tick(scene(10_000, 500))
+    profiles(scene(10_000, 500))
 
 
 def diff_tick(s: dict[str, np.ndarray]) -> None:

@@ -114,18 +114,25 @@ def _levels(t_in: float) -> do365.Levels:
 
 NONE = do365.Levels(np.empty((3, 0)), np.empty((3, 0)))
 PAIR = ("a", "b")
+NO_PAIR = np.empty(0, dtype=np.intp)
+
+
+def _step(al: do365.Alerter, t_in: float | None, aircraft: list[str], now_s: float) -> int:
+    """One step with pair (a, b) found at ``t_in`` to violation (None: not found); its output."""
+    a, b = aircraft.index("a"), aircraft.index("b") if "b" in aircraft else -1
+    if t_in is None:
+        i, j, got = al.step(NO_PAIR, NO_PAIR, NONE, aircraft, now_s)
+    else:
+        i, j, got = al.step(np.array([a]), np.array([b]), _levels(t_in), aircraft, now_s)
+    pairs = {(aircraft[x], aircraft[y]): v for x, y, v in zip(i, j, got.tolist(), strict=True)}
+    return pairs.get(("a", "b"), pairs.get(("b", "a"), 0))
 
 
 def _run(al: do365.Alerter, series: list[float | None], t0: float = 0.0) -> list[int]:
-    """Step through time-to-violation values, one a second (None: detection finds nothing)."""
-    out = []
-    for k, t_in in enumerate(series):
-        if t_in is None:
-            keys, got = al.step([], NONE, ["a", "b"], t0 + k)
-        else:
-            keys, got = al.step([PAIR], _levels(t_in), ["a", "b"], t0 + k)
-        out.append(dict(zip(keys, got.tolist(), strict=True)).get(PAIR, 0))
-    return out
+    """Step through time-to-violation values, one a second (None: detection finds nothing);
+    the aircraft come in alternating order, as ids, not places, identify a pair."""
+    order = [["a", "b", "c"], ["c", "b", "a"]]
+    return [_step(al, t_in, order[k % 2], t0 + k) for k, t_in in enumerate(series)]
 
 
 def test_first_sight_alerts_at_once_then_two_of_four() -> None:
@@ -167,7 +174,17 @@ def test_gap_longer_than_hysteresis_starts_afresh() -> None:
 
 def test_a_pair_that_loses_an_aircraft_is_forgotten() -> None:
     al = do365.Alerter()
-    al.step([PAIR], _levels(10.0), ["a", "b"], 0.0)
+    assert _step(al, 10.0, ["a", "b"], 0.0) == 3
     assert al.level_of(PAIR) == 3
-    keys, _got = al.step([], NONE, ["a"], 1.0)
-    assert keys == [] and al.level_of(PAIR) == 0
+    i, _, _ = al.step(NO_PAIR, NO_PAIR, NONE, ["a"], 1.0)
+    assert i.size == 0 and al.level_of(PAIR) == 0
+
+
+def test_examples_in_docstrings_run() -> None:
+    import doctest
+
+    from deconfliction.core import alerting, daa
+
+    for module in (do365, daa, alerting):
+        result = doctest.testmod(module, raise_on_error=False, verbose=False)
+        assert result.failed == 0, module.__name__

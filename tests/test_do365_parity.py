@@ -69,18 +69,21 @@ def _ours(path: Path, earth_radius_m: float | None) -> dict[tuple[float, str], S
     out = {}
     fields = ("lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps")
     for t, states in _steps(path):
-        o = next(s for s in states if s.aircraft == own)
-        traffic = [s for s in states if s.aircraft != own]
-        a = [np.full(len(traffic), getattr(o, f)) for f in fields]
-        b = [np.array([getattr(s, f) for s in traffic]) for f in fields]
-        found = do365.intervals(*do365.relative(a, b, earth_radius_m=earth_radius_m), P)
-        keys = [(own, s.aircraft) for s in traffic]
-        got_keys, got = alerter.step(keys, found, [s.aircraft for s in states], t)
-        level = dict(zip(got_keys, got.tolist(), strict=True))
-        for n, s in enumerate(traffic):
-            t_in = tuple(float(x) if x < found.t_out[k, n] else math.inf
-                         for k, x in enumerate(found.t_in[:, n]))
-            out[(t, s.aircraft)] = Step(level.get((own, s.aircraft), 0), t_in)
+        names = [s.aircraft for s in states]
+        cols = [np.array([getattr(s, f) for s in states]) for f in fields]
+        o = names.index(own)
+        traffic = [k for k in range(len(states)) if k != o]
+        i = np.full(len(traffic), o, dtype=np.intp)
+        j = np.array(traffic, dtype=np.intp)
+        rel = do365.relative_pairs(cols, i, j, earth_radius_m=earth_radius_m)
+        found = do365.intervals(*rel, P)
+        gi, gj, got = alerter.step(i, j, found, names, t)
+        level = {names[b if a == o else a]: v
+                 for a, b, v in zip(gi.tolist(), gj.tolist(), got.tolist(), strict=True)}
+        for n, k in enumerate(traffic):
+            t_in = tuple(float(x) if x < found.t_out[lv, n] else math.inf
+                         for lv, x in enumerate(found.t_in[:, n]))
+            out[(t, names[k])] = Step(level.get(names[k], 0), t_in)
     return out
 
 

@@ -191,22 +191,13 @@ class Alerting:
                                h_m=zthr + 1.0, lookahead_s=p.reach_s)
         mine = self._is_do365(party, cand.i, cand.j)
         ci, cj = cand.i[mine], cand.j[mine]
-        pair_keys = [(keys[a], keys[b]) if keys[a] <= keys[b] else (keys[b], keys[a])
-                     for a, b in zip(ci.tolist(), cj.tolist(), strict=True)]
-        rel = do365.relative([c[ci] for c in states], [c[cj] for c in states])
-        found = do365.intervals(*rel, p)
-        out_keys, out_level = self.alerter.step(pair_keys, found, list(keys), now_s)
-        on = out_level > 0
+        found = do365.intervals(*do365.relative_pairs(states, ci, cj), p)
+        i, j, level = self.alerter.step(ci, cj, found, keys, now_s)
+        on = level > 0
         if not on.any():
             return _empty()
-        index = {k: n for n, k in enumerate(keys)}
-        kept = [k for k, o in zip(out_keys, on.tolist(), strict=True) if o]
-        level = out_level[on]
-        i = np.array([index[a] for a, _ in kept], dtype=np.intp)
-        j = np.array([index[b] for _, b in kept], dtype=np.intp)
-        swap = i > j
-        i, j = np.where(swap, j, i), np.where(swap, i, j)
-        rel = do365.relative([c[i] for c in states], [c[j] for c in states])
+        i, j, level = i[on], j[on], level[on]
+        rel = do365.relative_pairs(states, i, j)
         iv = do365.intervals(*rel, p)
         rows = np.arange(i.size)
         t_in = iv.t_in[level - 1, rows]

@@ -121,7 +121,7 @@ def parse(lines: Iterable[str], *, source: str = "<daa>") -> list[State]:
     ('own', 3000.0, 100.0, 90.0)
     >>> parse(["NAME lat lon alt vx vy vz time", "a 1 2 x 0 0 0 0"])
     Traceback (most recent call last):
-    deconfliction.core.errors.InvalidInput: not a number: 'x' (<daa>, line 2, column 4 (alt))
+    deconfliction.core.errors.InvalidInput: <daa>, line 2, column 4 (alt): not a number: 'x'
     """
     cols: dict[str, int] | None = None
     names: list[str] = []

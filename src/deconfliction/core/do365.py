@@ -77,6 +77,7 @@ __all__ = [
     "intervals",
     "raw_levels",
     "relative",
+    "relative_pairs",
     "wcv_interval",
 ]
 
@@ -305,20 +306,29 @@ def relative(a: Sequence[FloatArray], b: Sequence[FloatArray], *,
     sphere of that radius instead of the WGS84 ellipsoid: DAIDALUS uses one of
     `DAIDALUS_EARTH_RADIUS_M`, whose distances differ from WGS84's by up to ~0.3 %.
     """
-    xa, va, ua = _ecef(np.asarray(a[0], float), np.asarray(a[1], float),
-                       np.asarray(a[3], float), np.asarray(a[4], float), earth_radius_m)
-    xb, vb, ub = _ecef(np.asarray(b[0], float), np.asarray(b[1], float),
-                       np.asarray(b[3], float), np.asarray(b[4], float), earth_radius_m)
-    d, w, n = xa - xb, va - vb, ua + ub
+    k = np.asarray(a[0]).size
+    both = [np.concatenate([np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)])
+            for x, y in zip(a, b, strict=True)]
+    idx = np.arange(k, dtype=np.intp)
+    return relative_pairs(both, idx, idx + k, earth_radius_m=earth_radius_m)
+
+
+def relative_pairs(states: Sequence[FloatArray], i: npt.NDArray[np.intp],
+                   j: npt.NDArray[np.intp], *, earth_radius_m: float | None = None) -> Relative:
+    """`relative` of pairs ``(i, j)`` of one scene (lon, lat, alt_m, gs_mps, track_deg,
+    vs_mps arrays): each aircraft is put on the earth once, however many pairs it is in."""
+    lon, lat, alt, gs, trk, vs = (np.asarray(c, dtype=np.float64) for c in states)
+    x, v, u = _ecef(lon, lat, gs, trk, earth_radius_m)
+    d = x[:, i] - x[:, j]
+    w = v[:, i] - v[:, j]
+    n = u[:, i] + u[:, j]
     nn = np.einsum("ij,ij->j", n, n)
     dn = np.einsum("ij,ij->j", d, n)
     wn = np.einsum("ij,ij->j", w, n)
     sqs = np.maximum(np.einsum("ij,ij->j", d, d) - dn * dn / nn, 0.0)
     sdotv = np.einsum("ij,ij->j", d, w) - dn * wn / nn
     sqv = np.maximum(np.einsum("ij,ij->j", w, w) - wn * wn / nn, 0.0)
-    sz = np.asarray(a[2], float) - np.asarray(b[2], float)
-    vz = np.asarray(a[5], float) - np.asarray(b[5], float)
-    return Relative(sqs, sdotv, sqv, sz, vz)
+    return Relative(sqs, sdotv, sqv, alt[i] - alt[j], vs[i] - vs[j])
 
 
 class Levels(NamedTuple):
@@ -390,19 +400,23 @@ def _no_rows(n: int) -> _Rows:
 class Alerter:
     """DO-365 alerting over time: raw levels through DAIDALUS's hysteresis and M-of-N filter.
 
-    One object follows every pair of one scene from step to step; `step` takes the pairs this
-    step's detection found (with their intervals) and answers the output level of every pair
-    that has one above zero or just went back to zero. Pure: time comes in as ``now_s``.
+    One object follows every pair of one scene from step to step, by the aircraft's ids;
+    `step` takes the pairs this step's detection found (with their intervals) and answers the
+    output level of every pair that has one above zero or just went back to zero. Pure: time
+    comes in as ``now_s``. Only pairs with a level (or a held raw level) cost Python work; the
+    rest is array operations over the candidates.
 
     Examples
     --------
     >>> import numpy as np
     >>> al = Alerter()
     >>> lv = Levels(np.full((3, 1), 10.0), np.full((3, 1), 60.0))   # violation in 10 s
-    >>> keys, out = al.step([("a", "b")], lv, ["a", "b"], now_s=0.0)
-    >>> keys, out.tolist()                                           # first sight: at once
-    ([('a', 'b')], [3])
-    >>> keys, out = al.step([], Levels(np.empty((3, 0)), np.empty((3, 0))), ["a", "b"], 1.0)
+    >>> i, j, out = al.step(np.array([0]), np.array([1]), lv, ["a", "b"], now_s=0.0)
+    >>> i.tolist(), j.tolist(), out.tolist()                         # first sight: at once
+    ([0], [1], [3])
+    >>> none = np.empty(0, dtype=np.intp)
+    >>> _, _, out = al.step(none, none, Levels(np.empty((3, 0)), np.empty((3, 0))), ["b", "a"],
+    ...                     1.0)
     >>> out.tolist()                                                 # held 4 s (persistence)
     [3]
     """
@@ -414,67 +428,71 @@ class Alerter:
         self._prev_s = float("nan")
         self._prev_aircraft: frozenset[str] = frozenset()
 
-    def early(self, keys: Sequence[PairKey], now_s: float) -> npt.NDArray[np.bool_]:
-        """(L, k): which level of each pair uses its early alerting time at ``now_s``."""
-        levels = len(self.profile.levels)
-        out = np.zeros((levels, len(keys)), dtype=bool)
-        if not self._index or not keys:
-            return out
-        rows = np.fromiter((self._index.get(k, -1) for k in keys), dtype=np.intp,
-                           count=len(keys))
-        held = rows >= 0
-        r = rows[held]
-        last = self._rows.last[r]
-        recent = self._rows.last_s[r] < now_s
-        for lv in range(levels):
-            out[lv, held] = recent & (last == lv + 1)
-        return out
-
-    def step(self, keys: Sequence[PairKey], found: Levels, aircraft: Sequence[str],
-             now_s: float) -> tuple[list[PairKey], IntArray]:
+    def step(self, i: npt.NDArray[np.intp], j: npt.NDArray[np.intp], found: Levels,
+             aircraft: Sequence[str], now_s: float
+             ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], IntArray]:
         """Advance every pair to ``now_s``.
 
         Parameters
         ----------
-        keys : sequence of (str, str)
-            The pairs detection found this step (each once, in one fixed order per pair).
+        i, j : (k,) arrays of int
+            The pairs detection found this step, as indices into ``aircraft`` (each pair once).
         found : Levels
-            Their intervals, (L, len(keys)).
+            Their intervals, (L, k).
         aircraft : sequence of str
-            Every aircraft present at this step: a pair held from before whose aircraft are
-            both still here and not in ``keys`` steps with raw level 0; one that lost an
-            aircraft is forgotten.
+            Every aircraft present at this step, by a stable id: a pair held from before
+            whose aircraft are both still here and not among ``(i, j)`` steps with raw level
+            0; one that lost an aircraft is forgotten.
         now_s : float
             This step's time, seconds on any fixed clock.
 
         Returns
         -------
-        (pairs, levels)
-            Every pair whose output is above zero, or was above zero at its previous step,
-            with that output.
+        (i, j, levels)
+            Every pair whose output is above zero, or was above zero at its previous step
+            (indices into ``aircraft``, ``i < j``), with that output.
         """
         p = self.profile
-        early = self.early(keys, now_s)
+        n_ac = len(aircraft)
+        where = {a: k for k, a in enumerate(aircraft)}
+        i = np.asarray(i, dtype=np.intp)
+        j = np.asarray(j, dtype=np.intp)
+        lo, hi = np.minimum(i, j), np.maximum(i, j)
+        code = lo.astype(np.int64) * n_ac + hi
+        order = np.argsort(code, kind="stable")
+        rows = self._rows
+        # Held pairs: where their aircraft are now, and which candidate (if any) they are.
+        r_lo = np.fromiter((where.get(a, -1) for a, _ in rows.keys), dtype=np.intp,
+                           count=len(rows.keys))
+        r_hi = np.fromiter((where.get(b, -1) for _, b in rows.keys), dtype=np.intp,
+                           count=len(rows.keys))
+        alive = (r_lo >= 0) & (r_hi >= 0)
+        r_lo, r_hi = np.minimum(r_lo, r_hi), np.maximum(r_lo, r_hi)
+        r_code = r_lo.astype(np.int64) * n_ac + r_hi
+        at = np.searchsorted(code, r_code, sorter=order) if code.size else np.zeros(
+            r_code.size, dtype=np.intp)
+        at = np.minimum(at, max(code.size - 1, 0))
+        cand = order[at] if code.size else at
+        matched = alive & (code.size > 0) & (code[cand] == r_code if code.size else False)
+        row_of = np.full(code.size, -1, dtype=np.intp)
+        row_of[cand[matched]] = np.flatnonzero(matched)
+        # Early alerting: the level each matched pair gave at its previous step.
+        early = np.zeros((len(p.levels), code.size), dtype=bool)
+        m_rows = row_of[row_of >= 0]
+        recent = rows.last_s[m_rows] < now_s
+        for lv in range(len(p.levels)):
+            early[lv, row_of >= 0] = recent & (rows.last[m_rows] == lv + 1)
         raw = raw_levels(found, early, p)
         present = frozenset(aircraft)
         continuing = (not np.isnan(self._prev_s) and now_s > self._prev_s
                       and now_s - self._prev_s <= p.hysteresis_s)
-        rows = self._rows
-        index = self._index
-        # Held pairs, with raw 0 unless detection found them again.
         step_raw = np.zeros(len(rows.keys), dtype=np.int8)
-        alive = np.fromiter((a in present and b in present for a, b in rows.keys), dtype=bool,
-                            count=len(rows.keys))
-        new_keys: list[PairKey] = []
-        new_raw: list[int] = []
-        for key, r in zip(keys, raw.tolist(), strict=True):
-            at = index.get(key)
-            if at is not None:
-                step_raw[at] = r
-            elif r > 0:
-                new_keys.append(key)
-                new_raw.append(r)
+        step_raw[matched] = raw[cand[matched]]
         keep = np.flatnonzero(alive)
+        fresh_c = np.flatnonzero((raw > 0) & (row_of < 0))
+        new_keys = [(aircraft[a], aircraft[b]) if aircraft[a] <= aircraft[b] else
+                    (aircraft[b], aircraft[a])
+                    for a, b in zip(lo[fresh_c].tolist(), hi[fresh_c].tolist(), strict=True)]
         k_new = len(new_keys)
         # A new pair whose aircraft were both here at the last step was tracked with level 0
         # all along; otherwise it starts afresh.
@@ -487,8 +505,10 @@ class Alerter:
         last_s = np.concatenate([rows.last_s[keep],
                                  np.where(tracked, self._prev_s, np.nan)])
         last = np.concatenate([rows.last[keep], np.zeros(k_new, dtype=np.int8)])
-        cur = np.concatenate([step_raw[keep], np.array(new_raw, dtype=np.int8)])
+        cur = np.concatenate([step_raw[keep], raw[fresh_c]]).astype(np.int8)
         all_keys = [rows.keys[k] for k in keep.tolist()] + new_keys
+        all_lo = np.concatenate([r_lo[keep], lo[fresh_c]])
+        all_hi = np.concatenate([r_hi[keep], hi[fresh_c]])
 
         # HysteresisData.applyHysteresisLogic, for every row at once.
         with np.errstate(invalid="ignore"):
@@ -526,7 +546,7 @@ class Alerter:
         self._prev_s = now_s
         self._prev_aircraft = present
         out = np.flatnonzero(report)
-        return [all_keys[k] for k in out.tolist()], last[out]
+        return all_lo[out], all_hi[out], last[out]
 
     def level_of(self, key: PairKey) -> int:
         """The pair's output at the last step (0 when it holds nothing)."""
