@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,32 @@ def make_service(tmp: Path, url: str | None = None, **overrides: object) -> Serv
     return Service(store, settings, keys.load_or_create(tmp / "server.key"))
 
 
+METRICS_TOKEN = "metrics-token-of-the-test-deployment"
+"""``DECONFLICTION_METRICS_TOKEN`` of the `running` server."""
+
+
+@contextmanager
+def serve(svc: Service) -> Iterator[tuple[str, Engine]]:
+    """``svc`` served over real HTTP on 127.0.0.1 (no background tick: tests drive it): its
+    URL and engine. The server stops when the block ends."""
+    port = free_port()
+    app = create_app(svc, background=False)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}", app.state.engine
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 @pytest.fixture(params=BACKENDS)
 def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
     svc = make_service(tmp_path, database_url(request, request.param, tmp_path))
@@ -68,7 +95,8 @@ def running(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("server")
-    svc = make_service(tmp, database_url(request, request.param, tmp))
+    svc = make_service(tmp, database_url(request, request.param, tmp),
+                       metrics_token=METRICS_TOKEN)
     tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
     port = free_port()
     app = create_app(svc, background=False)

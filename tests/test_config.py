@@ -16,6 +16,15 @@ def test_defaults_and_overrides() -> None:
     assert (s.min_notice_s, s.tick_s) == (60, 0.5)
 
 
+def test_streams_and_metrics_token() -> None:
+    s = Settings.from_environ({})
+    assert (s.max_streams, s.metrics_token) == (8, None)
+    s = Settings.from_environ({"DECONFLICTION_MAX_STREAMS": "2",
+                               "DECONFLICTION_METRICS_TOKEN": " 0123456789abcdef "})
+    assert (s.max_streams, s.metrics_token) == (2, "0123456789abcdef")
+    assert Settings.from_environ({"DECONFLICTION_METRICS_TOKEN": ""}).metrics_token is None
+
+
 def test_minima_per_party_pair() -> None:
     s = Settings.from_environ({"DECONFLICTION_MINIMA": '{"IL/RU": {"r_m": 18520}}'})
     assert s.minima_map() == {("IL", "RU"): (18520.0, 304.8, 300.0)}
@@ -44,6 +53,10 @@ def test_limits_from_the_environment() -> None:
     ({"DECONFLICTION_MAX_WINDOW_S": "0"}, "DECONFLICTION_MAX_WINDOW_S"),
     ({"DECONFLICTION_MAX_AREA_M2": "inf"}, "DECONFLICTION_MAX_AREA_M2"),
     ({"DECONFLICTION_MAX_JSON_DEPTH": "deep"}, "DECONFLICTION_MAX_JSON_DEPTH"),
+    ({"DECONFLICTION_MAX_STREAMS": "0"}, "DECONFLICTION_MAX_STREAMS"),
+    ({"DECONFLICTION_MAX_STREAMS": "2.5"}, "DECONFLICTION_MAX_STREAMS"),
+    ({"DECONFLICTION_METRICS_TOKEN": "short"}, "DECONFLICTION_METRICS_TOKEN"),
+    ({"DECONFLICTION_METRICS_TOKEN": "has a space in it, long"}, "DECONFLICTION_METRICS_TOKEN"),
 ])
 def test_bad_settings_named(env: dict[str, str], field: str) -> None:
     with pytest.raises(InvalidInput) as e:

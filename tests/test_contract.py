@@ -26,7 +26,7 @@ import pytest
 from pyproj import Geod
 
 from deconfliction.core.tactical import detect
-from tests.conftest import free_port
+from tests.conftest import METRICS_TOKEN, free_port
 
 CLI = str(Path(sys.executable).with_name("deconfliction"))
 GEOD = Geod(ellps="WGS84")
@@ -105,6 +105,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     cwd = tmp_path_factory.mktemp("contract")
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECONFLICTION_")}
     env["DECONFLICTION_DATABASE_URL"] = f"sqlite:///{cwd / 'contract.db'}"
+    env["DECONFLICTION_METRICS_TOKEN"] = METRICS_TOKEN
     tokens = {}
     for name in ("IL", "RU", "UN"):
         done = subprocess.run(
@@ -222,7 +223,8 @@ def wait_for(c: httpx.Client, pred: Any, timeout_s: float = 8.0) -> list[dict[st
 def test_healthz_metrics_openapi(server: Server) -> None:
     with server.client(None) as c:
         assert c.get("/healthz").status_code == 200
-        m = c.get("/metrics")
+        assert c.get("/metrics").status_code == 401
+        m = c.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert m.status_code == 200
         assert m.headers["content-type"].startswith("text/plain")
         samples = [ln for ln in m.text.splitlines() if ln and not ln.startswith("#")]

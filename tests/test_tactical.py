@@ -442,7 +442,7 @@ def found_of(rows: list[tuple[int, int, float, float, float]]) -> Found:
         a[:, 0].astype(np.intp),
         a[:, 1].astype(np.intp),
         a[:, 2],
-        a[:, 2] + 60.0,
+        a[:, 3] + 60.0,  # the conflict lasts past its CPA: d_cpa_m is a miss distance
         a[:, 3],
         a[:, 4],
         np.zeros(len(rows)),
@@ -485,6 +485,47 @@ def test_diff_new_updated_ended_with_anti_flapping() -> None:
         d = diff(d.active, found_of([]), IDS, now_s=float(tick), rules=rules)
         kinds += [e.kind for e in d.events]
     assert kinds == ["ended"] and d.active == {}
+
+
+def _updates(rows: list[tuple[float, float, float]], *, t_out: float | None = None) -> list[int]:
+    """Ticks (one a second) at which `diff` reports ``updated``, for one pair whose figures
+    are (t_in, t_cpa, d_cpa_m) at each tick."""
+    d = diff({}, found_of([]), IDS, now_s=0.0)
+    out = []
+    for tick, (t_in, t_cpa, d_cpa) in enumerate(rows):
+        f = found_of([(0, 1, t_in, t_cpa, d_cpa)])
+        if t_out is not None:
+            f = f._replace(t_out=np.array([t_out]))
+        d = diff(d.active, f, IDS, now_s=float(tick))
+        out += [tick for e in d.events if e.kind == "updated"]
+    return out
+
+
+def test_diff_steady_pair_is_silent() -> None:
+    # Parallel tracks at one speed: the figures hold, so the CPA instant moves with the clock
+    # (t_cpa 25.83 -> 25.84 s, as reported against the old rule, which said "updated" every
+    # ~10 s). Two hours of ticks, not one event after "new".
+    rows = [(0.0, 25.83 + 0.01 * (k % 2), 3000.0) for k in range(7200)]
+    assert _updates(rows) == []
+    # A CPA beyond the lookahead is clipped to it and holds too, its distance moving as the
+    # pair closes; a diverging pair's is clipped to 0, its distance growing.
+    assert _updates([(100.0, 300.0, 15_000.0 - 200.0 * k) for k in range(60)], t_out=300.0) == []
+    assert _updates([(0.0, 0.0, 2000.0 + 200.0 * k) for k in range(30)]) == []
+
+
+def test_diff_closing_pair_is_silent_and_a_real_change_is_not() -> None:
+    closing = [(400.0 - k, 200.0 - k, 1000.0) for k in range(100)]
+    assert _updates(closing) == []
+    # At tick 50 one of them turns: the CPA comes 30 s sooner (instant and t_cpa both move).
+    turned = closing[:50] + [(370.0 - k, 170.0 - k, 1000.0) for k in range(50, 60)]
+    assert _updates(turned) == [50]
+    # A steady pair that starts to close at tick 50 (t_cpa now counts down): once it has
+    # moved 10 s from what was told, in both senses, it is news once.
+    steady_then_closing = [(100.0, 200.0, 1000.0)] * 50 + [
+        (100.0 - k, 200.0 - k, 1000.0) for k in range(1, 40)]
+    assert _updates(steady_then_closing) == [60]
+    # Its miss distance changes by more than 500 m: news.
+    assert _updates([(400.0 - k, 200.0 - k, 1000.0 + 100.0 * k) for k in range(20)]) == [6, 12, 18]
 
 
 def test_diff_keys_are_unordered_pairs() -> None:
@@ -540,6 +581,7 @@ def reference_diff(
     """The differ written plainly, one pair at a time: the oracle for the array version."""
     sev = severity(found.t_in)
     current: dict[PairKey, Active] = {}
+    t_out: dict[PairKey, float] = {}
     for n, (i, j) in enumerate(zip(found.i.tolist(), found.j.tolist(), strict=True)):
         a, b = str(aircraft[i]), str(aircraft[j])
         key = (a, b) if a <= b else (b, a)
@@ -552,24 +594,35 @@ def reference_diff(
             float(found.d_cpa_m[n]),
             float(found.v_cpa_m[n]),
             now_s + t_cpa,
+            0,
+            now_s,
         )
+        t_out[key] = float(found.t_out[n])
     new, updated, ended = [], [], []
     active: dict[PairKey, Active] = {}
     for key, cur in current.items():
         old = previous.get(key)
+        told_t_cpa = None if old is None else old.cpa_at_s - old.reported_at_s
         if old is None:
             new.append(cur)
             active[key] = cur
         elif (
             cur.severity != old.severity
-            or abs(cur.cpa_at_s - old.cpa_at_s) > rules.cpa_step_s
-            or abs(cur.d_cpa_m - old.d_cpa_m) > rules.d_cpa_step_m
+            or (
+                abs(cur.cpa_at_s - old.cpa_at_s) > rules.cpa_step_s
+                and not abs(cur.t_cpa - told_t_cpa) <= rules.cpa_step_s  # NaN: not known
+            )
+            or (
+                abs(cur.d_cpa_m - old.d_cpa_m) > rules.d_cpa_step_m
+                and 0.0 < cur.t_cpa < t_out[key]
+            )
         ):
             updated.append(cur)
             active[key] = cur
         else:
             active[key] = Active(
-                key, old.severity, cur.t_in, cur.t_cpa, old.d_cpa_m, cur.v_cpa_m, old.cpa_at_s
+                key, old.severity, cur.t_in, cur.t_cpa, old.d_cpa_m, cur.v_cpa_m, old.cpa_at_s,
+                0, old.reported_at_s,
             )
     for key, old in previous.items():
         if key in current:
@@ -586,6 +639,7 @@ def reference_diff(
                 old.v_cpa_m,
                 old.cpa_at_s,
                 old.missing + 1,
+                old.reported_at_s,
             )
 
     def events(kind: Literal["new", "updated", "ended"], rows: list[Active]) -> list[Event]:

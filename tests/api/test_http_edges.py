@@ -22,7 +22,9 @@ PROBLEM_REF = "#/components/schemas/Problem"
 
 def _counts(running: Running) -> dict[str, int]:
     """The ``deconfliction_*_total`` gauges from /metrics."""
-    text = httpx.get(f"{running.url}/metrics", timeout=30).text
+    token = running.service.settings.metrics_token
+    text = httpx.get(f"{running.url}/metrics", timeout=30,
+                     headers={"Authorization": f"Bearer {token}"}).text
     out = {}
     for line in text.splitlines():
         if line.startswith("deconfliction_"):
@@ -261,11 +263,13 @@ def test_openapi_declares_bearer_security_on_every_v1_route(openapi: dict[str, A
         for name, s in schemes.items()
         if s["type"] == "http" and s["scheme"].lower() == "bearer"
     ]
-    assert len(bearer) == 1, schemes
+    # The parties' tokens, and the deployment's metrics token (a scheme of its own).
+    assert sorted(bearer) == ["bearer", "metrics"], schemes
     ops = list(_v1_operations(openapi))
     assert len(ops) >= 20
     for path, method, op in ops:
-        assert op.get("security") == [{bearer[0]: []}], (method, path)
+        assert op.get("security") == [{"bearer": []}], (method, path)
+    assert openapi["paths"]["/metrics"]["get"]["security"] == [{"metrics": []}]
 
 
 def test_openapi_problem_schema(openapi: dict[str, Any]) -> None:

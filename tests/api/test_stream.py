@@ -8,14 +8,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import numpy as np
 import uvicorn
 
 from deconfliction.api.app import create_app
+from deconfliction.core.motion import advance
 from deconfliction.usecases.hotline import Hotline
-from tests.conftest import Running, free_port, make_service
+from tests.api.helpers import iso
+from tests.conftest import Running, free_port, make_service, serve
 
 
 @dataclass
@@ -149,3 +153,59 @@ def test_server_shuts_down_with_open_streams(tmp_path: Any) -> None:
     assert time.perf_counter() - stopping < 3.0
     assert ended.wait(5)
     svc.store.close()
+
+
+def _flown(start: tuple[float, float, float, float, float], s: float) -> dict[str, float]:
+    """A report's position ``s`` seconds along a straight track from ``start``."""
+    lon, lat, alt, gs, trk = start
+    x, y, z = advance(*(np.array([v]) for v in (lon, lat, alt, gs, trk)), np.zeros(1),
+                      np.array([s]))
+    return {"lon": float(x[0]), "lat": float(y[0]), "alt_m": float(z[0]), "gs_mps": gs,
+            "track_deg": trk, "vs_mps": 0.0}
+
+
+def _conflict_events_until_sentinel(url: str, token: str, after: int, text: str) -> list[Sse]:
+    """IL's conflict events after ``after``, read off its stream up to the message ``text``."""
+    out = []
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=30) as c, stream(c, after=after) as events:
+        for e in events:
+            if e.event == "message" and e.data["text"] == text:
+                return out
+            if e.event == "conflict":
+                out.append(e)
+    raise AssertionError("the stream ended")
+
+
+def test_an_unchanged_pair_stays_silent_over_many_ticks(tmp_path: Any) -> None:
+    # Two aircraft on parallel tracks at one speed, 5 km apart (inside the 9,260 m minimum):
+    # nothing changes, tick after tick. Their CPA lies far beyond the lookahead (the meridians
+    # converge slowly), so t_cpa holds at 300 s while the CPA instant moves with the clock: the
+    # old differ told IL "updated" every ~10 s. 150 ticks, driven with an explicit `now`.
+    svc = make_service(tmp_path)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
+    base = datetime.now(UTC) - timedelta(seconds=300)
+    a, b = (35.0, 33.0, 9000.0, 230.0, 0.0), (35.05, 33.0, 9000.0, 230.0, 0.0)
+    try:
+        with serve(svc) as (url, engine):
+            start = Hotline(svc).stream_start()
+            clients = {p: httpx.Client(base_url=url, timeout=30,
+                                       headers={"Authorization": f"Bearer {t}"})
+                       for p, t in tokens.items()}
+            for k in range(150):
+                t = base + timedelta(seconds=k)
+                for party, ac, own in (("IL", "STEADY-A", a), ("RU", "STEADY-B", b)):
+                    r = clients[party].post("/v1/tracks", json={"reports": [
+                        {"aircraft": ac, "t": iso(t), **_flown(own, float(k))}]})
+                    assert r.status_code == 202, r.text
+                engine.tick(t)
+            r = clients["RU"].post("/v1/messages", json={"to": "IL", "text": "end of ticks"})
+            assert r.status_code == 201
+            got = _conflict_events_until_sentinel(url, tokens["IL"], start, "end of ticks")
+            for c in clients.values():
+                c.close()
+    finally:
+        svc.store.close()
+    assert [e.data["event"] for e in got] == ["new"], [
+        (e.data["event"], e.data.get("t_cpa_s"), e.data.get("d_cpa_m")) for e in got]
+    assert got[0].data["kind"] == "tactical" and got[0].data["severity"] == "loss"

@@ -48,6 +48,7 @@ PROBLEMS: dict[type[errors.DeconflictionError], tuple[int, str]] = {
     errors.InvalidTransition: (409, "invalid-transition"),
     errors.Conflict: (409, "conflict"),
     errors.TooLarge: (413, "too-large"),
+    errors.OverLimit: (429, "over-limit"),
 }
 
 
@@ -98,6 +99,7 @@ _ANSWERS = {
     415: "The body is not sent as JSON.",
     422: "The input is invalid; `field` names it.",
     428: "This write needs an If-Match header.",
+    429: "A per-party limit is reached; `field` names it, `Retry-After` says when to retry.",
 }
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -172,6 +174,11 @@ async def _on_error(request: Request, exc: Exception) -> ProblemResponse:
             status, kind = PROBLEMS[cls]
             break
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, errors.OverLimit):
+        # RFC 9110 10.2.3: a whole number of seconds.
+        headers = {"Retry-After": str(max(1, exc.retry_after_s))}
+        return problem(status, kind, exc.detail, field=exc.field,
+                       extra={"limit": exc.limit}, headers=headers)
     return problem(status, kind, exc.detail, field=exc.field, headers=headers)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -44,9 +45,11 @@ def open_service(settings: Settings) -> Service:
     return Service(store, settings, keys.load_or_create(keys.key_path(settings)))
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, with ``environ`` (options given as their variables, so
+    they are checked as the variables are) over it and ``overrides`` over both."""
     try:
-        return Settings.from_environ(os.environ, **overrides)
+        return Settings.from_environ({**os.environ, **(environ or {})}, **overrides)
     except DeconflictionError as e:
         err.print(f"[red]configuration:[/] {e}")
         raise typer.Exit(2) from None
@@ -66,6 +69,14 @@ def serve(
     dss_audience: Annotated[str | None, typer.Option(
         envvar="DECONFLICTION_DSS_AUDIENCE",
         help="Comma-separated audiences accepted in /dss/v1 JWTs.")] = None,
+    metrics_token: Annotated[str | None, typer.Option(
+        envvar="DECONFLICTION_METRICS_TOKEN", show_envvar=True,
+        help="Bearer token that /metrics asks for (16 characters or more); without it "
+             "/metrics is not served (404). Prefer the variable: options show in `ps`.")] = None,
+    max_streams: Annotated[int | None, typer.Option(
+        envvar="DECONFLICTION_MAX_STREAMS",
+        help="Open /v1/stream connections per party (default 8); the next is refused, 429.")
+    ] = None,
 ) -> None:
     """Run the HTTP service."""
     import uvicorn
@@ -75,7 +86,10 @@ def serve(
     def names(raw: str | None) -> tuple[str, ...] | None:
         return None if raw is None else tuple(p.strip() for p in raw.split(",") if p.strip())
 
-    settings = _settings(database_url=database_url, min_notice_s=min_notice_s, tick_s=tick_s,
+    as_environ = {"DECONFLICTION_METRICS_TOKEN": metrics_token,
+                  "DECONFLICTION_MAX_STREAMS": None if max_streams is None else str(max_streams)}
+    settings = _settings({k: v for k, v in as_environ.items() if v is not None},
+                         database_url=database_url, min_notice_s=min_notice_s, tick_s=tick_s,
                          dss_public_keys=names(dss_public_keys), dss_audience=names(dss_audience))
     for path in settings.dss_public_keys:
         try:

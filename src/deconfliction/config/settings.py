@@ -37,6 +37,12 @@ class Settings:
     ack_caution_s: float = 300.0
     ack_advisory_s: float = 900.0
     stream_poll_s: float = 1.0
+    """How often one poller per process looks for events other processes wrote (this
+    process's own writes wake the streams at once, whatever this is)."""
+    max_streams: int = 8
+    """Open ``/v1/stream`` connections per party and process; the next is refused (429)."""
+    metrics_token: str | None = None
+    """Bearer token for ``/metrics``; without one, ``/metrics`` is not served (404)."""
     minima: tuple[tuple[str, str, float, float, float], ...] = ()
     """Per party pair separation: (party_a, party_b, r_m, h_m, lookahead_s), either order."""
     profile: str = "sep"
@@ -87,6 +93,8 @@ class Settings:
             ack_caution_s=num("ACK_CAUTION_S", s.ack_caution_s),
             ack_advisory_s=num("ACK_ADVISORY_S", s.ack_advisory_s),
             stream_poll_s=num("STREAM_POLL_S", s.stream_poll_s),
+            max_streams=_whole(env, "MAX_STREAMS", s.max_streams),
+            metrics_token=_token(env.get("DECONFLICTION_METRICS_TOKEN")),
             minima=_minima(env.get("DECONFLICTION_MINIMA"), s.minima),
             profiles=_profiles(env.get("DECONFLICTION_MINIMA"), s.profiles),
             profile=_profile(env.get("DECONFLICTION_PROFILE", s.profile)),
@@ -109,6 +117,28 @@ class Settings:
         if self.database_url.startswith(prefix):
             return Path(self.database_url[len(prefix) :])
         return None
+
+
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    """A positive whole number from ``DECONFLICTION_<name>``, or ``default`` when unset."""
+    raw = env.get(f"DECONFLICTION_{name}")
+    if raw is None:
+        return default
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or int(raw) < 1:
+        raise InvalidInput("must be a positive whole number", field=f"DECONFLICTION_{name}")
+    return int(raw)
+
+
+def _token(raw: str | None) -> str | None:
+    """The metrics token: unset or blank means none; a short one is refused, since a guessable
+    token would serve the metrics to anyone (16 characters at least)."""
+    if raw is None or not raw.strip():
+        return None
+    token = raw.strip()
+    if len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token:
+        raise InvalidInput("at least 16 printable ASCII characters, no spaces",
+                           field="DECONFLICTION_METRICS_TOKEN")
+    return token
 
 
 def _limits(base: Limits, num: Callable[[str, float], float]) -> Limits:

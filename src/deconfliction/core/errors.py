@@ -13,7 +13,8 @@ applies, so the shell can name it to the caller.
     ├── VersionMismatch         If-Match names a version that is no longer current
     ├── InvalidTransition       the state machine does not allow this change
     ├── Conflict                the request clashes with what is stored (duplicate name, ...)
-    └── TooLarge                the request body is over the size limit
+    ├── TooLarge                the request body is over the size limit
+    └── OverLimit               a per-party limit is reached (open streams, ...): try later
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "InvalidSignature",
     "InvalidTransition",
     "NotFound",
+    "OverLimit",
     "PreconditionRequired",
     "TooLarge",
     "Unauthenticated",
@@ -85,3 +87,16 @@ class Conflict(DeconflictionError):
 
 class TooLarge(DeconflictionError):
     """The request body is over the size limit."""
+
+
+class OverLimit(DeconflictionError):
+    """A per-party limit is reached (open streams, ...); the same request may pass later.
+
+    ``field`` names the limit as the deployment sets it (e.g. ``DECONFLICTION_MAX_STREAMS``),
+    ``limit`` is its value and ``retry_after_s`` when to try again.
+    """
+
+    def __init__(self, detail: str, *, field: str, limit: float, retry_after_s: int) -> None:
+        super().__init__(detail, field=field)
+        self.limit = limit
+        self.retry_after_s = retry_after_s

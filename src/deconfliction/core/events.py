@@ -13,6 +13,7 @@ caller reads is left to Python.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
@@ -77,9 +78,24 @@ class DiffRules:
 
     Anti-flapping: a conflict ends only after it has been missing from `detect` for
     ``end_after_ticks`` consecutive ticks (it stays active meanwhile and comes back without a
-    new ``new``); a present conflict is ``updated`` only when its severity changes, its
-    predicted CPA instant (``now_s + t_cpa``) moved more than ``cpa_step_s`` or its
-    ``d_cpa_m`` moved more than ``d_cpa_step_m`` since the last event about it.
+    new ``new``). A present conflict is ``updated`` only when, since the last event about it,
+
+    - its severity changed, or
+    - its ``d_cpa_m`` moved more than ``d_cpa_step_m`` while its closest approach lies ahead
+      inside the conflict (``0 < t_cpa < t_out``), or
+    - its CPA moved more than ``cpa_step_s`` *both* as an instant (``now_s + t_cpa``) *and* as
+      a time from now (``t_cpa``).
+
+    The last rule is what a listener can expect without being told: a closing pair keeps its
+    CPA instant while its ``t_cpa`` counts down with the clock, and a pair that holds its
+    geometry (parallel tracks at one speed; a CPA beyond the lookahead, clipped to it; a
+    diverging pair, clipped to 0) keeps its ``t_cpa`` while the instant moves with the clock.
+    Neither is news. A turn or a speed change moves the CPA in both senses at once, which is.
+    Where ``t_cpa`` is clipped (0 for a diverging pair or one without relative motion; the
+    lookahead, so ``t_cpa >= t_out``, for a CPA beyond it) ``d_cpa_m`` is the distance at the
+    clip, not a miss distance, and changes with every tick of a closing or diverging pair; it
+    counts again once the closest approach is inside the conflict, against the last figure told.
+    Drift is measured against the last reported figures, so slow drift adds up to an update.
     """
 
     end_after_ticks: int = 3
@@ -101,6 +117,9 @@ class Active:
     """``now_s + t_cpa`` when last reported, seconds on the caller's clock."""
     missing: int = 0
     """Consecutive ticks without the pair in `detect`'s answer."""
+    reported_at_s: Seconds = math.nan
+    """``now_s`` of the last event about the pair (so ``cpa_at_s - reported_at_s`` is the
+    ``t_cpa`` last reported); NaN when unknown, and then only the CPA instant is compared."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,14 +256,24 @@ def diff(
     carried = [old[k] for k in old_of[both].tolist()]
     old_sev = np.fromiter((a.severity for a in carried), dtype=object, count=len(carried))
     old_cpa_at = np.array([a.cpa_at_s for a in carried], dtype=np.float64)
+    old_t_cpa = old_cpa_at - np.array([a.reported_at_s for a in carried], dtype=np.float64)
     old_d = np.array([a.d_cpa_m for a in carried], dtype=np.float64)
     is_new = old_of < 0
     is_updated = np.zeros(m, dtype=bool)
-    is_updated[both] = (
-        (sev[both] != old_sev)
-        | (np.abs(cpa_at[both] - old_cpa_at) > rules.cpa_step_s)
-        | (np.abs(d_cpa[both] - old_d) > rules.d_cpa_step_m)
-    )
+    with np.errstate(invalid="ignore"):
+        is_updated[both] = (
+            (sev[both] != old_sev)
+            | (
+                (np.abs(cpa_at[both] - old_cpa_at) > rules.cpa_step_s)
+                # An unknown last t_cpa (NaN) leaves the instant alone to decide.
+                & ~(np.abs(t_cpa[both] - old_t_cpa) <= rules.cpa_step_s)
+            )
+            | (
+                (np.abs(d_cpa[both] - old_d) > rules.d_cpa_step_m)
+                & (t_cpa[both] > 0.0)
+                & (t_cpa[both] < found.t_out[cur.row][both])
+            )
+        )
 
     t_in_l, t_cpa_l, d_l, v_l, cpa_at_l = (x.tolist() for x in (t_in, t_cpa, d_cpa, v_cpa, cpa_at))
     sev_l = sev.tolist()
@@ -259,12 +288,14 @@ def diff(
         key = (sorted_names[cur.lo[n]], sorted_names[cur.hi[n]]) if k < 0 else old_keys[k]
         keys.append(key)
         if report[n]:
-            active[key] = Active(key, sev_l[n], t_in_l[n], t_cpa_l[n], d_l[n], v_l[n], cpa_at_l[n])
+            active[key] = Active(key, sev_l[n], t_in_l[n], t_cpa_l[n], d_l[n], v_l[n],
+                                 cpa_at_l[n], 0, now_s)
         else:
             # Keep the last reported figures so slow drift adds up to an update.
             o = old[k]
             active[key] = Active(
-                key, o.severity, t_in_l[n], t_cpa_l[n], o.d_cpa_m, v_l[n], o.cpa_at_s
+                key, o.severity, t_in_l[n], t_cpa_l[n], o.d_cpa_m, v_l[n], o.cpa_at_s, 0,
+                o.reported_at_s,
             )
 
     ended: list[Event] = []
@@ -283,6 +314,7 @@ def diff(
                 o.v_cpa_m,
                 o.cpa_at_s,
                 missing,
+                o.reported_at_s,
             )
     # Codes sort as keys do.
     new = [_event("new", active[keys[n]]) for n in _by_code(cur.code, is_new)]

@@ -200,7 +200,8 @@ class Engine:
             assert len(key) == 2
             self._active[(key[0], key[1])] = tactical.Active(
                 (key[0], key[1]), Severity(r["severity"]), b["t_in_s"], b["t_cpa_s"],
-                b["d_cpa_m"], b["v_cpa_m"], r["updated_at"] + b["t_cpa_s"])
+                b["d_cpa_m"], b["v_cpa_m"], r["updated_at"] + b["t_cpa_s"],
+                reported_at_s=r["updated_at"])
             if "resolutions" in b:
                 self._resolutions[r["id"]] = b["resolutions"]
         self._loaded = True
