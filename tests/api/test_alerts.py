@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 
+from deconfliction.core import ledger
 from deconfliction.usecases.hotline import Hotline
 from tests.api.helpers import box, operation, volume
-from tests.conftest import Running
+from tests.conftest import Running, make_service, serve
 
 
 def conflicting_pair(running: Running, lon: float) -> tuple[str, str]:
@@ -135,3 +138,53 @@ def test_alert_list_pages_and_says_when_more_are_older(running: Running) -> None
     assert len(pages) == -(-len(whole["alerts"]) // 3)
     bad = il.get("/v1/alerts", params={"after": "not-a-cursor"})
     assert bad.status_code == 422 and bad.json()["field"] == "after"
+
+
+def test_ladder_names_never_reach_the_shared_ledger(tmp_path: Path) -> None:
+    # RU's ladder names people and telephone numbers. IL, reading the ledger every party
+    # shares, must find none of it: not in RU's ladder entry, not in the entries of RU's
+    # alerts as they are raised and climb the ladder to its top.
+    names = ["Capt. Ivanov duty desk 7731", "Maj. X tel 555 0199", "Gen. Y home 555 0100"]
+    svc = make_service(tmp_path)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
+    try:
+        with serve(svc) as (url, _):
+            il, ru = (httpx.Client(base_url=url, timeout=30,
+                                   headers={"Authorization": f"Bearer {tokens[p]}"})
+                      for p in ("IL", "RU"))
+            put = ru.put("/v1/parties/me/ladder",
+                         json={"levels": [{"name": n, "ack_s": 30} for n in names]})
+            assert put.status_code == 200
+            a = il.post("/v1/operations", json=operation(volume(box(40, 20, 40.5, 20.5))))
+            b = ru.post("/v1/operations", json=operation(volume(box(40.2, 20, 40.7, 20.5))))
+            assert a.status_code == b.status_code == 201
+            later = svc.clock()
+            for _ in range(3):  # to level 1, to the top, then overdue there
+                later += timedelta(seconds=31)
+                assert Hotline(svc).sweep(later) >= 1
+            # The owner still reads its ladder, and its alert's level by name.
+            assert [x["name"] for x in ru.get("/v1/parties/me/ladder").json()["levels"]] == names
+            mine = [x for x in ru.get("/v1/alerts").json()["alerts"]
+                    if x["body"].get("operation") == b.json()["id"]]
+            assert [x["level_name"] for x in mine] == [names[2]]
+            # What IL can read of the ledger.
+            entries = il.get("/v1/ledger", params={"after": 0}).json()["entries"]
+            text = json.dumps(entries, ensure_ascii=False)
+            il.close()
+            ru.close()
+        kinds = [e["kind"] for e in entries]
+        assert {"party.ladder", "alert.raised", "alert.escalated", "alert.overdue"} <= set(kinds)
+        for secret in ("Ivanov", "Maj. X", "555", "Gen. Y"):
+            assert secret not in text, secret
+        ladder_entry = next(e for e in entries if e["kind"] == "party.ladder")
+        assert ladder_entry["body"]["levels"] == [{"ack_s": 30.0}] * 3
+        # Kept for RU with its salt: RU can prove its ladder to a third party.
+        with svc.store.read() as tx:
+            row = tx.conn.exec_driver_sql("SELECT private FROM ledger WHERE seq = ?",
+                                          (ladder_entry["seq"],)).one()
+        kept = json.loads(row[0]) if isinstance(row[0], str) else row[0]
+        assert kept["owner"] == "RU"
+        assert ledger.private_matches(kept["private"], salt=bytes.fromhex(kept["salt"]),
+                                      digest=ladder_entry["private_digest"])
+    finally:
+        svc.store.close()

@@ -26,6 +26,10 @@ Who sees what
     party may acknowledge any of its alerts, whatever their level; the entry records the party
     and the token's level. Any token of a party may set the party's key and ladder (recorded
     with its level in the ledger).
+The shared ledger
+    Holds no free text of a party in clear: message text, alert bodies and the ladder's level
+    names enter it only as salted digests (`Recorder.record`'s private part, whose salt is
+    kept for the party it belongs to). Entries name ladder levels by number.
 Messages
     Numbered per recipient from 1. ``GET /v1/messages`` lists the caller's received messages;
     ``GET /v1/messages/sent`` those it sent, with their read receipts. Reading is explicit
@@ -73,6 +77,9 @@ DEFAULT_LADDER: Final[tuple[Mapping[str, Any], ...]] = ({"name": "duty officer",
 """The ladder of a party that has not set one: a single level."""
 
 _ALERT_EVENTS: Final = frozenset({"alert", "escalation", "ack"})
+_PRIVATE_KEYS: Final = frozenset({"body", "level_name"})
+"""What an alert's stream events carry and its ledger entries do not: the body, written for
+its addressee, and the ladder level's name, the party's free text."""
 _PAGE: Final = 500
 
 
@@ -236,9 +243,12 @@ def raise_alert(
     }
     tx.queue_event(party, "alert", public, codec.to_epoch(now))
     # The ledger is shared with every party, and an alert's body is written for its addressee
-    # (its own aircraft named in clear): the entry commits to the body by digest only.
+    # (its own aircraft named in clear): the entry commits to the body by digest only. The
+    # level's name is the party's own free text ("Maj. X tel 555"): the ledger has the level's
+    # number, and the name only inside the digest of the party's ``party.ladder`` entry.
     service.record(tx, now, "server", ledger.EntryKind.ALERT_RAISED,
-                    {k: v for k, v in public.items() if k != "body"}, private=dict(body))
+                   {k: v for k, v in public.items() if k not in _PRIVATE_KEYS},
+                   private=dict(body), owner=party)
     return alert_id
 
 
@@ -367,7 +377,8 @@ class Hotline:
                     }
                     kind = "alert.overdue"
                 tx.insert_event(row.party, "escalation", body, t)
-                self.service.record(tx, now, "server", kind, body)
+                self.service.record(tx, now, "server", kind,
+                                    {k: v for k, v in body.items() if k not in _PRIVATE_KEYS})
                 moved += 1
         return moved
 
@@ -392,12 +403,19 @@ class Hotline:
         with self.service.store.write() as tx:
             tx.set_party(caller.party, ladder=ladder)
             tx.memo.pop("ladders", None)
+            # Level names are free text ("Maj. X, tel. 555 ..."): in the shared ledger only as
+            # the salted digest of the whole ladder (its salt kept for the party); the public
+            # part says how many levels and how long each has, which the escalation entries
+            # show anyway.
             self.service.record(
                 tx,
                 now,
                 caller.party,
                 "party.ladder",
-                {"party": caller.party, "level": caller.level, "levels": ladder},
+                {"party": caller.party, "level": caller.level,
+                 "levels": [{"ack_s": rung["ack_s"]} for rung in ladder]},
+                private=ladder,
+                private_field="levels",
             )
         return ladder
 

@@ -47,9 +47,10 @@ class Recorder:
         private: Any = None,
         private_field: str | None = None,
         party_signature: str | None = None,
+        owner: str | None = None,
     ) -> None:
         """Append a ledger entry by ``actor`` inside ``tx``; ``private`` goes in only as a
-        salted digest (kept with its salt for its owner)."""
+        salted digest (kept with its salt for its owner: ``owner``, or else ``actor``)."""
         # Parsing the newest line costs more than the append itself; the store keeps the entry
         # it last wrote and it is used only while it is still the newest row, so a rolled-back
         # transaction or another process appending is noticed.
@@ -91,7 +92,8 @@ class Recorder:
             entry.seq,
             line,
             entry.hash,
-            None if private is None else {"owner": actor, "salt": salt.hex(), "private": private},
+            None if private is None
+            else {"owner": owner or actor, "salt": salt.hex(), "private": private},
         )
         self.store.ledger_head = entry
         self.store.ledger_head_batch = tx.batch
