@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean conformance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ test: $(STAMP)
 	@bash scripts/postgres.sh install || echo "no PostgreSQL: its tests skip (and fail under CI)"
 	$(BIN)/pytest -q
 
+# InterUSS's DSS prober (its scd tests) against /dss/v1 on 127.0.0.1, in .venv-prober
+# (Python 3.13); `make conformance ARGS=--postgres` runs it on PostgreSQL.
+conformance: $(STAMP)
+	bash scripts/conformance.sh $(ARGS)
+
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/strategic.py
 	$(BIN)/python bench/tactical.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-prober .pytest_cache .mypy_cache .ruff_cache

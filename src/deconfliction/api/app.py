@@ -25,7 +25,10 @@ from deconfliction.api import (
     tracks,
     zones,
 )
+from deconfliction.dss.auth import Verifier
+from deconfliction.dss.routes import build_router as dss_router
 from deconfliction.usecases.engine import Engine
+from deconfliction.usecases.f3548 import Dss
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.service import Service
 
@@ -223,6 +226,9 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     for module in (operations, zones, tracks, hotline, stream, ledger):
         app.include_router(module.router, responses=problems.RESPONSES)
     app.include_router(system.router)
+    # ASTM F3548's DSS over the same store (its own JWTs, scopes and status codes).
+    app.include_router(dss_router(Dss(service), Verifier(service.settings.dss_public_keys,
+                                                          service.settings.dss_audience)))
     limits = service.settings.limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes,
                        max_depth=limits.max_json_depth)

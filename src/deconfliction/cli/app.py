@@ -64,8 +64,7 @@ def serve(
     tick_s: Annotated[float | None, typer.Option(envvar="DECONFLICTION_TICK_S")] = None,
     dss_public_keys: Annotated[str | None, typer.Option(
         envvar="DECONFLICTION_DSS_PUBLIC_KEYS",
-        help="Comma-separated PEM files that verify /dss/v1 JWTs (that front is not built yet: "
-             "the keys are checked at start only).")] = None,
+        help="Comma-separated PEM public keys that verify /dss/v1 (ASTM F3548) JWTs.")] = None,
     dss_audience: Annotated[str | None, typer.Option(
         envvar="DECONFLICTION_DSS_AUDIENCE",
         help="Comma-separated audiences accepted in /dss/v1 JWTs.")] = None,

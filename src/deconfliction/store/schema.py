@@ -33,6 +33,10 @@ from sqlalchemy import (
 __all__ = [
     "alerts",
     "conflicts",
+    "dss_availability",
+    "dss_constraints",
+    "dss_intents",
+    "dss_subscriptions",
     "events",
     "ledger",
     "messages",
@@ -213,4 +217,56 @@ ledger = Table(
     Column("line", Text, nullable=False),
     Column("hash", String(64), nullable=False),
     Column("private", JSON, nullable=True),
+)
+
+# --- ASTM F3548 (/dss/v1): what an operational intent adds to its operation, subscriptions,
+# constraint references and USS availability (migration 0004).
+dss_intents = Table(
+    "dss_intents",
+    metadata,
+    Column("id", String, primary_key=True),  # the F3548 entity id
+    Column("operation_id", String, ForeignKey("operations.id"), nullable=False, unique=True),
+    Column("manager", String, ForeignKey("parties.name"), nullable=False),
+    Column("uss_base_url", Text, nullable=False),
+    Column("subscription_id", String, nullable=True, index=True),
+)
+
+dss_subscriptions = Table(
+    "dss_subscriptions",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("manager", String, ForeignKey("parties.name"), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("notification_index", Integer, nullable=False),
+    Column("uss_base_url", Text, nullable=False),
+    Column("notify_ops", Boolean, nullable=False),
+    Column("notify_constraints", Boolean, nullable=False),
+    Column("implicit", Boolean, nullable=False),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("lower_m", Float, nullable=False),
+    Column("upper_m", Float, nullable=False),
+    Column("outlines", JSON, nullable=False),
+)
+
+dss_constraints = Table(
+    "dss_constraints",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("manager", String, ForeignKey("parties.name"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("anchor", String, nullable=False),  # new at each creation: OVNs never repeat
+    Column("uss_base_url", Text, nullable=False),
+    Column("volumes", JSON, nullable=False),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+)
+
+dss_availability = Table(
+    "dss_availability",
+    metadata,
+    Column("uss", String, primary_key=True),
+    Column("availability", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

@@ -243,6 +243,16 @@ class Tx:
             # One round trip for every box (a PostgreSQL server may be across a network).
             self.run_many(_INDEX_INSERT, rows)
 
+    def index_volumes(self, owner_kind: str, owner_id: str, vols: Sequence[Volume4D],
+                      boxes: Sequence[Sequence[Box]]) -> None:
+        """Index the volumes of another kind of owner (F3548 subscriptions, constraints);
+        `candidates` then finds them under ``owner_kind``."""
+        self._index(owner_kind, owner_id, vols, boxes)
+
+    def unindex_volumes(self, owner_kind: str, owner_id: str) -> None:
+        """Remove what `index_volumes` put in for this owner."""
+        self._unindex(owner_kind, owner_id)
+
     def _unindex(self, owner_kind: str, owner_id: str) -> None:
         ids = select(s.volumes.c.id).where(
             s.volumes.c.owner_kind == owner_kind, s.volumes.c.owner_id == owner_id

@@ -190,11 +190,17 @@ class Service(Recorder):
         )
         with self.store.write() as tx:
             hotline.check_signature(tx, caller.party, signed, signature)
-            boxes = boxes_of(vols)
-            overlaps = self._strategic(tx, vols, boxes, caller.party, None)
-            tx.insert_operation(op, boxes, signature)
-            self._notice(tx, now, "operation.created", op, overlaps, notice_s, signature)
+            overlaps = self._insert(tx, now, op, notice_s, signature)
         return op, overlaps
+
+    def _insert(self, tx: Tx, now: datetime, op: Operation, notice_s: float,
+                signature: str | None) -> list[Overlap]:
+        """Store a new operation with its strategic check, ledger entry, conflicts, alerts."""
+        boxes = boxes_of(op.volumes)
+        overlaps = self._strategic(tx, op.volumes, boxes, op.party, None)
+        tx.insert_operation(op, boxes, signature)
+        self._notice(tx, now, "operation.created", op, overlaps, notice_s, signature)
+        return overlaps
 
     def _notice(self, tx: Tx, now: datetime, kind: str, op: Operation,
                 overlaps: Sequence[Overlap], notice_s: float, signature: str | None) -> None:
@@ -295,27 +301,72 @@ class Service(Recorder):
             self._check_version(old, if_match)
             if old.state == OperationState.ENDED:
                 raise InvalidTransition("an ended operation cannot change", field="state")
-            # A volume the update leaves as it was keeps the notice it was given; only new or
-            # changed volumes count from now (editing details must not shorten the notice).
-            before = dict(zip(old.volumes, old.volume_times(), strict=True))
-            notified = tuple(before.get(v, now) for v in vols)
-            flags, notice_s = self._flags(vols, notified)
-            op = replace(
-                old,
-                version=old.version + 1,
-                volumes=vols,
-                priority=priority,
-                details=dict(details if details is not None else old.details),
-                flags=flags,
-                notified_at=notified,
-                updated_at=now,
-            )
-            boxes = boxes_of(vols)
-            overlaps = self._strategic(tx, vols, boxes, caller.party, op.id)
-            track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
-            tx.replace_operation(op, boxes, signature)
-            self._notice(tx, now, "operation.updated", op, overlaps, notice_s, signature)
+            op, overlaps = self._replace_volumes(
+                tx, now, old, vols, priority=priority,
+                details=details if details is not None else old.details, state=old.state,
+                signature=signature)
         return op, overlaps
+
+    def _replace_volumes(
+        self, tx: Tx, now: datetime, old: Operation, vols: Sequence[Volume4D], *,
+        priority: int, details: Mapping[str, Any], state: OperationState,
+        signature: str | None,
+    ) -> tuple[Operation, list[Overlap]]:
+        """``old`` with new volumes (and state) as its next version, checked and recorded."""
+        # A volume the update leaves as it was keeps the notice it was given; only new or
+        # changed volumes count from now (editing details must not shorten the notice).
+        before = dict(zip(old.volumes, old.volume_times(), strict=True))
+        notified = tuple(before.get(v, now) for v in vols)
+        flags, notice_s = self._flags(vols, notified)
+        op = replace(
+            old,
+            version=old.version + 1,
+            state=state,
+            volumes=tuple(vols),
+            priority=priority,
+            details=dict(details),
+            flags=flags,
+            notified_at=notified,
+            updated_at=now,
+        )
+        boxes = boxes_of(vols)
+        overlaps = self._strategic(tx, vols, boxes, op.party, op.id)
+        track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
+        tx.replace_operation(op, boxes, signature)
+        self._notice(tx, now, "operation.updated", op, overlaps, notice_s, signature)
+        return op, overlaps
+
+    def notify_in(
+        self, tx: Tx, now: datetime, party: str, vols: Sequence[Volume4D], *,
+        old: Operation | None, state: OperationState, details: Mapping[str, Any],
+    ) -> Operation:
+        """Notify a new operation of ``party`` (``old`` None), or give ``old`` new volumes and
+        state as one new version, inside the caller's write transaction: the same strategic
+        check, ledger entry, conflicts and alerts as `create_operation` and
+        `update_operation` (an F3548 operational intent is an operation). The caller has
+        validated ``vols``."""
+        if old is None:
+            flags, notice_s = self._flags(vols, (now,) * len(vols))
+            op = Operation(id=str(uuid.uuid4()), party=party, version=1, state=state,
+                           volumes=tuple(vols), priority=0, submitted_at=now, flags=flags,
+                           details=dict(details))
+            self._insert(tx, now, op, notice_s, None)
+            return op
+        check_transition(old.state, state)
+        op, _ = self._replace_volumes(tx, now, old, vols, priority=old.priority,
+                                      details=details, state=state, signature=None)
+        return op
+
+    def end_in(self, tx: Tx, now: datetime, actor: str, old: Operation) -> Operation:
+        """End ``old`` inside the caller's write transaction, ending its conflicts, with its
+        ledger entry (an F3548 intent's deletion)."""
+        op = replace(old, state=OperationState.ENDED, version=old.version + 1)
+        tx.replace_operation(op, None)
+        track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
+        self.record(tx, now, actor, "operation.state",
+                    {"id": op.id, "version": op.version, "from": old.state.value,
+                     "to": op.state.value})
+        return op
 
     def set_state(
         self,

@@ -1,0 +1,1 @@
+"""Door: ASTM F3548-21 DSS (strategic coordination) under /dss/v1."""
