@@ -308,4 +308,4 @@ def test_migration_is_repeatable(svc: Service) -> None:
     svc.store.migrate()
     with svc.store.read() as tx:
         version = tx.conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    assert version == "0003"  # the newest revision
+    assert version == "0004"  # the newest revision

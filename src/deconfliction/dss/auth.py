@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from deconfliction.core.errors import Forbidden, Unauthenticated
 from deconfliction.core.f3548 import party_of
@@ -24,6 +25,17 @@ __all__ = ["ALGORITHMS", "Principal", "Verifier"]
 
 ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "EdDSA")
 """Signature algorithms accepted; never ``none`` or an HMAC (the keys are public)."""
+
+
+def _algorithms(key: Any) -> list[str]:
+    """The algorithms a key verifies (a token signed otherwise does not verify with it)."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return ["RS256", "RS384", "RS512", "PS256"]
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return ["ES256", "ES384", "ES512"]
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return ["EdDSA"]
+    return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +74,16 @@ class Verifier:
                                   "(DECONFLICTION_DSS_PUBLIC_KEYS)", field="Authorization")
         claims: dict[str, Any] | None = None
         reason = "the token does not verify"
+        try:
+            alg = jwt.get_unverified_header(token.strip()).get("alg")
+        except jwt.PyJWTError as e:
+            raise Unauthenticated(f"the token is refused: {e}", field="Authorization") from None
         for key in self.keys:
+            if alg not in _algorithms(key):
+                continue
             try:
                 claims = jwt.decode(
-                    token.strip(), key=key, algorithms=list(ALGORITHMS),
+                    token.strip(), key=key, algorithms=_algorithms(key),
                     audience=self.audiences,
                     options={"require": ["exp", "sub", "aud"]}, leeway=5)
                 break

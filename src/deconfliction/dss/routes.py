@@ -35,7 +35,7 @@ from deconfliction.dss import wire
 from deconfliction.dss.auth import Principal, Verifier
 from deconfliction.usecases.f3548 import Change, Dss, IntentParams, SubscriptionParams
 
-__all__ = ["STATUS", "DssRoute", "ProblemResponse", "build_router"]
+__all__ = ["RESPONSES", "STATUS", "DssRoute", "ProblemResponse", "build_router"]
 
 STRATEGIC = "utm.strategic_coordination"
 CMSA = "utm.conformance_monitoring_sa"
@@ -65,6 +65,18 @@ class ProblemResponse(JSONResponse):
     """RFC 9457 problem details."""
 
     media_type = "application/problem+json"
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": "F3548's error answers: 400 bad input, 401 no or bad token, 403 scope "
+                       "or ownership, 404 unknown, 409 stale OVN or version or a key that "
+                       "misses intents (with missing_operational_intents), 413 area too large.",
+        "content": {"application/problem+json": {
+            "schema": {"$ref": "#/components/schemas/Problem"}}},
+    },
+}
+"""The error answers every ``/dss/v1`` route documents (problem+json, not FastAPI's 422)."""
 
 
 def _problem(e: errors.DeconflictionError) -> Response:
@@ -206,7 +218,8 @@ def _change(c: Change) -> dict[str, Any]:
 
 def build_router(dss: Dss, verifier: Verifier) -> APIRouter:
     """The ``/dss/v1`` routes over ``dss``, authenticating with ``verifier``."""
-    router = APIRouter(prefix="/dss/v1", tags=["ASTM F3548 DSS"], route_class=DssRoute)
+    router = APIRouter(prefix="/dss/v1", tags=["ASTM F3548 DSS"], route_class=DssRoute,
+                       responses=RESPONSES)
 
     def who(request: Request, scopes: Sequence[str]) -> Principal:
         principal = verifier.verify(request.headers.get("authorization"))
