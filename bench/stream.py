@@ -82,6 +82,9 @@ def run(n: int, seconds: float, tick_s: float) -> dict[str, Any]:
         "DECONFLICTION_DATABASE_URL": url_db,
         "DECONFLICTION_SERVER_KEY": str(tmp / "key"),
         "DECONFLICTION_TICK_S": str(tick_s),
+        # Two parties carry the whole scene here: lift the per-party caps a theatre would keep.
+        "DECONFLICTION_MAX_AIRCRAFT": "1000000",
+        "DECONFLICTION_MAX_REPORTS_PER_S": "1000000",
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "deconfliction.cli", "serve", "--port", str(port)],

@@ -50,6 +50,8 @@ def run(clients: int, batch: int, seconds: float, aircraft: int) -> None:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     env = {**os.environ, "DECONFLICTION_DATABASE_URL": url,
+           # Intake is measured, not the per-party caps: lift them.
+           "DECONFLICTION_MAX_AIRCRAFT": "1000000", "DECONFLICTION_MAX_REPORTS_PER_S": "1000000",
            "DECONFLICTION_SERVER_KEY": str(tmp / "key")}
     proc = subprocess.Popen([sys.executable, "-m", "deconfliction.cli", "serve", "--port",
                              str(port)], env=env, cwd=tmp)

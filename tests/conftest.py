@@ -90,14 +90,9 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]
     svc.store.close()
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def running(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Running]:
-    tmp = tmp_path_factory.mktemp("server")
-    svc = make_service(tmp, database_url(request, request.param, tmp),
-                       metrics_token=METRICS_TOKEN)
-    tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
+@contextmanager
+def serving(svc: Service, tokens: dict[str, str], db: Path) -> Iterator[Running]:
+    """``svc`` served over real HTTP on 127.0.0.1 for the block."""
     port = free_port()
     app = create_app(svc, background=False)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -109,10 +104,24 @@ def running(
         if time.monotonic() > deadline:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
-    run = Running(f"http://127.0.0.1:{port}", svc, tokens, tmp / "test.db", app.state.engine)
-    yield run
-    for c in run.clients:
-        c.close()
-    server.should_exit = True
-    thread.join(timeout=10)
+    run = Running(f"http://127.0.0.1:{port}", svc, tokens, db, app.state.engine)
+    try:
+        yield run
+    finally:
+        for c in run.clients:
+            c.close()
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def running(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
+    tmp = tmp_path_factory.mktemp("server")
+    svc = make_service(tmp, database_url(request, request.param, tmp),
+                       metrics_token=METRICS_TOKEN)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
+    with serving(svc, tokens, tmp / "test.db") as run:
+        yield run
     svc.store.close()

@@ -26,6 +26,7 @@ import pytest
 from pyproj import Geod
 
 from deconfliction.core.tactical import detect
+from tests.areas import WORLD
 from tests.conftest import METRICS_TOKEN, free_port
 
 CLI = str(Path(sys.executable).with_name("deconfliction"))
@@ -119,6 +120,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         )
         tokens[name] = done.stdout.strip().splitlines()[-1].strip()
     assert len(set(tokens.values())) == 3
+    # IL creates zones all over the globe below: the deployment gives it the whole world.
+    (cwd / "world.json").write_text(json.dumps(WORLD))
+    subprocess.run([CLI, "party", "area", "IL", "world.json"], cwd=cwd, env=env,
+                   capture_output=True, text=True, timeout=30, check=True)
     proc, url = start_serve(cwd, env)
     try:
         yield Server(url, cwd, env, tokens)

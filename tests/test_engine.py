@@ -9,6 +9,7 @@ from deconfliction.core.model import Track
 from deconfliction.usecases.engine import Engine
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.service import Caller, Service
+from tests.areas import box as area_box
 from tests.conftest import make_service
 
 
@@ -83,6 +84,7 @@ def test_incursion_that_becomes_a_violation_is_announced_again(tmp_path: Path) -
     svc = _service(tmp_path)
     now = datetime.now(UTC)
     ring = ((36.0, 33.0), (36.5, 33.0), (36.5, 33.5), (36.0, 33.5), (36.0, 33.0))
+    svc.set_area("RU", area_box(35.5, 32.5, 37.0, 34.0))  # the zone and A's path lie in it
     svc.create_zone(Caller("RU"), name="ADZ", kind="air_defence", applies_to=None,
                     volumes=[Volume4D(Polygon(ring), 0.0, 15000.0, now - timedelta(minutes=5),
                                       now + timedelta(hours=2))])

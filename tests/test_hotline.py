@@ -308,4 +308,10 @@ def test_migration_is_repeatable(svc: Service) -> None:
     svc.store.migrate()
     with svc.store.read() as tx:
         version = tx.conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar_one()
-    assert version == "0004"  # the newest revision
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+
+    from deconfliction.store import database
+    migrations = ScriptDirectory(str(Path(database.__file__).parent / "migrations"))
+    assert version == migrations.get_current_head()  # the newest revision

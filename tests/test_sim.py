@@ -17,6 +17,8 @@ def test_demo_traffic_makes_the_findings_it_promises(tmp_path: Path) -> None:
     scene = demo_scene(t0)
     for p in scene.parties:
         svc.add_party(p)
+    for p, area in scene.areas.items():
+        svc.set_area(p, area)
     for z in scene.zones:
         svc.create_zone(Caller(z.owner), name=z.name, kind=z.kind, volumes=z.volumes,
                         applies_to=z.applies_to)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.api.helpers import box, iso, operation, volume
+from tests.areas import box as area_box
 from tests.conftest import Running
 
 
@@ -100,7 +101,10 @@ def test_identify_names_covering_operation(running: Running) -> None:
     assert ru.get("/v1/identify", params={"lon": 200, "lat": 0, "alt_m": 0}).status_code == 422
 
 
-def _zone(client: Any, lon0: float, lat0: float, **extra: Any) -> str:
+def _zone(client: Any, lon0: float, lat0: float, *, running: Running, owner: str,
+          **extra: Any) -> str:
+    # The deployment gives the owner an area of responsibility around the zone (SPEC §1).
+    running.service.set_area(owner, area_box(lon0 - 1, lat0 - 1, lon0 + 1.5, lat0 + 1.5))
     body = {"name": "ADZ", "kind": "air_defence",
             "volumes": [volume(box(lon0, lat0, lon0 + 0.5, lat0 + 0.5), lower=0, upper=15000,
                                start_min=-10, minutes=600)], **extra}
@@ -111,7 +115,7 @@ def _zone(client: Any, lon0: float, lat0: float, **extra: Any) -> str:
 
 def test_zone_incursion_predicted_and_violation(running: Running) -> None:
     il, ru = running.client("IL"), running.client("RU")
-    zid = _zone(ru, 110.0, 30.0)
+    zid = _zone(ru, 110.0, 30.0, running=running, owner="RU")
     # 0.1° west of the zone (about 9.6 km) flying east at 230 m/s: entry in about 42 s.
     il.post("/v1/tracks", json={"reports": [report("Z1", 109.9, 30.2),
                                             report("Z2", 110.2, 30.2, trk=0)]})
@@ -130,7 +134,7 @@ def test_zone_incursion_predicted_and_violation(running: Running) -> None:
 
 def test_own_zone_is_no_incursion_but_others_are_unidentified(running: Running) -> None:
     il, ru = running.client("IL"), running.client("RU")
-    zid = _zone(ru, 120.0, 30.0)
+    zid = _zone(ru, 120.0, 30.0, running=running, owner="RU")
     ru.post("/v1/tracks", json={"reports": [report("OWN", 120.2, 30.2, gs=0)]})
     il.post("/v1/tracks", json={"reports": [report("STRAY", 120.25, 30.25, gs=0)]})
     running.engine.tick()
@@ -143,7 +147,7 @@ def test_own_zone_is_no_incursion_but_others_are_unidentified(running: Running) 
 
 def test_covered_track_is_not_unidentified(running: Running) -> None:
     il, ru = running.client("IL"), running.client("RU")
-    zid = _zone(ru, 125.0, 30.0, applies_to=["UN"])
+    zid = _zone(ru, 125.0, 30.0, running=running, owner="RU", applies_to=["UN"])
     il.post("/v1/operations", json=operation(volume(box(125.1, 30.1, 125.3, 30.3),
                                                     start_min=-5, minutes=60)))
     il.post("/v1/tracks", json={"reports": [report("NOTIFIED", 125.2, 30.2, gs=0)]})
@@ -232,11 +236,11 @@ def test_identify_lists_nearby_tracks_where_they_are_now(running: Running) -> No
         report("NEAR1", 160.0 - 2300 / 104_600, 20.0, t=ten_s_ago),
         report("FAR1", 160.5, 20.0)]})
     far = il.get("/v1/identify", params={"lon": 160.0, "lat": 20.0, "alt_m": 9000}).json()
-    # Nothing of IL's near: other parties' aircraft are withheld, and counted.
-    assert far["tracks"] == [] and far["tracks_withheld"] == 1
-    il.post("/v1/tracks", json={"reports": [report("OWN1", 160.2, 20.0, trk=0, alt_m=3000)]})
+    # Nothing of IL's near: other parties' aircraft are withheld, and nothing says so.
+    assert far["tracks"] == [] and set(far) == {"lon", "lat", "alt_m", "t", "identified",
+                                                "operations", "tracks"}
+    il.post("/v1/tracks", json={"reports": [report("OWN1", 160.2, 20.0, trk=0, alt_m=7000)]})
     r = il.get("/v1/identify", params={"lon": 160.0, "lat": 20.0, "alt_m": 9000}).json()
-    assert r["tracks_withheld"] == 0
     near = [t for t in r["tracks"] if t["party"] == "RU"]
     assert len(near) == 1 and near[0]["aircraft"].startswith("RU:")
     assert near[0]["distance_m"] < 500

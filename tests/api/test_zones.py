@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.api.helpers import box, operation, volume
+from tests.areas import WORLD
 from tests.conftest import Running
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _areas(running: Running) -> Iterator[None]:
+    # Zones need an area of responsibility; this module is about zones elsewhere.
+    for p in ("IL", "RU", "UN"):
+        running.service.set_area(p, WORLD)
+    yield
+    for p in ("IL", "RU", "UN"):
+        running.service.set_area(p, None)
 
 
 def test_zone_applies_to_other_parties_by_default(running: Running) -> None:
@@ -146,6 +158,7 @@ def test_standing_zones_may_outlast_operations(tmp_path: Path) -> None:
     try:
         svc.add_party("IL")
         svc.add_party("RU")
+        svc.set_area("IL", WORLD)
         start = datetime.now(UTC) + timedelta(hours=1)
         year = Volume4D(Polygon(((35.0, 33.0), (35.5, 33.0), (35.5, 33.5), (35.0, 33.0))),
                         0.0, 20_000.0, start, start + timedelta(days=365))

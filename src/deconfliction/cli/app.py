@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -118,6 +119,27 @@ def party_add(
     print(token)
 
 
+@party_app.command("area")
+def party_area(
+    name: str,
+    file: Annotated[Path, typer.Argument(help="GeoJSON: Polygon, MultiPolygon, Feature or "
+                                               "FeatureCollection of those.")],
+) -> None:
+    """Set a party's area of responsibility (the deployment's decision; a ledger entry)."""
+    try:
+        geojson = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        err.print(f"[red]error:[/] {file}: {e}")
+        raise typer.Exit(1) from None
+    service = open_service(_settings())
+    try:
+        area = service.set_area(name, geojson)
+    except DeconflictionError as e:
+        err.print(f"[red]error:[/] {file}: {e}")
+        raise typer.Exit(1) from None
+    print(f"party {name}: area of responsibility set ({len(area)} polygon(s))")
+
+
 @ledger_app.command("export")
 def ledger_export(
     after: Annotated[int, typer.Option(help="Only entries after this seq.")] = 0,
@@ -201,6 +223,8 @@ def demo(
     tokens = {
         p: service.issue_token(p) if p in known else service.add_party(p) for p in scene.parties
     }
+    for p, area in scene.areas.items():
+        service.set_area(p, area)
     for z in scene.zones:
         zone, met = service.create_zone(
             Caller(z.owner), name=z.name, kind=z.kind, volumes=z.volumes, applies_to=z.applies_to

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from deconfliction.core import tactical
+from deconfliction.core import tactical, visibility
 from deconfliction.core.errors import InvalidInput
 from deconfliction.core.limits import LIMIT_NAMES, Limits
 
@@ -49,6 +49,17 @@ class Settings:
     """Alerting profile of every party pair not in `profiles`: ``sep`` or ``do365``."""
     profiles: tuple[tuple[str, str, str], ...] = ()
     """Per party pair alerting profile: (party_a, party_b, profile), either order."""
+    view_radius_m: float = visibility.RADIUS_M
+    view_height_m: float = visibility.HEIGHT_M
+    view_recent_s: float = visibility.RECENT_S
+    """Another party's aircraft are visible this close to a party's own aircraft that reported
+    this recently (SPEC §1; `deconfliction.core.visibility`)."""
+    buffer_reach_m: float = 20_000.0
+    """How far beyond its owner's area of responsibility a buffer zone may reach."""
+    max_aircraft: int = 2_000
+    """Live aircraft a party may have at once; reports of more are refused (429)."""
+    max_reports_per_s: float = 4_000.0
+    """Track reports a party may send per second, averaged over a burst of twice as many."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -98,6 +109,12 @@ class Settings:
             minima=_minima(env.get("DECONFLICTION_MINIMA"), s.minima),
             profiles=_profiles(env.get("DECONFLICTION_MINIMA"), s.profiles),
             profile=_profile(env.get("DECONFLICTION_PROFILE", s.profile)),
+            view_radius_m=num("VIEW_RADIUS_M", s.view_radius_m),
+            view_height_m=num("VIEW_HEIGHT_M", s.view_height_m),
+            view_recent_s=num("VIEW_RECENT_S", s.view_recent_s),
+            buffer_reach_m=num("BUFFER_REACH_M", s.buffer_reach_m),
+            max_aircraft=int(num("MAX_AIRCRAFT", s.max_aircraft)),
+            max_reports_per_s=num("MAX_REPORTS_PER_S", s.max_reports_per_s),
             limits=_limits(s.limits, num),
         )
         overrides = {k: v for k, v in overrides.items() if v is not None}

@@ -44,6 +44,8 @@ class DemoScene:
     parties: tuple[str, ...]
     zones: tuple[DemoZone, ...]
     operations: tuple[DemoOperation, ...]
+    areas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Areas of responsibility the deployment sets, GeoJSON by party (rough boxes here)."""
 
 
 def _box(lon0: float, lat0: float, lon1: float, lat1: float) -> Polygon:
@@ -103,7 +105,16 @@ def demo_scene(now: datetime) -> DemoScene:
             {"callsigns": ["SU24"], "mission": "short-notice patrol"},
         ),
     )
-    return DemoScene(("IL", "RU", "UN"), zones, operations)
+    areas = {
+        "IL": _box_geojson(34.2, 29.4, 35.95, 33.35),
+        "RU": _box_geojson(35.0, 32.3, 42.4, 37.4),
+    }
+    return DemoScene(("IL", "RU", "UN"), zones, operations, areas)
+
+
+def _box_geojson(lon0: float, lat0: float, lon1: float, lat1: float) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[list(p) for p in _box(lon0, lat0, lon1,
+                                                                       lat1).exterior]]}
 
 
 # (party, aircraft, lon, lat, alt_m, gs_mps, track_deg, vs_mps) at the start of each loop.

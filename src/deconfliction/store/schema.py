@@ -62,6 +62,8 @@ parties = Table(
     Column("created_at", Float, nullable=False),
     Column("public_key_pem", Text, nullable=True),
     Column("ladder", JSON, nullable=False, default=list),
+    # The area of responsibility the deployment set (GeoJSON MultiPolygon), or none.
+    Column("area", JSON, nullable=True),
 )
 
 tokens = Table(

@@ -17,7 +17,8 @@ import hmac
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,9 +27,9 @@ import numpy as np
 import pyproj
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deconfliction.core import airspace, codec, geometry, resolution, tactical
+from deconfliction.core import airspace, codec, geometry, resolution, tactical, visibility
 from deconfliction.core.alerting import Alerting
-from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
+from deconfliction.core.errors import Forbidden, InvalidInput, NotFound, OverLimit
 from deconfliction.core.model import Operation, OperationState, Severity, Track, Zone
 from deconfliction.core.motion import advance
 from deconfliction.store import tracks as track_store
@@ -38,8 +39,11 @@ __all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", 
 
 FUTURE_SKEW_S = 5.0
 """A report may be this far ahead of the server clock (clock error), no more."""
-NEAR_OWN_M = 50_000.0
-"""Identify shows other parties' aircraft at points this close to one of the caller's own."""
+MAX_GS_MPS = 1_200.0
+"""Fastest ground speed a report may give (Mach 3.5 at altitude), m/s."""
+POSITION_ERROR_M = 2_000.0
+"""How far two reports' positions may disagree beyond the distance flown between them, m."""
+_GEOD = pyproj.Geod(ellps="WGS84")
 
 
 def naming_secret(key: Ed25519PrivateKey) -> bytes:
@@ -73,6 +77,8 @@ class TickStats:
     seconds: float = 0.0
 
 
+_Alerts = dict[tuple[str, Severity], list[tuple[str, dict[str, Any]]]]
+"""A tick's alerts to raise: (party, severity) → (kind, the party's view) of each finding."""
 _RANK = {Severity.ADVISORY: 0, Severity.CAUTION: 1, Severity.WARNING: 2, Severity.LOSS: 3}
 @dataclass
 class Engine:
@@ -99,6 +105,10 @@ class Engine:
     _tracks: dict[tuple[str, str], tuple[Any, ...]] | None = None
     """Latest report per (party, aircraft), as stored: the tick reads these, not the table."""
     _tracks_lock: threading.Lock = field(default_factory=threading.Lock)
+    _live_count: dict[str, int] = field(default_factory=dict)
+    """Aircraft held in memory per party (kept with ``_tracks``)."""
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Per party: reports it may still send now, and when that was computed (monotonic s)."""
     secret: bytes = field(init=False, repr=False)
     """Keys pseudonyms and conflict ids (see `naming_secret`)."""
     alerting: Alerting = field(init=False, repr=False)
@@ -112,7 +122,14 @@ class Engine:
 
     # --- intake ----------------------------------------------------------------------------
     def ingest(self, caller: Caller, reports: Sequence[Track]) -> int:
-        """Store a batch of the caller's reports (whole or nothing); how many were stored."""
+        """Store a batch of the caller's reports (whole or nothing); how many were stored.
+
+        Refused whole, before anything is stored: a report that is not physically possible
+        (`MAX_GS_MPS`, or a jump from the aircraft's last report no aircraft could fly), a
+        batch over the party's rate of reports (`OverLimit`), or one that would give the
+        party more live aircraft than `Settings.max_aircraft`. The cost of a flood falls on
+        the party that sends it.
+        """
         now = self.service.clock()
         rows: list[dict[str, Any]] = []
         linked: dict[str, list[int]] = {}
@@ -122,6 +139,9 @@ class Engine:
             values = (r.lon, r.lat, r.alt_m, r.gs_mps, r.track_deg, r.vs_mps)
             if not all(math.isfinite(v) for v in values):
                 raise InvalidInput("not a finite number", field=f"reports[{k}]")
+            if r.gs_mps > MAX_GS_MPS:
+                raise InvalidInput(f"no aircraft flies faster than {MAX_GS_MPS:.0f} m/s",
+                                   field=f"reports[{k}].gs_mps")
             if r.operation is not None:
                 linked.setdefault(r.operation, []).append(k)
             rows.append({"aircraft": r.aircraft, "party": caller.party,
@@ -129,6 +149,7 @@ class Engine:
                          "alt_m": r.alt_m, "gs_mps": r.gs_mps, "track_deg": r.track_deg % 360.0,
                          "vs_mps": r.vs_mps, "operation": r.operation,
                          "received_at": codec.to_epoch(now)})
+        self._check_flood(caller.party, rows)
         with self.service.store.write() as tx:
             for op_id, ks in linked.items():
                 try:
@@ -146,10 +167,64 @@ class Engine:
             for row in rows:
                 key = (row["party"], row["aircraft"])
                 held = tracks.get(key)
+                if held is None:
+                    self._live_count[key[0]] = self._live_count.get(key[0], 0) + 1
                 if held is None or row["t"] >= held[0]:
                     tracks[key] = tuple(row[c] for c in _TRACK_FIELDS)
         self.wake.set()
         return len(rows)
+
+    def _check_flood(self, party: str, rows: list[dict[str, Any]]) -> None:
+        """Refuse impossible jumps, and batches over the party's report rate or aircraft cap."""
+        st = self.service.settings
+        with self._tracks_lock:
+            tracks = self._memory()
+            last: dict[str, tuple[float, float, float]] = {}
+            for k, row in enumerate(rows):
+                ac = row["aircraft"]
+                held = last.get(ac)
+                if held is None:
+                    mem = tracks.get((party, ac))
+                    held = None if mem is None else (mem[0], mem[1], mem[2])
+                if held is not None and row["t"] > held[0]:
+                    dt = row["t"] - held[0]
+                    _, _, d = _GEOD.inv(held[1], held[2], row["lon"], row["lat"])
+                    reach = MAX_GS_MPS * dt + POSITION_ERROR_M
+                    if d > reach:
+                        raise InvalidInput(
+                            f"{d / 1000:.1f} km from its report {dt:.1f} s before; no aircraft "
+                            f"flies more than {reach / 1000:.1f} km in that time",
+                            field=f"reports[{k}].lon")
+                if held is None or row["t"] >= held[0]:
+                    last[ac] = (row["t"], row["lon"], row["lat"])
+            mine = self._live_count.get(party, 0)
+            new = sum(1 for ac in last if (party, ac) not in tracks)
+            if mine + new > st.max_aircraft:
+                raise OverLimit(
+                    f"the party would have {mine + new} live aircraft; the limit is "
+                    f"{st.max_aircraft} (an aircraft silent {st.stale_s:.0f} s is dropped)",
+                    field="DECONFLICTION_MAX_AIRCRAFT", limit=st.max_aircraft,
+                    retry_after_s=max(1, math.ceil(st.stale_s)))
+            self._take_reports(party, len(rows))
+
+    def _take_reports(self, party: str, n: int) -> None:
+        """Token bucket of the party's reports: ``max_reports_per_s`` refilled each second,
+        bursts of twice that (call with ``_tracks_lock``)."""
+        rate = self.service.settings.max_reports_per_s
+        burst = 2.0 * rate
+        if n > burst:
+            raise OverLimit(f"a batch may hold at most {burst:.0f} reports",
+                            field="DECONFLICTION_MAX_REPORTS_PER_S", limit=rate,
+                            retry_after_s=1)
+        now = time.monotonic()
+        tokens, at = self._buckets.get(party, (burst, now))
+        tokens = min(burst, tokens + (now - at) * rate)
+        if n > tokens:
+            raise OverLimit(
+                f"over {rate:.0f} reports/s for the party",
+                field="DECONFLICTION_MAX_REPORTS_PER_S", limit=rate,
+                retry_after_s=max(1, math.ceil((n - tokens) / rate)) if rate else 60)
+        self._buckets[party] = (tokens - n, now)
 
     def _memory(self) -> dict[tuple[str, str], tuple[Any, ...]]:
         """The in-memory tracks, read from the table the first time (call with the lock)."""
@@ -163,6 +238,7 @@ class Engine:
                     tr.alt_m.tolist(), tr.gs_mps.tolist(), tr.track_deg.tolist(),
                     tr.vs_mps.tolist(), tr.operation, strict=True)
             }
+            self._live_count = dict(Counter(p for p, _ in self._tracks))
         return self._tracks
 
     def _track_arrays(self) -> track_store.TrackArrays:
@@ -184,6 +260,7 @@ class Engine:
                     if k in tracks and tracks[k][0] <= t]
             for k in gone:
                 del tracks[k]
+                self._live_count[k[0]] -= 1
         track_store.delete_tracks(tx, gone, older_than=dict(zip(dropped, seen_t, strict=True)))
 
     # --- the tick --------------------------------------------------------------------------
@@ -250,9 +327,19 @@ class Engine:
                 for cid, key in changed.items()}
         states = snap.states
         ops = [tr.operation[k] for k in live.tolist()]
-        findings = self._zone_findings(now, keys, states, party, zones)
+        live_age = np.clip(age[live], 0.0, None)
+        seen: dict[str, np.ndarray] = {}
+
+        def sees(viewer: str) -> np.ndarray:
+            # What a zone's owner may see of this tick's aircraft, computed once per owner.
+            if viewer not in seen:
+                own = party == viewer
+                seen[viewer] = own | self._sees(viewer, own, live_age, lon, lat, alt)
+            return seen[viewer]
+
+        findings = self._zone_findings(now, keys, states, party, zones, sees)
         findings.update(self._conformance_findings(now, keys, states, ops, linked))
-        findings.update(self._unidentified_findings(tx, now, keys, states, party, zones))
+        findings.update(self._unidentified_findings(tx, now, keys, states, party, zones, sees))
         new, worse, ended = self._finding_changes(findings)
         stats = TickStats(aircraft=len(keys), conflicts=len(found.i) + len(findings),
                           dropped=len(stale))
@@ -278,8 +365,9 @@ class Engine:
         st = self.service.settings
         now_s = codec.to_epoch(now)
         events = 0
+        alerts: _Alerts = {}
         with self.service.store.write() as tx:
-            events += self._write_findings(tx, now, findings, *changes)
+            events += self._write_findings(tx, now, findings, *changes, alerts=alerts)
             if len(stale):
                 dropped = [(tr.party[k], tr.aircraft[k]) for k in stale.tolist()]
                 self._forget(tx, dropped, [float(tr.t[k]) for k in stale.tolist()])
@@ -301,18 +389,34 @@ class Engine:
                 worse = e.kind == "new" or (
                     e.kind == "updated" and e.key in previous
                     and _RANK[e.severity] > _RANK[previous[e.key].severity])
-                self._announce(tx, now, row, e.kind, alert=worse)
+                self._announce(tx, now, row, e.kind, alerts=alerts if worse else None)
                 events += 1
+            self._raise(tx, now, alerts)
         return events
 
     def _announce(self, tx: Any, now: datetime, row: dict[str, Any], event: str, *,
-                  alert: bool) -> None:
-        """Tell each party of a conflict what changed, in its own view; alert when it worsens."""
+                  alerts: _Alerts | None) -> None:
+        """Tell each party of a conflict what changed, in its own view; when it worsens, add
+        it to the tick's ``alerts`` (raised by `_raise`)."""
         for p in row["parties"]:
             view = _view(row, p, self.secret)
             tx.insert_event(p, "conflict", {"event": event, **view}, codec.to_epoch(now))
-            if alert:
-                self.service.alert(tx, now, p, row["kind"], Severity(row["severity"]), view)
+            if alerts is not None:
+                alerts.setdefault((p, Severity(row["severity"])), []).append(
+                    (row["kind"], view))
+
+    def _raise(self, tx: Any, now: datetime, alerts: _Alerts) -> None:
+        """At most one alert per party and severity per tick: a finding alone is alerted as
+        it is; several go into one alert that lists them (``count``, ``findings``), so N
+        invented aircraft never become N alerts climbing a ladder."""
+        for (p, severity), found in alerts.items():
+            if len(found) == 1:
+                kind, body = found[0]
+            else:
+                kinds = {k for k, _ in found}
+                kind = kinds.pop() if len(kinds) == 1 else "findings"
+                body = {"count": len(found), "findings": [v for _, v in found]}
+            self.service.alert(tx, now, p, kind, severity, body)
 
     def _active_ids(self, active: Mapping[tactical.PairKey, tactical.Active]) -> set[str]:
         # Conflict ids of the pairs still carried; cheap next to the tick, and only computed
@@ -341,9 +445,11 @@ class Engine:
         return {cid: {k: by_key[k] for k in pair} for cid, pair in pairs.items()}
 
     def _zone_findings(self, now: datetime, keys: list[str], states: tuple[np.ndarray, ...],
-                       party: np.ndarray, zones: list[Zone]) -> dict[str, dict[str, Any]]:
+                       party: np.ndarray, zones: list[Zone],
+                       sees: Callable[[str], np.ndarray]) -> dict[str, dict[str, Any]]:
         """Zone incursions: inside a zone that applies now (violation), or entering within
-        the lookahead; one finding per aircraft and zone, at its earliest entry."""
+        the lookahead; one finding per aircraft and zone, at its earliest entry. The aircraft's
+        party always hears of it; the zone's owner only when it may see the aircraft."""
         if not keys or not zones:
             return {}
         zv = airspace.zone_volumes(zones, party)
@@ -358,7 +464,8 @@ class Engine:
             if cid in out and out[cid]["body"]["t_entry_s"] <= t_entry:
                 continue
             sev = Severity.LOSS if violation else tactical.severity(np.array([t_entry]))[0]
-            out[cid] = _finding_row(cid, "zone_incursion", sev, [keys[t]], zone.owner, {
+            owner = zone.owner if sees(zone.owner)[t] else None
+            out[cid] = _finding_row(cid, "zone_incursion", sev, [keys[t]], owner, {
                 "zone": {"id": zone.id, "name": zone.name, "kind": zone.kind.value,
                          "owner": zone.owner},
                 "t_entry_s": float(t_entry), "violation": bool(violation),
@@ -388,8 +495,10 @@ class Engine:
 
     def _unidentified_findings(self, tx: Any, now: datetime, keys: list[str],
                                states: tuple[np.ndarray, ...], party: np.ndarray,
-                               zones: list[Zone]) -> dict[str, dict[str, Any]]:
-        """Tracks inside another party's zone now that no operation of their party covers."""
+                               zones: list[Zone], sees: Callable[[str], np.ndarray]
+                               ) -> dict[str, dict[str, Any]]:
+        """Tracks inside another party's zone now that no operation of their party covers;
+        the zone's owner hears of it only when it may see the aircraft (SPEC §1)."""
         if not keys or not zones:
             return {}
         zv = airspace.zone_volumes(zones, party)
@@ -414,7 +523,7 @@ class Engine:
                                  now):
                 continue
             out[cid] = _finding_row(cid, "unidentified", Severity.WARNING, [keys[t]],
-                                    zone.owner, {
+                                    zone.owner if sees(zone.owner)[t] else None, {
                 "zone": {"id": zone.id, "name": zone.name, "kind": zone.kind.value,
                          "owner": zone.owner},
                 "positions": [_position(states, t)]})
@@ -426,27 +535,31 @@ class Engine:
         ticks without it, as tactical conflicts do."""
         new = [cid for cid in rows if cid not in self._findings]
         last = self._picture[1]
-        worse = [cid for cid, row in rows.items() if cid in last and
-                 _RANK[Severity(row["severity"])] > _RANK[Severity(last[cid]["severity"])]]
+        # Worse: a higher severity, or a party that may now see it (a zone's owner, once the
+        # aircraft comes into its view), which must hear of it as it would of a new one.
+        worse = [cid for cid, row in rows.items() if cid in last and (
+                 _RANK[Severity(row["severity"])] > _RANK[Severity(last[cid]["severity"])]
+                 or not set(row["parties"]) <= set(last[cid]["parties"]))]
         ended = [cid for cid, missing in self._findings.items()
                  if cid not in rows and missing + 1 >= _END_AFTER_TICKS]
         return new, worse, ended
 
     def _write_findings(self, tx: Any, now: datetime, rows: dict[str, dict[str, Any]],
-                        new: list[str], worse: list[str], ended: list[str]) -> int:
+                        new: list[str], worse: list[str], ended: list[str], *,
+                        alerts: _Alerts) -> int:
         """Store and announce new and worsened findings, end the ended ones; events written."""
         now_s = codec.to_epoch(now)
         track_store.put_conflicts(tx, [rows[cid] for cid in (*new, *worse)], now_s)
         for cid in new:
-            self._announce(tx, now, rows[cid], "new", alert=True)
+            self._announce(tx, now, rows[cid], "new", alerts=alerts)
             if rows[cid]["kind"] == "nonconformance":
                 self.service.mark_nonconforming(tx, now, rows[cid]["body"]["operation"])
         for cid in worse:
-            self._announce(tx, now, rows[cid], "updated", alert=True)
+            self._announce(tx, now, rows[cid], "updated", alerts=alerts)
         if ended:
             track_store.deactivate_conflicts(tx, ended, now_s)
             for row in track_store.conflicts_by_id(tx, ended):
-                self._announce(tx, now, row, "ended", alert=False)
+                self._announce(tx, now, row, "ended", alerts=None)
         return len(new) + len(worse) + len(ended)
 
     def conflicts_for(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
@@ -481,8 +594,6 @@ class Engine:
             found = tx.candidates((lon - eps, lat - eps, lon + eps, lat + eps), alt_m, alt_m,
                                   te, te)
             ops = tx.operations(i for k, i in found if k == "operation")
-            own_zones = [z for z in tx.zones(i for k, i in found if k == "zone")
-                         if z.owner == caller.party]
         tracks = self._track_arrays()
         covering = []
         x, y = np.array([lon]), np.array([lat])
@@ -496,7 +607,6 @@ class Engine:
                 covering.append({"id": op.id, "party": op.party, "state": op.state.value,
                                  "priority": op.priority, "volumes": hits})
         near = []
-        withheld = 0
         if tracks.aircraft:
             # Where each aircraft is at ``t`` by its last report; a report older than the
             # staleness limit (or newer than ``t``) says nothing about then.
@@ -505,17 +615,13 @@ class Engine:
             x_t, y_t, z_t = advance(tracks.lon, tracks.lat, tracks.alt_m, tracks.gs_mps,
                                     tracks.track_deg, tracks.vs_mps, np.clip(age, 0.0, None))
             n = len(tracks.aircraft)
-            _, _, d = pyproj.Geod(ellps="WGS84").inv(np.full(n, lon), np.full(n, lat), x_t, y_t)
-            close = np.flatnonzero(fresh & (d <= radius_m) & (np.abs(z_t - alt_m) <= height_m))
+            _, _, d = _GEOD.inv(np.full(n, lon), np.full(n, lat), x_t, y_t)
             mine = np.array([p == caller.party for p in tracks.party], dtype=np.bool_)
-            # Other parties' aircraft are shown only near the caller's own: in its zones or
-            # operations, or within `NEAR_OWN_M` of its aircraft (SPEC §1). Otherwise any
-            # party could map everyone's traffic by asking point after point.
-            near_own = (bool(own_zones) or any(op.party == caller.party for op in ops)
-                        or bool(np.any(mine & fresh & (d <= NEAR_OWN_M))))
-            if not near_own:
-                withheld = int(np.count_nonzero(~mine[close]))
-                close = close[mine[close]]
+            # Other parties' aircraft only where SPEC §1 lets the caller see them: the same
+            # rule as everywhere else, and no count or flag of the ones it may not see.
+            seen = mine | self._sees(caller.party, mine & fresh, age, x_t, y_t, z_t)
+            close = np.flatnonzero(seen & fresh & (d <= radius_m)
+                                   & (np.abs(z_t - alt_m) <= height_m))
             for k in sorted(close.tolist(), key=lambda k: (tracks.party[k], tracks.aircraft[k])):
                 own = tracks.party[k] == caller.party
                 near.append({
@@ -528,8 +634,17 @@ class Engine:
                     "operation": tracks.operation[k],
                 })
         return {"lon": lon, "lat": lat, "alt_m": alt_m, "t": codec.rfc3339(t),
-                "identified": bool(covering), "operations": covering, "tracks": near,
-                "tracks_withheld": withheld}
+                "identified": bool(covering), "operations": covering, "tracks": near}
+
+    def _sees(self, viewer: str, own: np.ndarray, age_s: np.ndarray, lon: np.ndarray,
+              lat: np.ndarray, alt: np.ndarray) -> np.ndarray:
+        """Which of these aircraft ``viewer`` may see under SPEC §1 (`core.visibility`);
+        ``own`` marks the viewer's own aircraft among them, ``age_s`` their reports' age."""
+        st = self.service.settings
+        area = self.service.areas().get(viewer, ())
+        return visibility.visible(area, lon[own], lat[own], alt[own], age_s[own], lon, lat, alt,
+                                  radius_m=st.view_radius_m, height_m=st.view_height_m,
+                                  recent_s=st.view_recent_s)
 
 
 

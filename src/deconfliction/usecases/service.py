@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.config.settings import Settings
-from deconfliction.core import codec, geometry, strategic
+from deconfliction.core import codec, geometry, responsibility, strategic
 from deconfliction.core.errors import (
     Forbidden,
     InvalidInput,
@@ -42,6 +42,7 @@ from deconfliction.core.model import (
 )
 from deconfliction.core.overlap import outlines_overlap
 from deconfliction.store import Box, Store, Tx
+from deconfliction.store import hotline as hotline_store
 from deconfliction.store import tracks as track_store
 from deconfliction.usecases import hotline
 from deconfliction.usecases.recorder import Recorder
@@ -76,6 +77,7 @@ class Service(Recorder):
         # Shapes of the outlines the strategic check meets, reused while the decoded
         # operations they belong to stay in the store's cache.
         self._shapes: geometry.Memo = {}
+        self._areas: dict[str, tuple[Any, responsibility.Area]] = {}
 
     # --- parties --------------------------------------------------------------------------
     def add_party(self, name: str) -> str:
@@ -512,6 +514,7 @@ class Service(Recorder):
                     self._check_party(tx, p, f"applies_to[{i}]")
                     if p in applies_to[:i]:
                         raise InvalidInput(f"{p!r} is listed twice", field=f"applies_to[{i}]")
+            self._check_within_area(tx, caller.party, zkind, vols)
             zone = Zone(
                 id=str(uuid.uuid4()),
                 owner=caller.party,
@@ -555,6 +558,49 @@ class Service(Recorder):
                 self.alert(tx, now, o.party, "strategic", Severity.ADVISORY, body)
                 self.alert(tx, now, zone.owner, "strategic", Severity.ADVISORY, body)
         return zone, met
+
+    def _check_within_area(self, tx: Tx, party: str, kind: ZoneKind,
+                           vols: Sequence[Volume4D]) -> None:
+        """A party's zones lie within its area of responsibility; a buffer may reach
+        ``buffer_reach_m`` beyond it (SPEC §1)."""
+        stored = hotline_store.areas(tx).get(party)
+        reach = self.settings.buffer_reach_m if kind == ZoneKind.BUFFER else 0.0
+        for i, v in enumerate(vols):
+            if stored is None:
+                raise InvalidInput("the party has no area of responsibility, so it may create "
+                                   "no zone", field=f"volumes[{i}].outline")
+            if not responsibility.within(v.outline, self.area_of(party, stored), reach_m=reach):
+                raise InvalidInput(
+                    "lies outside the party's area of responsibility"
+                    + (f" (a buffer may reach {reach:.0f} m beyond it)" if reach else ""),
+                    field=f"volumes[{i}].outline")
+
+    def area_of(self, party: str, stored: Any) -> responsibility.Area:
+        """The parsed area of ``party`` from its stored GeoJSON, kept while it is unchanged."""
+        held = self._areas.get(party)
+        if held is not None and held[0] == stored:
+            return held[1]
+        area = responsibility.area_from_geojson(stored)
+        self._areas[party] = (stored, area)
+        return area
+
+    def areas(self) -> dict[str, responsibility.Area]:
+        """Every party's area of responsibility (parties without one are left out)."""
+        with self.store.read() as tx:
+            stored = hotline_store.areas(tx)
+        return {p: self.area_of(p, g) for p, g in stored.items()}
+
+    def set_area(self, name: str, geojson: Any) -> responsibility.Area:
+        """The deployment sets ``name``'s area of responsibility (None: takes it away);
+        recorded in the ledger."""
+        area = () if geojson is None else responsibility.area_from_geojson(geojson)
+        stored = responsibility.area_to_geojson(area) if area else None
+        now = self.clock()
+        with self.store.write() as tx:
+            self._check_party(tx, name, "name")
+            tx.set_party(name, area=stored)
+            self.record(tx, now, "server", "party.area", {"party": name, "area": stored})
+        return area
 
     def delete_zone(self, caller: Caller, zone_id: str) -> None:
         """Withdraw a zone the caller owns."""

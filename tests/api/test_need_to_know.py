@@ -1,0 +1,196 @@
+"""Need to know, tried from a hostile party's side over real HTTP (issue 11, SPEC §1).
+
+Each test does what an adversary with only SPEC.md and the README would try: buy the picture
+with a zone or an operation, locate hidden aircraft through identify, flood the hotline with
+invented aircraft. The service must give it nothing it may not see, and make the flood cost
+the sender.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.helpers import iso, volume
+from tests.areas import box as area_box
+from tests.conftest import Running, make_service, serving
+
+NOW = datetime.now(UTC)
+
+
+def report(aircraft: str, lon: float, lat: float, *, alt_m: float = 9000, gs: float = 230,
+           trk: float = 90, t: datetime | None = None) -> dict[str, Any]:
+    return {"aircraft": aircraft, "t": iso(t or datetime.now(UTC)), "lon": lon, "lat": lat,
+            "alt_m": alt_m, "gs_mps": gs, "track_deg": trk, "vs_mps": 0}
+
+
+def circle(lon: float, lat: float, radius_m: float) -> dict[str, Any]:
+    return {"type": "Circle", "center": [lon, lat], "radius_m": radius_m}
+
+
+def zone_body(outline: dict[str, Any], kind: str = "air_defence",
+              applies_to: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"name": "Z", "kind": kind, "volumes": [
+        {"outline": outline, "lower_m": 0, "upper_m": 20000,
+         "start": iso(NOW - timedelta(minutes=5)), "end": iso(NOW + timedelta(hours=6))}]}
+    if applies_to is not None:
+        body["applies_to"] = applies_to
+    return body
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Iterator[Running]:
+    """A server whose limits are small enough to reach in a test."""
+    svc = make_service(tmp_path, max_aircraft=20, max_reports_per_s=50.0)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
+    with serving(svc, tokens, tmp_path / "test.db") as run:
+        yield run
+    svc.store.close()
+
+
+# --- 1. the picture cannot be bought with a zone or an operation ----------------------------
+
+def test_zone_outside_the_area_of_responsibility_is_refused(running: Running) -> None:
+    ru = running.client("RU")
+    running.service.set_area("RU", area_box(36.0, 34.0, 38.0, 36.0))
+    try:
+        # RU has no business drawing a 250 km air-defence circle over IL's area.
+        r = ru.post("/v1/zones", json=zone_body(circle(35.0, 32.0, 250_000), applies_to=["IL"]))
+        assert r.status_code == 422 and r.json()["field"] == "volumes[0].outline", r.text
+        assert ru.post("/v1/zones", json=zone_body(circle(37.0, 35.0, 20_000))).status_code == 201
+        # A buffer may reach 20 km beyond the area; 10 km past the east edge fits, 40 km not.
+        east = 38.0 + 10_000 / 92_000
+        assert ru.post("/v1/zones", json=zone_body(
+            circle(east, 35.0, 5_000), kind="buffer")).status_code == 201
+        assert ru.post("/v1/zones", json=zone_body(
+            circle(38.0 + 40_000 / 92_000, 35.0, 5_000), kind="buffer")).status_code == 422
+        assert ru.post("/v1/zones", json=zone_body(
+            circle(east, 35.0, 5_000), kind="air_defence")).status_code == 422
+    finally:
+        running.service.set_area("RU", None)
+    # No area at all: no zone at all, and nothing stored by the refusal.
+    before = len(ru.get("/v1/zones").json()["features"])
+    r = ru.post("/v1/zones", json=zone_body(circle(37.0, 35.0, 20_000)))
+    assert r.status_code == 422 and "area of responsibility" in r.json()["detail"]
+    assert len(ru.get("/v1/zones").json()["features"]) == before
+
+
+def test_a_huge_operation_or_old_zone_buys_no_view_of_others(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    # RU notifies a 280 km operation over IL's aircraft, and has nothing flying near them.
+    op = {"volumes": [volume(circle(-40.0, 10.0, 280_000), lower=0, upper=20000,
+                             start_min=-5, minutes=120)]}
+    assert ru.post("/v1/operations", json=op).status_code == 201
+    il.post("/v1/tracks", json={"reports": [report("IL-A", -40.0, 10.0),
+                                            report("IL-B", -40.3, 10.2, trk=0)]})
+    running.engine.tick()
+    seen = ru.get("/v1/conflicts").json()["conflicts"]
+    assert not [c for c in seen if any(str(a).startswith("IL") for a in c.get("aircraft", []))]
+    ident = ru.get("/v1/identify", params={"lon": -40.0, "lat": 10.0, "alt_m": 9000}).json()
+    assert [t for t in ident["tracks"] if t["party"] == "IL"] == []
+    # Once RU has an aircraft of its own within 50 km and 3,000 m, it sees IL's there.
+    ru.post("/v1/tracks", json={"reports": [report("RU-1", -40.2, 10.0, alt_m=8000, trk=180)]})
+    ident = ru.get("/v1/identify", params={"lon": -40.0, "lat": 10.0, "alt_m": 9000}).json()
+    assert [t["party"] for t in ident["tracks"] if t["party"] == "IL"] == ["IL"]
+
+
+def test_zone_findings_reach_the_owner_only_for_aircraft_it_may_see(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    # The zone lies in RU's area (set by the deployment), then the area is taken away.
+    running.service.set_area("RU", area_box(-61.0, -31.0, -59.0, -29.0))
+    made = ru.post("/v1/zones", json=zone_body(circle(-60.0, -30.0, 40_000), applies_to=["IL"]))
+    assert made.status_code == 201, made.text
+    running.service.set_area("RU", None)
+    il.post("/v1/tracks", json={"reports": [report("IL-IN", -60.0, -30.0, gs=0)]})
+    running.engine.tick()
+    owner = [c for c in ru.get("/v1/conflicts").json()["conflicts"]
+             if c.get("zone", {}).get("id") == made.json()["id"]]
+    assert owner == []
+    # The aircraft's own party still hears that it is inside another party's zone.
+    mine = [c["kind"] for c in il.get("/v1/conflicts").json()["conflicts"]
+            if c.get("zone", {}).get("id") == made.json()["id"]]
+    assert "zone_incursion" in mine
+    # Given the area back, the owner sees it on the next tick.
+    running.service.set_area("RU", area_box(-61.0, -31.0, -59.0, -29.0))
+    try:
+        running.engine.tick()
+        owner = {c["kind"] for c in ru.get("/v1/conflicts").json()["conflicts"]
+                 if c.get("zone", {}).get("id") == made.json()["id"]}
+        assert owner == {"zone_incursion", "unidentified"}
+    finally:
+        running.service.set_area("RU", None)
+
+
+# --- 2. identify leaks nothing it withholds --------------------------------------------------
+
+def test_identify_answers_the_same_with_or_without_hidden_aircraft(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    point = {"lon": 80.0, "lat": -20.0, "alt_m": 9000, "t": iso(datetime.now(UTC))}
+    empty = ru.get("/v1/identify", params=point).json()
+    il.post("/v1/tracks", json={"reports": [report(f"IL-H{k}", 80.0 + k * 0.01, -20.0, gs=0)
+                                            for k in range(3)]})
+    hidden = ru.get("/v1/identify", params=point).json()
+    assert hidden == empty
+    assert "withheld" not in str(hidden)
+
+
+# --- 3. floods cost the sender -----------------------------------------------------------------
+
+def test_impossible_speed_and_jump_are_refused_naming_the_field(running: Running) -> None:
+    il = running.client("IL")
+    r = il.post("/v1/tracks", json={"reports": [report("FAST", 10.0, 60.0, gs=1_900)]})
+    assert r.status_code == 422 and r.json()["field"] == "reports[0].gs_mps", r.text
+    t0 = datetime.now(UTC) - timedelta(seconds=10)
+    assert il.post("/v1/tracks", json={"reports": [report("JUMP", 10.0, 60.0, t=t0)]}
+                   ).status_code == 202
+    # 10 s later 200 km away: no aircraft does that.
+    r = il.post("/v1/tracks", json={"reports": [report("JUMP", 13.6, 60.0)]})
+    assert r.status_code == 422 and r.json()["field"] == "reports[0].lon", r.text
+    # Within the batch too, and nothing of a refused batch is stored.
+    r = il.post("/v1/tracks", json={"reports": [
+        report("NEW", 20.0, 60.0, t=t0), report("NEW", 25.0, 60.0)]})
+    assert r.status_code == 422 and r.json()["field"] == "reports[1].lon"
+    ident = il.get("/v1/identify", params={"lon": 20.0, "lat": 60.0, "alt_m": 9000}).json()
+    assert ident["tracks"] == []
+
+
+def test_live_aircraft_cap_and_report_rate_are_429_naming_the_limit(small: Running) -> None:
+    il, ru = small.client("IL"), small.client("RU")
+    ok = il.post("/v1/tracks", json={"reports": [report(f"A{k}", 30.0 + k * 0.01, 0.0)
+                                                 for k in range(20)]})
+    assert ok.status_code == 202
+    r = il.post("/v1/tracks", json={"reports": [report("A20", 31.0, 0.0)]})
+    assert r.status_code == 429 and r.headers["content-type"].startswith(
+        "application/problem+json")
+    assert r.json()["field"] == "DECONFLICTION_MAX_AIRCRAFT" and r.json()["limit"] == 20
+    assert int(r.headers["Retry-After"]) >= 1
+    # The cap is the sender's alone: another party reports as before.
+    assert ru.post("/v1/tracks", json={"reports": [report("R0", 40.0, 0.0)]}).status_code == 202
+    # Rate: bursts of twice 50 reports/s; the same 20 aircraft again and again run it dry.
+    codes = [il.post("/v1/tracks", json={"reports": [report(f"A{k}", 30.0 + k * 0.01, 0.0)
+                                                     for k in range(20)]}).status_code
+             for _ in range(6)]
+    assert 429 in codes
+    refused = il.post("/v1/tracks", json={"reports": [report("A0", 30.0, 0.0)] * 101})
+    assert refused.status_code == 429
+    assert refused.json()["field"] == "DECONFLICTION_MAX_REPORTS_PER_S"
+
+
+def test_a_flood_of_invented_aircraft_is_one_alert_per_severity(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    before = {a["id"] for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]}
+    il.post("/v1/tracks", json={"reports": [report("VICTIM", 100.0, -40.0, trk=0)]})
+    # 40 invented RU aircraft around IL's, all in conflict with it at once.
+    ru.post("/v1/tracks", json={"reports": [
+        report(f"FAKE{k}", 100.0 + (k % 8 - 4) * 0.01, -40.0 + (k // 8 - 2) * 0.01,
+               alt_m=9000 + (k % 3) * 50, trk=180) for k in range(40)]})
+    running.engine.tick()
+    new = [a for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]
+           if a["id"] not in before]
+    severities = [a["severity"] for a in new]
+    assert len(severities) == len(set(severities)) >= 1
+    assert sum(a["body"].get("count", 1) for a in new) == 40
