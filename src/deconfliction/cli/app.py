@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -295,26 +298,116 @@ def _feed_demo_traffic(engine: Engine, console: Console) -> None:
 @app.command()
 def replay(
     file: Path,
-    tick_s: Annotated[float, typer.Option(help="Seconds of traffic between detections.")] = 1.0,
+    profile: Annotated[str | None, typer.Option(
+        help="Alerting profile for every pair: sep or do365 (default: the deployment's, "
+             "DECONFLICTION_PROFILE).")] = None,
+    party_by: Annotated[str | None, typer.Option(
+        "--party-by", help="Parties of trajectories: callsign-prefix, icao24-range or column "
+                           "(default: each aircraft its own party).")] = None,
+    party_map: Annotated[Path | None, typer.Option(
+        "--party-map", help="Mapping file for --party-by: PREFIX,PARTY / FIRST,LAST,PARTY "
+                            "(hex) / VALUE,PARTY lines.")] = None,
+    party_column: Annotated[str, typer.Option(
+        "--party-column", help="Column holding the party for --party-by column.")] = "party",
+    ownship: Annotated[str | None, typer.Option(
+        help="Aircraft whose pairs --levels lists at every tick (a .daa file's first aircraft "
+             "by default).")] = None,
+    levels: Annotated[Path | None, typer.Option(
+        help="Write time,ownship,traffic,level per tick and pair to this CSV file.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="Write the after-action report (one self-contained HTML file) here.")] = None,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Replay into this database (default: a temporary one).")] = None,
+    tick_s: Annotated[float, typer.Option(
+        help="Seconds between ticks (a .daa file ticks at its own steps).")] = 1.0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Do not print each conflict.")] = False,
 ) -> None:
-    """Replay recorded track reports (JSON Lines) through tactical detection, offline.
+    """Replay recorded traffic through the whole mechanism, offline.
 
-    Each line is one report: ``{"party", "aircraft", "t", "lon", "lat", "alt_m", "gs_mps",
-    "track_deg", "vs_mps"}``. Reports are taken in time order; every TICK_S seconds of traffic
-    the latest state of each aircraft (silent aircraft dropped after 30 s) goes through
-    detection and the conflict events are printed, in aviation units as well.
+    FILE is a DAIDALUS .daa encounter, OpenSky / traffic trajectories (CSV, JSON Lines, a JSON
+    array or Parquet, maybe .gz) or our JSON Lines track reports. The same engine, alerts,
+    escalation and ledger as the service run on the recording's own clock, in a temporary
+    database unless --database-url is given. Nothing half-written is left at --levels or
+    --report: each is written whole or not at all.
     """
-    from deconfliction.usecases.replay import read_reports, run
+    import tempfile
 
-    settings = _settings()
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from deconfliction.config import keys
+    from deconfliction.store import Store
+    from deconfliction.usecases import recordings
+    from deconfliction.usecases import replay as replaying
+    from deconfliction.usecases.report import render
+    from deconfliction.usecases.service import Service
+
+    if not tick_s > 0:
+        err.print("[red]error:[/] --tick-s must be > 0")
+        raise typer.Exit(2)
+    settings = _settings(profile=profile)
     console = Console()
     try:
-        reports = read_reports(file.read_text().splitlines())
-    except (OSError, DeconflictionError) as e:
+        rec = recordings.read(file)
+        rec = recordings.assign_parties(rec, party_by, party_map, party_column)
+    except OSError as e:
+        err.print(f"[red]error:[/] {file}: {e.strerror or e}")
+        raise typer.Exit(1) from None
+    except DeconflictionError as e:
         err.print(f"[red]error:[/] {e}")
         raise typer.Exit(1) from None
-    summary = run(reports, settings, tick_s=tick_s, console=console)
-    console.print(str(summary))
+    if rec.skipped:
+        console.print(f"{rec.skipped} rows without a position or on the ground left out")
+    with tempfile.TemporaryDirectory(prefix="deconfliction-replay-") as scratch:
+        url = database_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
+        # A recording plays faster than it was flown: the live service's flood limits (reports
+        # per second of wall clock, live aircraft per party) are not for it.
+        settings = replace(settings, database_url=url, max_reports_per_s=1e15,
+                           max_aircraft=1_000_000_000)
+        store = Store(url, durable=database_url is not None)
+        store.migrate()
+        key_file = keys.key_path(settings) if database_url else Path(scratch) / "server.key"
+        clock = replaying.ReplayClock(datetime.fromtimestamp(
+            float(rec.time_s[0]) + rec.epoch_s, UTC))
+        service = Service(store, settings, keys.load_or_create(key_file), clock=clock)
+        outputs = [p for p in (levels, report) if p is not None]
+        partial = {p: p.with_name(f".{p.name}.partial") for p in outputs}
+        try:
+            with contextlib.ExitStack() as stack:
+                out = (stack.enter_context(partial[levels].open("w", newline=""))
+                       if levels is not None else None)
+                progress = stack.enter_context(Progress(
+                    TextColumn("replaying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeRemainingColumn(), console=err, transient=True))
+                task = progress.add_task("replay", total=None)
+
+                def on_tick(done: int, total: int) -> None:
+                    if done % 50 == 0 or done == total:
+                        progress.update(task, completed=done, total=total)
+
+                outcome = replaying.run(
+                    rec, service, clock, tick_s=tick_s, ownship=ownship, levels=out,
+                    on_tick=on_tick, on_event=None if quiet else console.print)
+            if report is not None:
+                partial[report].write_text(render(rec, outcome, service), encoding="utf-8")
+            for p in outputs:
+                partial[p].replace(p)
+        except (OSError, DeconflictionError) as e:
+            err.print(f"[red]error:[/] {e}")
+            raise typer.Exit(1) from None
+        finally:
+            for p in partial.values():
+                p.unlink(missing_ok=True)
+            head = None
+            with contextlib.suppress(Exception):
+                from deconfliction.usecases.hotline import Hotline
+
+                head = Hotline(service).ledger_head()
+            store.close()
+    console.print(str(outcome))
+    if head is not None:
+        console.print(f"ledger head {head['seq']}:{head['hash']}")
+    for p in outputs:
+        console.print(f"wrote {p}")
 
 
 @app.command()

@@ -39,7 +39,9 @@ _LOCK_KEY = 7243
 class Store:
     """A database: its engines, its write lock, and a small cache of decoded objects."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, durable: bool = True) -> None:
+        """``durable=False`` (SQLite only) skips waiting for the disk on commit: for scratch
+        databases such as an offline replay's, which a crash may lose whole."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.Lock()
@@ -66,8 +68,8 @@ class Store:
             self._reader = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30}
             )
-            _sqlite_setup(self.engine, "BEGIN IMMEDIATE")
-            _sqlite_setup(self._reader, "BEGIN")
+            _sqlite_setup(self.engine, "BEGIN IMMEDIATE", durable)
+            _sqlite_setup(self._reader, "BEGIN", durable)
         else:
             # One batch at a time holds a writer connection (plus a migration, a stream's bell).
             # ``synchronous_commit=on`` whatever the server's default: a 201 means on disk.
@@ -229,14 +231,14 @@ def _refused(e: Exception) -> InvalidInput:
     return InvalidInput(f"a value the database cannot store: {first}")
 
 
-def _sqlite_setup(engine: Engine, begin: str) -> None:
+def _sqlite_setup(engine: Engine, begin: str, durable: bool = True) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own is deferred).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=OFF")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         # 32 MB of pages (default 2 MB): the index of 100k operations stays in memory.

@@ -130,36 +130,40 @@ class Engine:
         party more live aircraft than `Settings.max_aircraft`. The cost of a flood falls on
         the party that sends it.
         """
+        return self.ingest_many([(caller, reports)])
+
+    def ingest_many(self, batches: Sequence[tuple[Caller, Sequence[Track]]]) -> int:
+        """Store several parties' batches in one transaction, all or none (an offline replay
+        feeds a tick's reports so), each checked as `ingest` checks it; how many were
+        stored."""
         now = self.service.clock()
         rows: list[dict[str, Any]] = []
-        linked: dict[str, list[int]] = {}
-        for k, r in enumerate(reports):
-            if (r.t - now).total_seconds() > FUTURE_SKEW_S:
-                raise InvalidInput("report time is in the future", field=f"reports[{k}].t")
-            values = (r.lon, r.lat, r.alt_m, r.gs_mps, r.track_deg, r.vs_mps)
-            if not all(math.isfinite(v) for v in values):
-                raise InvalidInput("not a finite number", field=f"reports[{k}]")
-            if r.gs_mps > MAX_GS_MPS:
-                raise InvalidInput(f"no aircraft flies faster than {MAX_GS_MPS:.0f} m/s",
-                                   field=f"reports[{k}].gs_mps")
-            if r.operation is not None:
-                linked.setdefault(r.operation, []).append(k)
-            rows.append({"aircraft": r.aircraft, "party": caller.party,
-                         "t": codec.to_epoch(r.t), "lon": r.lon, "lat": r.lat,
-                         "alt_m": r.alt_m, "gs_mps": r.gs_mps, "track_deg": r.track_deg % 360.0,
-                         "vs_mps": r.vs_mps, "operation": r.operation,
-                         "received_at": codec.to_epoch(now)})
-        self._check_flood(caller.party, rows)
+        checks: list[tuple[Caller, dict[str, list[int]]]] = []
+        for caller, reports in batches:
+            mine: list[dict[str, Any]] = []
+            linked: dict[str, list[int]] = {}
+            for k, r in enumerate(reports):
+                if (r.t - now).total_seconds() > FUTURE_SKEW_S:
+                    raise InvalidInput("report time is in the future", field=f"reports[{k}].t")
+                values = (r.lon, r.lat, r.alt_m, r.gs_mps, r.track_deg, r.vs_mps)
+                if not all(math.isfinite(v) for v in values):
+                    raise InvalidInput("not a finite number", field=f"reports[{k}]")
+                if r.gs_mps > MAX_GS_MPS:
+                    raise InvalidInput(f"no aircraft flies faster than {MAX_GS_MPS:.0f} m/s",
+                                       field=f"reports[{k}].gs_mps")
+                if r.operation is not None:
+                    linked.setdefault(r.operation, []).append(k)
+                mine.append({"aircraft": r.aircraft, "party": caller.party,
+                             "t": codec.to_epoch(r.t), "lon": r.lon, "lat": r.lat,
+                             "alt_m": r.alt_m, "gs_mps": r.gs_mps,
+                             "track_deg": r.track_deg % 360.0, "vs_mps": r.vs_mps,
+                             "operation": r.operation, "received_at": codec.to_epoch(now)})
+            self._check_flood(caller.party, mine)
+            rows.extend(mine)
+            checks.append((caller, linked))
         with self.service.store.write() as tx:
-            for op_id, ks in linked.items():
-                try:
-                    op = tx.operation(op_id)
-                except NotFound:
-                    raise InvalidInput(f"no operation {op_id!r}",
-                                       field=f"reports[{ks[0]}].operation") from None
-                if op.party != caller.party:
-                    raise Forbidden("a track can only be linked to its own party's operation",
-                                    field=f"reports[{ks[0]}].operation")
+            for caller, linked in checks:
+                self._check_links(tx, caller, linked)
             track_store.upsert_tracks(tx, rows)
         # Committed: now the tick may see them (the table is the record, memory the picture).
         with self._tracks_lock:
@@ -225,6 +229,19 @@ class Engine:
                 field="DECONFLICTION_MAX_REPORTS_PER_S", limit=rate,
                 retry_after_s=max(1, math.ceil((n - tokens) / rate)) if rate else 60)
         self._buckets[party] = (tokens - n, now)
+
+    @staticmethod
+    def _check_links(tx: Any, caller: Caller, linked: dict[str, list[int]]) -> None:
+        """Reports may only name an operation of their own party."""
+        for op_id, ks in linked.items():
+            try:
+                op = tx.operation(op_id)
+            except NotFound:
+                raise InvalidInput(f"no operation {op_id!r}",
+                                   field=f"reports[{ks[0]}].operation") from None
+            if op.party != caller.party:
+                raise Forbidden("a track can only be linked to its own party's operation",
+                                field=f"reports[{ks[0]}].operation")
 
     def _memory(self) -> dict[tuple[str, str], tuple[Any, ...]]:
         """The in-memory tracks, read from the table the first time (call with the lock)."""
@@ -561,6 +578,12 @@ class Engine:
             for row in track_store.conflicts_by_id(tx, ended):
                 self._announce(tx, now, row, "ended", alerts=None)
         return len(new) + len(worse) + len(ended)
+
+    def last_tactical(self) -> tuple[list[str], tactical.Found, np.ndarray] | None:
+        """The last tick's tactical pairs: aircraft keys, `detect`'s answer and each pair's
+        alert level 1-3 (for an offline replay's record); None before the first tick."""
+        snap = self._picture[0]
+        return None if snap is None else (snap.keys, snap.found, snap.level)
 
     def conflicts_for(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
         """Active conflicts involving the caller, in the caller's view.

@@ -1,127 +1,257 @@
-"""Offline replay of recorded track reports through tactical detection.
+"""Offline replay: recorded traffic through the whole mechanism, on a clock of its own.
 
-The shell reads the file and prints; this module parses reports and runs the same core the
-engine runs (`advance` to the tick, `tactical.detect`, `tactical.diff`), without a database.
+A `Recording` (`deconfliction.usecases.recordings`) is fed tick by tick to the same `Engine`
+the service runs, over a real store: each tick's reports are ingested (one transaction for all
+parties), the engine ticks (detection under the alerting profiles, conflicts, alerts, ledger),
+and the hotline's sweep escalates unacknowledged alerts, all at the recording's time: a
+simulated clock (`ReplayClock`) stands in for the wall clock. What the service would have
+said is then in that database (its ledger verifies like any other) and in the `Outcome`.
+
+Ticks: at each time step of a ``.daa`` file (its own steps, as DAIDALUS walks it), else every
+``tick_s`` seconds from the first report to one tick after the last.
+
+Levels (``--levels``): one row per tick per pair, ``time,ownship,traffic,level``, with time
+in the input's seconds. With an ownship (a ``.daa`` file's first aircraft, or ``ownship=``),
+every other aircraft present is a row at every tick, 0 when no alert; without one, the rows
+are the pairs with a level at that tick, plus a 0 row when a pair's level drops back to none
+(a recording of hundreds of aircraft has tens of thousands of pairs). Level is the DO-365
+alert level under ``do365``; under ``sep`` it is the severity (1 advisory, 2 caution,
+3 warning or loss).
 """
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TextIO
 
 import numpy as np
-from rich.console import Console
-from rich.progress import Progress
 
-from deconfliction.config.settings import Settings
 from deconfliction.core import tactical
-from deconfliction.core.errors import InvalidInput
+from deconfliction.core.errors import DeconflictionError
 from deconfliction.core.model import Track
-from deconfliction.core.motion import advance
 from deconfliction.core.units import FT_M, NM_M
+from deconfliction.usecases.engine import Engine
+from deconfliction.usecases.hotline import Hotline
+from deconfliction.usecases.recordings import Recording
+from deconfliction.usecases.service import Caller, Service
 
-__all__ = ["Summary", "read_reports", "run"]
-
-_FIELDS = ("party", "aircraft", "t", "lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps")
+__all__ = ["Encounter", "Outcome", "ReplayClock", "run", "tick_times"]
 
 
-def read_reports(lines: Iterable[str]) -> list[Track]:
-    """Parse JSON Lines reports; `InvalidInput` names the line and field of the first bad one."""
-    out = []
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InvalidInput(f"not JSON: {e.msg}", field=f"line {n}") from None
-        if not isinstance(obj, dict):
-            raise InvalidInput("not an object", field=f"line {n}")
-        for name in _FIELDS:
-            if name not in obj:
-                raise InvalidInput("missing", field=f"line {n}.{name}")
-        try:
-            t = datetime.fromisoformat(str(obj["t"]))
-            nums = [float(obj[k]) for k in _FIELDS[3:]]
-        except (TypeError, ValueError) as e:
-            raise InvalidInput(str(e), field=f"line {n}") from None
-        if t.tzinfo is None:
-            raise InvalidInput("time without a zone", field=f"line {n}.t")
-        if not all(math.isfinite(x) for x in nums):
-            raise InvalidInput("not a finite number", field=f"line {n}")
-        lon, lat, alt_m, gs_mps, track_deg, vs_mps = nums
-        out.append(Track(aircraft=str(obj["aircraft"]), party=str(obj["party"]), t=t, lon=lon,
-                         lat=lat, alt_m=alt_m, gs_mps=gs_mps, track_deg=track_deg,
-                         vs_mps=vs_mps, operation=obj.get("operation")))
-    return sorted(out, key=lambda r: r.t)
+class ReplayClock:
+    """The replay's time: what the service reads as ``now`` while the recording plays."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @dataclass
-class Summary:
-    """What a replay found."""
+class Encounter:
+    """A pair of aircraft that had an alert level at some tick."""
 
+    a: str
+    b: str
+    times: list[float] = field(default_factory=list)
+    """Ticks (input seconds) at which the pair had a level above 0."""
+    levels: list[int] = field(default_factory=list)
+    worst: int = 0
+    first_s: float = math.inf
+    d_cpa_m: float = math.inf
+    """Smallest predicted horizontal miss distance seen while alerting."""
+    v_cpa_m: float = math.inf
+    cpa_s: float = math.nan
+    """When that CPA was predicted to happen (input seconds)."""
+
+
+@dataclass
+class Outcome:
+    """What a replay did."""
+
+    source: str
+    profile: str
     reports: int = 0
+    aircraft: int = 0
     ticks: int = 0
-    new: int = 0
+    conflicts: int = 0
     ended: int = 0
+    span_s: float = 0.0
+    """Seconds of recording replayed."""
+    seconds: float = 0.0
+    """Wall-clock seconds the replay took."""
+    cpu_s: float = 0.0
+    """CPU seconds the replay took (the wall clock also counts other work on the machine)."""
+    encounters: dict[tuple[str, str], Encounter] = field(default_factory=dict)
     worst_d_cpa_m: float = math.inf
+    refused: int = 0
+    """Reports the service refused (e.g. a jump no aircraft could fly)."""
+
+    @property
+    def speed(self) -> float:
+        """Recording seconds per wall-clock second."""
+        return self.span_s / self.seconds if self.seconds > 0 else math.inf
+
+    @property
+    def cpu_speed(self) -> float:
+        """Recording seconds per CPU second."""
+        return self.span_s / self.cpu_s if self.cpu_s > 0 else math.inf
 
     def __str__(self) -> str:
         worst = ("none" if math.isinf(self.worst_d_cpa_m) else
                  f"{self.worst_d_cpa_m:.0f} m ({self.worst_d_cpa_m / NM_M:.2f} NM)")
-        return (f"{self.reports} reports, {self.ticks} ticks, {self.new} conflicts, "
-                f"{self.ended} ended; closest predicted approach {worst}")
+        return (f"{self.reports} reports of {self.aircraft} aircraft, {self.ticks} ticks, "
+                f"{self.conflicts} conflicts ({self.profile}), {self.ended} ended, "
+                f"{len(self.encounters)} encounters; closest predicted approach {worst}; "
+                + (f"{self.refused} reports refused; " if self.refused else "") +
+                f"{self.span_s:.0f} s of traffic in {self.seconds:.1f} s "
+                f"({self.speed:.0f}x real time; {self.cpu_s:.1f} s CPU, "
+                f"{self.cpu_speed:.0f}x)")
 
 
-def run(reports: Sequence[Track], settings: Settings, *, tick_s: float = 1.0,
-        console: Console | None = None) -> Summary:
-    """Replay ``reports`` (time-ordered) and print each conflict event to ``console``."""
-    summary = Summary(reports=len(reports))
-    if not reports:
-        return summary
-    latest: dict[tuple[str, str], Track] = {}
-    active: dict[tactical.PairKey, tactical.Active] = {}
-    t = reports[0].t
-    end = reports[-1].t
+def tick_times(rec: Recording, tick_s: float = 1.0) -> np.ndarray:
+    """When the replay ticks, in the input's seconds."""
+    if rec.steps is not None:
+        return rec.steps
+    start, end = float(rec.time_s[0]), float(rec.time_s[-1])
+    n = math.floor((end - start) / tick_s) + 2
+    out: np.ndarray = start + tick_s * np.arange(n)
+    return out
+
+
+def _fmt(t: float) -> str:
+    text = f"{t:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def run(rec: Recording, service: Service, clock: ReplayClock, *, tick_s: float = 1.0,
+        ownship: str | None = None, levels: TextIO | None = None,
+        on_tick: Callable[[int, int], None] | None = None,
+        on_event: Callable[[str], None] | None = None) -> Outcome:
+    """Replay ``rec`` through a fresh `Engine` over ``service`` (whose clock is ``clock``).
+
+    Parties of the recording are registered when the store does not know them yet.
+    ``levels`` receives the CSV rows; ``on_tick(done, total)`` reports progress and
+    ``on_event`` gets one line per conflict that starts or ends.
+    """
+    started = time.perf_counter()
+    cpu = time.process_time()
+    engine = Engine(service)
+    hotline = Hotline(service)
+    out = Outcome(source=rec.source, profile=service.settings.profile, reports=len(rec),
+                  aircraft=len(set(zip(rec.party, rec.aircraft, strict=True))))
+    with service.store.read() as tx:
+        known = set(tx.party_names())
+    for p in sorted(set(rec.party) - known):
+        service.add_party(p)
+    own = ownship if ownship is not None else rec.ownship
+    by_reports = rec.kind == "reports"
+
+    def name(key: str) -> str:
+        return key if by_reports else key.partition("/")[2]
+
+    own_key = None
+    if own is not None:
+        owners = {p for p, a in zip(rec.party, rec.aircraft, strict=True) if a == own}
+        own_key = f"{sorted(owners)[0]}/{own}" if owners else None
+    if levels is not None:
+        levels.write("time,ownship,traffic,level\n")
+    ticks = tick_times(rec, tick_s)
     k = 0
-    steps = max(1, math.ceil((end - t).total_seconds() / tick_s) + 1)
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("replaying", total=steps)
-        while t <= end + timedelta(seconds=tick_s):
-            while k < len(reports) and reports[k].t <= t:
-                r = reports[k]
-                latest[(r.party, r.aircraft)] = r
-                k += 1
-            live = [r for r in latest.values()
-                    if (t - r.t).total_seconds() <= settings.stale_s]
-            if live:
-                cols = np.array([[r.lon, r.lat, r.alt_m, r.gs_mps, r.track_deg, r.vs_mps,
-                                  (t - r.t).total_seconds()] for r in live]).T
-                lon, lat, alt = advance(cols[0], cols[1], cols[2], cols[3], cols[4], cols[5],
-                                        cols[6])
-                ids = [f"{r.party}/{r.aircraft}" for r in live]
-                found = tactical.detect(lon, lat, alt, cols[3], cols[4], cols[5],
-                                        np.array([r.party for r in live], dtype=object),
-                                        r_m=settings.r_m, h_m=settings.h_m,
-                                        lookahead_s=settings.lookahead_s)
+    n = len(rec)
+    previous: dict[tuple[str, str], int] = {}
+    for step, t in enumerate(ticks.tolist()):
+        now = datetime.fromtimestamp(t + rec.epoch_s, UTC)
+        clock.now = now
+        latest: dict[tuple[str, str], Track] = {}
+        while k < n and rec.time_s[k] <= t:
+            key = (rec.party[k], rec.aircraft[k])
+            latest[key] = Track(
+                rec.aircraft[k], rec.party[k],
+                datetime.fromtimestamp(float(rec.time_s[k]) + rec.epoch_s, UTC),
+                float(rec.lon[k]), float(rec.lat[k]), float(rec.alt_m[k]),
+                float(rec.gs_mps[k]), float(rec.track_deg[k]), float(rec.vs_mps[k]))
+            k += 1
+        if latest:
+            batches: dict[str, list[Track]] = {}
+            for tr in latest.values():
+                batches.setdefault(tr.party, []).append(tr)
+            try:
+                engine.ingest_many([(Caller(p), b) for p, b in batches.items()])
+            except DeconflictionError:
+                # The service refuses what no aircraft could do (a position jump in a noisy
+                # recording): report by report, keep what it takes and count the rest.
+                for p, b in batches.items():
+                    for tr in b:
+                        try:
+                            engine.ingest(Caller(p), [tr])
+                        except DeconflictionError:
+                            out.refused += 1
+        engine.tick(now)
+        hotline.sweep(now)
+        last = engine.last_tactical()
+        assert last is not None  # the engine has ticked
+        keys, found, lv = last
+        current: dict[tuple[str, str], int] = {}
+        for row, (i, j, level) in enumerate(zip(found.i.tolist(), found.j.tolist(),
+                                                lv.tolist(), strict=True)):
+            a, b = sorted((keys[i], keys[j]))
+            current[(a, b)] = level
+            enc = out.encounters.get((a, b))
+            if enc is None:
+                enc = out.encounters[(a, b)] = Encounter(a, b, first_s=t)
+            enc.times.append(t)
+            enc.levels.append(level)
+            enc.worst = max(enc.worst, level)
+            if found.d_cpa_m[row] < enc.d_cpa_m:
+                enc.d_cpa_m = float(found.d_cpa_m[row])
+                enc.v_cpa_m = float(found.v_cpa_m[row])
+                enc.cpa_s = t + float(found.t_cpa[row])
+            if (a, b) not in previous:
+                out.conflicts += 1
+                if on_event is not None:
+                    on_event(_describe("new", t, rec.epoch_s, a, b, level, found, row))
+        for pair in previous.keys() - current.keys():
+            out.ended += 1
+            if on_event is not None:
+                on_event(f"{_clock_text(t, rec.epoch_s)} ended   {pair[0]} / {pair[1]}")
+        if levels is not None:
+            stamp = _fmt(t)
+            if own_key is not None:
+                for other in sorted(set(keys) - {own_key}):
+                    pair = (own_key, other) if own_key <= other else (other, own_key)
+                    levels.write(f"{stamp},{name(own_key)},{name(other)},"
+                                 f"{current.get(pair, 0)}\n")
             else:
-                ids, found = [], tactical.detect(*(np.empty(0),) * 6)
-            d = tactical.diff(active, found, ids, now_s=t.timestamp())
-            active = dict(d.active)
-            for e in d.events:
-                summary.new += e.kind == "new"
-                summary.ended += e.kind == "ended"
-                if e.kind != "ended":
-                    summary.worst_d_cpa_m = min(summary.worst_d_cpa_m, e.d_cpa_m)
-                if console is not None:
-                    console.print(
-                        f"{t:%H:%M:%S}Z {e.kind:<7} {e.key[0]} / {e.key[1]}: {e.severity}, "
-                        f"in {e.t_in:.0f} s, CPA {e.d_cpa_m:.0f} m ({e.d_cpa_m / NM_M:.1f} NM) "
-                        f"and {e.v_cpa_m:.0f} m ({e.v_cpa_m / FT_M:.0f} ft) in {e.t_cpa:.0f} s")
-            summary.ticks += 1
-            progress.advance(task)
-            t += timedelta(seconds=tick_s)
-    return summary
+                for (a, b), level in sorted(current.items()):
+                    levels.write(f"{stamp},{name(a)},{name(b)},{level}\n")
+                for a, b in sorted(previous.keys() - current.keys()):
+                    levels.write(f"{stamp},{name(a)},{name(b)},0\n")
+        previous = current
+        out.ticks += 1
+        if on_tick is not None:
+            on_tick(step + 1, ticks.size)
+    for enc in out.encounters.values():
+        out.worst_d_cpa_m = min(out.worst_d_cpa_m, enc.d_cpa_m)
+    out.span_s = float(ticks[-1] - ticks[0]) if ticks.size else 0.0
+    out.seconds = time.perf_counter() - started
+    out.cpu_s = time.process_time() - cpu
+    return out
+
+
+def _clock_text(t: float, epoch_s: float) -> str:
+    return f"{datetime.fromtimestamp(t + epoch_s, UTC):%H:%M:%S}Z"
+
+
+def _describe(kind: str, t: float, epoch_s: float, a: str, b: str, level: int,
+              f: tactical.Found, row: int) -> str:
+    t_in, t_cpa = float(f.t_in[row]), float(f.t_cpa[row])
+    d, v = float(f.d_cpa_m[row]), float(f.v_cpa_m[row])
+    return (f"{_clock_text(t, epoch_s)} {kind:<7} {a} / {b}: level {level}, in {t_in:.0f} s, "
+            f"CPA {d:.0f} m ({d / NM_M:.1f} NM) and {v:.0f} m ({v / FT_M:.0f} ft) "
+            f"in {t_cpa:.0f} s")
