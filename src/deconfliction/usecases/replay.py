@@ -182,12 +182,12 @@ def run(rec: Recording, service: Service, clock: ReplayClock, *, tick_s: float =
             for tr in latest.values():
                 batches.setdefault(tr.party, []).append(tr)
             try:
-                engine.ingest_many([(Caller(p), b) for p, b in batches.items()])
+                engine.ingest_many([(Caller(p), rs) for p, rs in batches.items()])
             except DeconflictionError:
                 # The service refuses what no aircraft could do (a position jump in a noisy
                 # recording): report by report, keep what it takes and count the rest.
-                for p, b in batches.items():
-                    for tr in b:
+                for p, rs in batches.items():
+                    for tr in rs:
                         try:
                             engine.ingest(Caller(p), [tr])
                         except DeconflictionError:
