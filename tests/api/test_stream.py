@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,10 +14,12 @@ from typing import Any
 import httpx
 import numpy as np
 import uvicorn
+from sqlalchemy import Engine, event
 
 from deconfliction.api.app import create_app
 from deconfliction.core.motion import advance
 from deconfliction.usecases.hotline import Hotline
+from deconfliction.usecases.service import Caller
 from tests.api.helpers import iso
 from tests.conftest import Running, free_port, make_service, serve
 
@@ -209,3 +211,112 @@ def test_an_unchanged_pair_stays_silent_over_many_ticks(tmp_path: Any) -> None:
     assert [e.data["event"] for e in got] == ["new"], [
         (e.data["event"], e.data.get("t_cpa_s"), e.data.get("d_cpa_m")) for e in got]
     assert got[0].data["kind"] == "tactical" and got[0].data["severity"] == "loss"
+
+
+@contextmanager
+def _opened(client: httpx.Client) -> Iterator[Iterator[str]]:
+    """An accepted stream of ``client``, its first line read (so the server holds it open)."""
+    with client.stream("GET", "/v1/stream") as r:
+        assert r.status_code == 200, r.read()
+        lines = r.iter_lines()
+        assert next(lines).startswith(": after ")
+        yield lines
+
+
+def test_a_party_holds_at_most_eight_streams(tmp_path: Any) -> None:
+    svc = make_service(tmp_path)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
+    tokens["IL1"] = svc.issue_token("IL", level=1)
+    try:
+        with serve(svc) as (url, _), ExitStack() as held:
+            def client(who: str) -> httpx.Client:
+                c = httpx.Client(base_url=url, timeout=30,
+                                 headers={"Authorization": f"Bearer {tokens[who]}"})
+                held.callback(c.close)
+                return c
+
+            il, il1, ru = client("IL"), client("IL1"), client("RU")
+            with ExitStack() as streams:
+                for _ in range(8):
+                    streams.enter_context(_opened(il))
+                # The ninth, from either token of IL: refused, naming the limit.
+                for c in (il, il1):
+                    r = c.get("/v1/stream")
+                    assert r.status_code == 429, r.text
+                    assert r.headers["content-type"].startswith("application/problem+json")
+                    assert int(r.headers["retry-after"]) >= 1
+                    body = r.json()
+                    assert body["field"] == "DECONFLICTION_MAX_STREAMS" and body["limit"] == 8
+                # Another party is not held back by IL's streams.
+                with _opened(ru):
+                    pass
+                # IL's streams still work: a message reaches one of them.
+                assert ru.post("/v1/messages", json={"to": "IL", "text": "x"}).status_code == 201
+            # All eight closed: the places come back (the server notices each disconnect).
+            for _ in range(600):
+                with il.stream("GET", "/v1/stream") as resp:
+                    if resp.status_code == 200:
+                        break
+                    assert resp.status_code == 429
+                time.sleep(0.05)
+            else:
+                raise AssertionError("closed streams never gave their places back")
+            with ExitStack() as streams:
+                for _ in range(8):
+                    streams.enter_context(_opened(il))
+    finally:
+        svc.store.close()
+
+
+def test_idle_streams_do_not_read_for_other_parties_events(tmp_path: Any) -> None:
+    # Eight idle IL streams while RU and UN exchange 30 messages: IL's streams are not woken,
+    # so they never read the events table (the old streams each read it on every event of
+    # any party, and every second besides).
+    svc = make_service(tmp_path, stream_poll_s=3600.0)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
+    reads: list[str] = []
+
+    def executed(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "FROM events" in statement and "IL" in repr(params):
+            reads.append(statement)
+
+    try:
+        with serve(svc) as (url, _), ExitStack() as held:
+            def client(who: str) -> httpx.Client:
+                c = httpx.Client(base_url=url, timeout=30,
+                                 headers={"Authorization": f"Bearer {tokens[who]}"})
+                held.callback(c.close)
+                return c
+
+            il, ru, un = client("IL"), client("RU"), client("UN")
+            for _ in range(8):
+                held.enter_context(_opened(il))
+            with stream(un) as events:
+                event.listen(Engine, "after_cursor_execute", executed)
+                for k in range(30):
+                    assert ru.post("/v1/messages",
+                                   json={"to": "UN", "text": f"m{k}"}).status_code == 201
+                got = [next(events).data["text"] for _ in range(30)]
+                event.remove(Engine, "after_cursor_execute", executed)
+            assert got == [f"m{k}" for k in range(30)]
+    finally:
+        svc.store.close()
+    assert reads == []
+
+
+def test_events_written_by_another_process_reach_the_stream(tmp_path: Any) -> None:
+    # A second store on the same file stands for another process (the CLI, a second server):
+    # its commits ring nothing here, and the server's one poller hears of them.
+    svc = make_service(tmp_path, stream_poll_s=0.2)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
+    other = make_service(tmp_path)
+    try:
+        headers = {"Authorization": f"Bearer {tokens['IL']}"}
+        with serve(svc) as (url, _), httpx.Client(base_url=url, timeout=30,
+                                                  headers=headers) as il, stream(il) as events:
+            Hotline(other).send(Caller("RU"), "IL", "from elsewhere")
+            e = next(events)
+        assert (e.event, e.data["text"]) == ("message", "from elsewhere")
+    finally:
+        other.store.close()
+        svc.store.close()

@@ -7,14 +7,24 @@ the events after that one: the stream reads the durable ``events`` table, so not
 while it was away and nothing is sent twice. Without either, the stream starts with the next
 event (``?after=0`` replays everything).
 
-Waking: every write transaction of this process that inserts into ``events`` rings a `Bell`
-when its connection goes back to the pool, which is after the commit, so a stream wakes as
-soon as its event can be read. Writers in other processes are picked up by polling every
-``Settings.stream_poll_s``.
+Open streams are `Streams`: at most ``Settings.max_streams`` per party in this process (the
+next is refused, 429 with ``Retry-After``), each a `Subscription` that sleeps until its party
+has news. An idle stream costs nothing but its heartbeat (a comment line every `KEEPALIVE_S`).
+
+Waking: the store calls `Streams.notify` after each commit of this process that wrote events,
+with the parties they are for (`Store.on_events`), so only those parties' streams read the
+table, as soon as the events can be read. Writers in other processes are heard by one poller
+per process (`streaming`), which looks every ``Settings.stream_poll_s`` for events newer than
+the last it saw and wakes their parties' streams: one small read per interval, however many
+streams are open. Before, every stream read the table every second and every event of any
+party woke them all: 800 idle streams took more than a core.
+
+A later bounded queue per stream (and dropping slow consumers) fits in `Subscription`: the
+flag it sets today is where a queue would take the events.
 
 Shutting down: uvicorn waits for open responses to finish before it runs the lifespan's
 shutdown, so the streams must end first. `streaming` watches the uvicorn server's
-``should_exit`` (found among the running tasks) and closes the bell, which ends every stream.
+``should_exit`` (found among the running tasks) and closes `Streams`, which ends every stream.
 """
 
 from __future__ import annotations
@@ -22,101 +32,142 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Header, Query, Request
-from sqlalchemy import event
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.schemas import SEQ_MAX
-from deconfliction.core.errors import InvalidInput
-from deconfliction.store import Store
+from deconfliction.core.errors import InvalidInput, OverLimit
 from deconfliction.usecases.hotline import Event, Hotline
 from deconfliction.usecases.service import Caller
 
-__all__ = ["KEEPALIVE_S", "Bell", "format_event", "router", "streaming"]
+__all__ = ["KEEPALIVE_S", "RETRY_AFTER_S", "Streams", "Subscription", "format_event", "router",
+           "streaming"]
 
 KEEPALIVE_S = 15.0
 """A comment line this often keeps proxies from closing an idle stream."""
 
+RETRY_AFTER_S = 15
+"""``Retry-After`` of a stream refused for the party's limit: about one heartbeat, by when a
+stream whose client went away without a word has usually been noticed and closed."""
+
 router = APIRouter(tags=["stream"])
 
 
-class Bell:
-    """Wakes waiting streams when writers (any thread) ring; closed when the server stops."""
+class Subscription:
+    """One open stream of a party: a flag set when the party may have new events."""
 
-    def __init__(self) -> None:
+    def __init__(self, streams: Streams, party: str) -> None:
+        self.streams = streams
+        self.party = party
         self._lock = threading.Lock()
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self.generation = 0
+        self._pending = False
+        self._waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
         self.closed = False
 
-    def ring(self) -> None:
-        """Wake every waiter; safe from any thread."""
+    def wake(self) -> None:
+        """Mark news for this stream; safe from any thread."""
         with self._lock:
-            self.generation += 1
-            waiters, self._waiters = self._waiters, []
-        for loop, future in waiters:
+            self._pending = True
+            waiter = self._waiter
+        if waiter is not None:
+            loop, future = waiter
             with contextlib.suppress(RuntimeError):  # the loop has closed
                 loop.call_soon_threadsafe(_settle, future)
 
-    def close(self) -> None:
-        """Wake everyone for the last time; streams see ``closed`` and end."""
-        self.closed = True
-        self.ring()
-
-    async def wait(self, seen: int, timeout_s: float) -> None:
-        """Return at the first ring after generation ``seen`` (at once if there was one), or
-        after ``timeout_s``."""
+    async def wait(self, timeout_s: float) -> bool:
+        """Wait for news (True, at once if some came since the last wait) or ``timeout_s``
+        (False). A closed subscription has news: its stream reads once more and ends."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        entry = (loop, future)
         with self._lock:
-            if self.generation != seen or self.closed:
-                return
-            self._waiters.append(entry)
+            if self._pending or self.closed:
+                self._pending = False
+                return True
+            self._waiter = (loop, future)
         try:
             await asyncio.wait_for(future, timeout_s)
+            return True
         except TimeoutError:
-            pass
+            return False
         finally:
-            with self._lock, contextlib.suppress(ValueError):
-                self._waiters.remove(entry)
+            with self._lock:
+                self._waiter = None
+                self._pending = False
+
+    def close(self) -> None:
+        """Give the party's place back (any number of times)."""
+        self.streams.release(self)
+
+
+class Streams:
+    """This process's open streams by party: the per-party cap, and waking them."""
+
+    def __init__(self, max_per_party: int) -> None:
+        self.max_per_party = max_per_party
+        self._lock = threading.Lock()
+        self._open: dict[str, set[Subscription]] = {}
+        self.closed = False
+
+    def open(self, party: str) -> Subscription:
+        """A new stream for ``party``; `OverLimit` when it has ``max_per_party`` open."""
+        with self._lock:
+            mine = self._open.setdefault(party, set())
+            if len(mine) >= self.max_per_party:
+                raise OverLimit(
+                    f"{len(mine)} streams of this party are open, the most it may have; close "
+                    "one (or wait for one whose client went away to be closed)",
+                    field="DECONFLICTION_MAX_STREAMS", limit=self.max_per_party,
+                    retry_after_s=RETRY_AFTER_S)
+            sub = Subscription(self, party)
+            sub.closed = self.closed  # the server is stopping: it ends after one read
+            mine.add(sub)
+            return sub
+
+    def release(self, sub: Subscription) -> None:
+        with self._lock:
+            sub.closed = True
+            mine = self._open.get(sub.party)
+            if mine is not None:
+                mine.discard(sub)
+                if not mine:
+                    del self._open[sub.party]
+
+    def count(self, party: str | None = None) -> int:
+        """Open streams (of ``party``)."""
+        with self._lock:
+            if party is not None:
+                return len(self._open.get(party, ()))
+            return sum(len(m) for m in self._open.values())
+
+    def notify(self, parties: Iterable[str]) -> None:
+        """Wake the streams of ``parties``; safe from any thread."""
+        with self._lock:
+            subs = [sub for p in parties for sub in self._open.get(p, ())]
+        for sub in subs:
+            sub.wake()
+
+    def close(self) -> None:
+        """Wake every stream for the last time; they see ``closed`` and end."""
+        with self._lock:
+            self.closed = True
+            subs = [sub for mine in self._open.values() for sub in mine]
+            for sub in subs:
+                sub.closed = True
+        for sub in subs:
+            sub.wake()
 
 
 def _settle(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _listen(store: Store, bell: Bell) -> contextlib.AbstractContextManager[None]:
-    """Ring ``bell`` after each transaction on ``store``'s write engine that wrote an event."""
-    engine = store.engine
-
-    def executed(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("INSERT INTO events"):
-            conn.info["deconfliction_event"] = True
-
-    def checked_in(dbapi_conn: Any, record: Any) -> None:
-        if record is not None and record.info.pop("deconfliction_event", False):
-            bell.ring()
-
-    @contextlib.contextmanager
-    def listening() -> Any:
-        event.listen(engine, "after_cursor_execute", executed)
-        event.listen(engine, "checkin", checked_in)
-        try:
-            yield
-        finally:
-            event.remove(engine, "after_cursor_execute", executed)
-            event.remove(engine, "checkin", checked_in)
-
-    return listening()
 
 
 def _uvicorn_server() -> Any | None:
@@ -138,28 +189,49 @@ def _uvicorn_server() -> Any | None:
 
 @contextlib.asynccontextmanager
 async def streaming(app: FastAPI) -> AsyncIterator[None]:
-    """For the app's lifespan: a bell rung by this process's event writes, closed when the
-    server starts to exit (or when the lifespan ends)."""
+    """For the app's lifespan: `Streams` woken by this process's event writes and, through a
+    poller, by other processes'; closed when the server starts to exit (or the lifespan ends).
+    """
     service = app.state.service
-    bell = Bell()
-    app.state.bell = bell
+    settings = service.settings
+    streams = Streams(settings.max_streams)
+    app.state.streams = streams
     server = _uvicorn_server()
+    hotline = Hotline(service)
 
     async def watch() -> None:
         while server is not None and not server.should_exit:
             await asyncio.sleep(0.1)
         if server is not None:
-            bell.close()
+            streams.close()
 
-    watcher = asyncio.create_task(watch())
+    async def poll() -> None:
+        # Events other processes write: this process's own were announced at their commit.
+        seen = await anyio.to_thread.run_sync(hotline.stream_start)
+        while not streams.closed:
+            await asyncio.sleep(max(0.05, settings.stream_poll_s))
+            if not streams.count():
+                continue
+            try:
+                last, parties = await anyio.to_thread.run_sync(hotline.news, seen)
+            except Exception:  # the database is away for a moment: try again next time
+                logging.getLogger("deconfliction").exception("stream poll failed")
+                continue
+            seen = max(seen, last)
+            streams.notify(parties)
+
+    tasks = [asyncio.create_task(watch()), asyncio.create_task(poll())]
+    stop_listening = service.store.on_events(streams.notify)
     try:
-        with _listen(service.store, bell):
-            yield
+        yield
     finally:
-        bell.close()
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        stop_listening()
+        streams.close()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def format_event(e: Event) -> str:
@@ -169,31 +241,49 @@ def format_event(e: Event) -> str:
 
 
 async def _events(
-    hotline: Hotline, caller: Caller, after: int, bell: Bell | None
+    hotline: Hotline, caller: Caller, after: int, sub: Subscription | None
 ) -> AsyncIterator[str]:
     poll_s = max(0.01, hotline.service.settings.stream_poll_s)
     yield f": after {after}\nretry: 1000\n\n"
     last = after
-    quiet_since = time.monotonic()
-    while bell is None or not bell.closed:
-        seen = bell.generation if bell is not None else 0
+    while sub is None or not sub.closed:
         found, scanned = await anyio.to_thread.run_sync(hotline.events, caller, last)
         if found:
             yield "".join(format_event(e) for e in found)
-            quiet_since = time.monotonic()
         if scanned != last:
             last = scanned
             continue  # a full page, or more may have come meanwhile: read again at once
-        if time.monotonic() - quiet_since >= KEEPALIVE_S:
-            yield ": keepalive\n\n"
-            quiet_since = time.monotonic()
-        if bell is None:
+        if sub is None:  # served without the lifespan (no `Streams`): poll
             await asyncio.sleep(poll_s)
-        else:
-            await bell.wait(seen, poll_s)
+            continue
+        # Asleep until the party has news; on a quiet heartbeat, only a comment line is
+        # written (the table is not read again: nothing woke us).
+        while not await sub.wait(KEEPALIVE_S):
+            yield ": keepalive\n\n"
 
 
-@router.get("/v1/stream", response_class=StreamingResponse)
+class _StreamResponse(StreamingResponse):
+    """A stream that gives its party's place back however it ends (client gone, server
+    stopping, or an error), including before its first byte."""
+
+    def __init__(self, content: AsyncIterator[str], sub: Subscription | None,
+                 **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.sub = sub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.sub is not None:
+                self.sub.close()
+
+
+@router.get("/v1/stream", response_class=StreamingResponse,
+            responses={429: {"description": "The party has `DECONFLICTION_MAX_STREAMS` streams "
+                             "open; `Retry-After` says when to try again.",
+                             "content": {"application/problem+json": {
+                                 "schema": {"$ref": "#/components/schemas/Problem"}}}}})
 def stream(
     request: Request,
     caller: CallerDep,
@@ -202,21 +292,29 @@ def stream(
                               description="Start after this event seq."),
     last_event_id: str | None = Header(default=None),
 ) -> StreamingResponse:
-    """The caller's events as Server-Sent Events (``text/event-stream``), resumable."""
+    """The caller's events as Server-Sent Events (``text/event-stream``), resumable; at most
+    ``DECONFLICTION_MAX_STREAMS`` (8) open per party, the next refused with 429."""
     hotline = Hotline(service)
     resume = (last_event_id or "").strip()
-    if resume:
-        # ASCII digits only: str.isdigit also takes "²", which int() then refuses.
-        if not (resume.isascii() and resume.isdigit()) or int(resume) > SEQ_MAX:
-            raise InvalidInput("an event seq (a whole number)", field="Last-Event-ID")
-        start = int(resume)
-    elif after is not None:
-        start = after
-    else:
-        start = hotline.stream_start()
-    bell = getattr(request.app.state, "bell", None)
-    return StreamingResponse(
-        _events(hotline, caller, start, bell),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    # ASCII digits only: str.isdigit also takes "²", which int() then refuses.
+    if resume and (not (resume.isascii() and resume.isdigit()) or int(resume) > SEQ_MAX):
+        raise InvalidInput("an event seq (a whole number)", field="Last-Event-ID")
+    streams: Streams | None = getattr(request.app.state, "streams", None)
+    sub = streams.open(caller.party) if streams is not None else None
+    try:
+        if resume:
+            start = int(resume)
+        elif after is not None:
+            start = after
+        else:
+            start = hotline.stream_start()
+        return _StreamResponse(
+            _events(hotline, caller, start, sub),
+            sub,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+    except BaseException:
+        if sub is not None:
+            sub.close()
+        raise

@@ -6,8 +6,9 @@ PostgreSQL an advisory lock), so a check-then-insert can never race another writ
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ class Store:
         """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
         self.ledger_head_batch = 0
         """The write batch `ledger_head` was written in: within it, no other writer can append."""
+        self._event_parties: set[str] = set()
+        """Parties with stream events in the open batch (savepoints released, not yet committed)."""
+        self._on_events: list[Callable[[frozenset[str]], None]] = []
         if self.is_sqlite:
             self.engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30}
@@ -71,7 +75,7 @@ class Store:
             _sqlite_setup(self.engine, "BEGIN IMMEDIATE", durable)
             _sqlite_setup(self._reader, "BEGIN", durable)
         else:
-            # One batch at a time holds a writer connection (plus a migration, a stream's bell).
+            # One batch at a time holds a writer connection (plus a migration).
             # ``synchronous_commit=on`` whatever the server's default: a 201 means on disk.
             self.engine = create_engine(
                 url,
@@ -99,6 +103,13 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def on_events(self, callback: Callable[[frozenset[str]], None]) -> Callable[[], None]:
+        """Call ``callback`` with the parties concerned after each commit of this process that
+        wrote stream events (from the committing thread: it must be quick and must not write).
+        Returns the function that stops it. Other processes' writes are not heard here."""
+        self._on_events.append(callback)
+        return lambda: self._on_events.remove(callback)
 
     def native(self, sql: str) -> str:
         """``sql`` with ``:name`` parameters in the driver's own style (sqlite3 takes them as
@@ -162,6 +173,7 @@ class Store:
                     raise _refused(e) from e
                 raise
             tx.run("RELEASE SAVEPOINT w")
+            self._event_parties |= tx.event_parties
             self._in_batch += 1
             ok = True
         finally:
@@ -199,6 +211,7 @@ class Store:
     def _commit_batch(self) -> None:
         conn, self._conn = self._conn, None
         assert conn is not None
+        parties, self._event_parties = frozenset(self._event_parties), set()
         failure: BaseException | None = None
         try:
             conn.commit()
@@ -213,6 +226,12 @@ class Store:
                 self._failures[self._batch] = failure
             self._committed = self._batch
             self._cond.notify_all()
+        if failure is None and parties:
+            for callback in list(self._on_events):
+                try:
+                    callback(parties)
+                except Exception:  # a listener's fault must not fail a committed write
+                    logging.getLogger("deconfliction").exception("event listener failed")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -23,6 +23,7 @@ __all__ = [
     "alerts_of",
     "areas",
     "escalate_alert",
+    "event_parties_after",
     "events_after",
     "insert_message",
     "ladders",
@@ -196,6 +197,12 @@ def events_after(tx: Tx, party: str, after: int, limit: int) -> Sequence[Any]:
         .limit(limit)
     )
     return list(tx.conn.execute(q))
+
+
+def event_parties_after(tx: Tx, after: int) -> set[str]:
+    """Parties with stream events after seq ``after``."""
+    q = select(s.events.c.party).where(s.events.c.seq > after).distinct()
+    return {str(r[0]) for r in tx.conn.execute(q)}
 
 
 def last_event_seq(tx: Tx) -> int:

@@ -107,6 +107,9 @@ class Tx:
         self._cursor: Any = None
         self.remembered: list[tuple[str, str, int]] = []
         """Keys this transaction put in the store's cache (dropped again if it rolls back)."""
+        self.event_parties: set[str] = set()
+        """Parties this transaction wrote stream events for (`Store.on_events` hears of them
+        once they are committed)."""
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """Run ``sql`` (``:name`` parameters) on the driver's own connection; its rows.
@@ -489,6 +492,7 @@ class Tx:
     def insert_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> int:
         """Queue an event for ``party``'s stream; its sequence number."""
         self.flush()  # earlier events take the earlier numbers
+        self.event_parties.add(party)
         res = self.conn.execute(
             s.events.insert(), dict(party=party, kind=kind, body=body, created_at=now)
         )
@@ -496,6 +500,7 @@ class Tx:
 
     def queue_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> None:
         """`insert_event` without the number (held back inside `deferred`)."""
+        self.event_parties.add(party)
         self._put("events", dict(party=party, kind=kind, body=body, created_at=now))
 
     def ledger_tip(self) -> tuple[int, str] | None:

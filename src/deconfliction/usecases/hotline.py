@@ -530,6 +530,13 @@ class Hotline:
         with self.service.store.read() as tx:
             return sql.last_event_seq(tx)
 
+    def news(self, after: int) -> tuple[int, set[str]]:
+        """The newest event's seq, and the parties with events after ``after``: how a process
+        hears of events other processes wrote (one cheap read when there are none)."""
+        with self.service.store.read() as tx:
+            last = sql.last_event_seq(tx)
+            return last, (sql.event_parties_after(tx, after) if last > after else set())
+
     def events(self, caller: Caller, after: int, limit: int = _PAGE) -> tuple[list[Event], int]:
         """The caller's events after ``after`` (up to ``limit`` scanned), and the last seq scanned.
 
