@@ -92,7 +92,7 @@ def subscription_volumes(area: Area) -> list[Volume4D]:
     return [Volume4D(o, area.lower_m, area.upper_m, area.start, area.end) for o in area.outlines]
 
 
-def _subscription(tx: Tx, row: Any) -> Subscription:
+def _subscription(tx: Tx, row: Any, *, with_dependents: bool = True) -> Subscription:
     return Subscription(
         id=row.id, manager=row.manager, version=row.version,
         notification_index=row.notification_index,
@@ -103,7 +103,7 @@ def _subscription(tx: Tx, row: Any) -> Subscription:
         notify_for_operational_intents=bool(row.notify_ops),
         notify_for_constraints=bool(row.notify_constraints),
         implicit=bool(row.implicit),
-        dependents=tuple(dependents(tx, row.id)),
+        dependents=tuple(dependents(tx, row.id)) if with_dependents else (),
     )
 
 
@@ -114,14 +114,17 @@ def subscription(tx: Tx, subscription_id: str) -> Subscription | None:
     return None if row is None else _subscription(tx, row)
 
 
-def subscriptions(tx: Tx, ids: Iterable[str]) -> list[Subscription]:
-    """The subscriptions with these ids (missing ones are skipped), by id."""
+def subscriptions(tx: Tx, ids: Iterable[str], *, with_dependents: bool = True
+                  ) -> list[Subscription]:
+    """The subscriptions with these ids (missing ones are skipped), by id; ``dependents``
+    left empty unless ``with_dependents`` (a query per subscription)."""
     ids = sorted(set(ids))
     out: list[Subscription] = []
     c = s.dss_subscriptions.c
     for first in range(0, len(ids), 500):
         q = select(s.dss_subscriptions).where(c.id.in_(ids[first:first + 500])).order_by(c.id)
-        out.extend(_subscription(tx, r) for r in tx.conn.execute(q))
+        out.extend(_subscription(tx, r, with_dependents=with_dependents)
+                   for r in tx.conn.execute(q))
     return out
 
 
@@ -152,11 +155,13 @@ def bump_notification_indices(tx: Tx, ids: Sequence[str]) -> dict[str, int]:
     """Add one to each subscription's notification index; the new indices by id."""
     c = s.dss_subscriptions.c
     out: dict[str, int] = {}
-    for sub_id in sorted(ids):
-        tx.conn.execute(update(s.dss_subscriptions).where(c.id == sub_id)
+    todo = sorted(ids)
+    for first in range(0, len(todo), 500):
+        part = todo[first:first + 500]
+        tx.conn.execute(update(s.dss_subscriptions).where(c.id.in_(part))
                         .values(notification_index=c.notification_index + 1))
-        out[sub_id] = int(tx.conn.execute(
-            select(c.notification_index).where(c.id == sub_id)).scalar_one())
+        out.update((str(r[0]), int(r[1])) for r in tx.conn.execute(
+            select(c.id, c.notification_index).where(c.id.in_(part))))
     return out
 
 

@@ -137,8 +137,12 @@ class Dss:
                                 {"party": party, "via": "f3548", "sub": sub})
 
     def _availability(self, tx: Tx, party: str) -> str:
-        found = dss_store.availability(tx, party)
-        return "Unknown" if found is None else found[0]
+        # Read once per transaction and manager: a query answers many of one USS's intents.
+        memo: dict[str, str] = tx.memo.setdefault("f3548.availability", {})
+        if party not in memo:
+            found = dss_store.availability(tx, party)
+            memo[party] = "Unknown" if found is None else found[0]
+        return memo[party]
 
     def _intent_ovn(self, entity_id: str, op: Operation) -> str:
         return f3548.ovn(self.secret, "oi", entity_id, op.id, op.version)
@@ -196,7 +200,8 @@ class Dss:
                 ) -> tuple[tuple[str, str, int], ...]:
         """Bump the notification index of every subscription (for intents, or for
         constraints) whose area meets ``vols``; what to tell, as F3548's subscribers."""
-        subs = [s for s in dss_store.subscriptions(tx, self._near(tx, "subscription", vols))
+        subs = [s for s in dss_store.subscriptions(tx, self._near(tx, "subscription", vols),
+                                                   with_dependents=False)
                 if (s.notify_for_constraints if constraints
                     else s.notify_for_operational_intents)
                 and f3548.area_meets(s.area, vols)]
