@@ -305,3 +305,17 @@ def test_intents_and_v1_operations_see_each_others_conflicts(dss: Dss) -> None:
     assert any(e["kind"] == "party.added" and e["body"]["party"] == "dss-uss" for e in entries)
     assert any(e["kind"] == "operation.created" and e["actor"] == "dss-uss" for e in entries)
     assert v1_op in str(mine)
+
+
+def test_a_report_is_kept_in_the_ledger_privately(dss: Dss) -> None:
+    uss1 = dss.client("uss1", SC)
+    report = {"exchange": {"url": "https://dss.example/x", "method": "GET",
+                           "recorder_role": "Client", "request_time": t(0)}}
+    r = uss1.post("/reports", json=report)
+    assert r.status_code == 201, r.text
+    report_id = r.json()["report_id"]
+    assert uss1.post("/reports", json={"exchange": "no"}).status_code == 400
+    assert dss.client("uss1", AA).post("/reports", json=report).status_code == 403
+    lines = list(dss.service.ledger_lines())
+    mine = [line for line in lines if report_id in line]
+    assert len(mine) == 1 and "dss.example" not in mine[0]

@@ -156,7 +156,7 @@ def party_of(sub: str) -> str:
     Examples
     --------
     >>> party_of("uss1"), party_of("https://uss.example/")
-    ('uss1', 'uss-d6b8ee1de1c4e2a6')
+    ('uss1', 'uss-ad753f741f396d57')
     """
     if 0 < len(sub) <= 64 and sub.replace("-", "").replace("_", "").isalnum() and sub.isascii():
         return sub

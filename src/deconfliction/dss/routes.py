@@ -375,6 +375,16 @@ def build_router(dss: Dss, verifier: Verifier) -> APIRouter:
         sub = await run_in_threadpool(dss.delete_subscription, p.party, sid, version)
         return _json(api.DeleteSubscriptionResponse(subscription=_subscription(sub)))
 
+    # --- reports ------------------------------------------------------------------------
+    @router.post("/reports")
+    async def make_report(request: Request) -> Response:
+        """F3548 makeDssReport: kept in the ledger (content as the reporter's private part)."""
+        p = who(request, (STRATEGIC, CM, CP, CMSA))
+        body = await _body(request)
+        wire.obj(body.get("exchange"), "exchange")
+        report_id = await run_in_threadpool(dss.report, p.party, p.sub, body)
+        return _json({**body, "report_id": report_id}, 201)
+
     # --- USS availability -----------------------------------------------------------------
     @router.get("/uss_availability/{uss_id}")
     async def get_availability(uss_id: str, request: Request) -> Response:

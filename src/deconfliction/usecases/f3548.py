@@ -546,6 +546,18 @@ class Dss:
             dss_store.delete_subscription(tx, sub_id)
         return sub
 
+    # --- reports ----------------------------------------------------------------------------
+    def report(self, party: str, sub: str, report: dict[str, Any]) -> str:
+        """Keep a USS's report of a DSS problem (F3548 makeDssReport) in the ledger, its
+        content as the reporter's private part; the report's id."""
+        now = self.service.clock()
+        report_id = str(uuid.uuid4())
+        with self.service.store.write() as tx:
+            self._ensure_party(tx, party, sub, now)
+            self.service.record(tx, now, party, "f3548.report", {"report_id": report_id},
+                                private=report, private_field="body")
+        return report_id
+
     # --- USS availability -----------------------------------------------------------------
     def get_availability(self, uss: str) -> tuple[str, str]:
         """(availability, version) of a USS; ("Unknown", "") when never set."""
