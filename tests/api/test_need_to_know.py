@@ -194,3 +194,30 @@ def test_a_flood_of_invented_aircraft_is_one_alert_per_severity(running: Running
     severities = [a["severity"] for a in new]
     assert len(severities) == len(set(severities)) >= 1
     assert sum(a["body"].get("count", 1) for a in new) == 40
+
+
+def test_a_flood_delays_the_senders_resolutions_not_the_victims(running: Running) -> None:
+    il, ru = running.client("IL"), running.client("RU")
+    il.post("/v1/tracks", json={"reports": [report("VICTIM2", 100.0, 40.0, trk=0)]})
+    ru.post("/v1/tracks", json={"reports": [
+        report(f"FAKE2-{k}", 100.0 + (k % 8 - 4) * 0.01, 40.0 + (k // 8 - 2) * 0.01, trk=180)
+        for k in range(40)]})
+    running.engine.tick()
+
+    def near(client: Any) -> list[dict[str, Any]]:
+        return [c for c in client.get("/v1/conflicts").json()["conflicts"]
+                if c["kind"] == "tactical"
+                and ("VICTIM2" in c["aircraft"] or any("FAKE2" in a for a in c["aircraft"]))]
+
+    # The victim's own resolution is in every one of its 40 conflicts at once...
+    mine = near(il)
+    assert len(mine) == 40 and all("VICTIM2" in c["resolutions"] for c in mine)
+    # ...while the sender's invented aircraft wait their turn, a bounded number a tick.
+    theirs = near(ru)
+    first = sum(1 for c in theirs if c["resolutions"])
+    assert 0 < first < 40
+    for _ in range(40):
+        if all(c["resolutions"] for c in near(ru)):
+            break
+        running.engine.tick()
+    assert all(c["resolutions"] for c in near(ru))

@@ -39,6 +39,8 @@ __all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", 
 
 FUTURE_SKEW_S = 5.0
 """A report may be this far ahead of the server clock (clock error), no more."""
+RESOLVE_PER_PARTY = 16
+"""Aircraft of one party a tick computes resolutions for; the rest wait for the next ticks."""
 MAX_GS_MPS = 1_200.0
 """Fastest ground speed a report may give (Mach 3.5 at altitude), m/s."""
 POSITION_ERROR_M = 2_000.0
@@ -99,6 +101,8 @@ class Engine:
         default_factory=lambda: (None, {}))
     """The last tick's tactical snapshot and findings, replaced together in one assignment so
     a reader never pairs one tick's conflicts with the next tick's findings."""
+    _unresolved: dict[str, list[str]] = field(default_factory=dict)
+    """Open conflicts (id → aircraft keys) whose resolutions a party's budget put off."""
     _findings: dict[str, int] = field(default_factory=dict)
     """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
@@ -336,10 +340,24 @@ class Engine:
         changed = {_tactical_id(*e.key, self.secret): e.key
                    for e in d.events if e.kind != "ended"}
         at = snap.index(set(changed.values())) if changed else {}
-        self._resolutions = {cid: r for cid, r in self._resolutions.items()
-                             if cid in self._active_ids(d.active)}
-        self._resolutions.update(self._resolve(
-            {cid: list(key) for cid, key in changed.items()}, keys, snap.states, party))
+        # The ids once, not once per held resolution: that was quadratic in the open conflicts
+        # (1,800 of them cost 6 CPU-seconds a tick).
+        still = self._active_ids(d.active)
+        self._resolutions = {cid: r for cid, r in self._resolutions.items() if cid in still}
+        # New and changed conflicts first (their old figures no longer hold), then those a
+        # party's budget left for later.
+        for cid in changed:
+            self._resolutions.pop(cid, None)
+        todo = {cid: list(key) for cid, key in changed.items()}
+        todo.update({cid: k for cid, k in self._unresolved.items()
+                     if cid in still and cid not in todo})
+        for cid, got in self._resolve(todo, keys, snap.states, party).items():
+            # Fresh figures replace older ones; an aircraft not resolved again keeps its own.
+            self._resolutions[cid] = {**self._resolutions.get(cid, {}), **got}
+        self._unresolved = {
+            cid: [k for k in pair if k not in self._resolutions.get(cid, {})]
+            for cid, pair in todo.items()}
+        self._unresolved = {cid: ks for cid, ks in self._unresolved.items() if ks}
         rows = {cid: snap.row(at[key], self._resolutions.get(cid))
                 for cid, key in changed.items()}
         states = snap.states
@@ -383,13 +401,14 @@ class Engine:
         now_s = codec.to_epoch(now)
         events = 0
         alerts: _Alerts = {}
-        with self.service.store.write() as tx:
+        # Deferred: a tick's hundreds of event rows go in as one statement per table.
+        with self.service.store.write() as tx, tx.deferred():
             events += self._write_findings(tx, now, findings, *changes, alerts=alerts)
             if len(stale):
                 dropped = [(tr.party[k], tr.aircraft[k]) for k in stale.tolist()]
                 self._forget(tx, dropped, [float(tr.t[k]) for k in stale.tolist()])
                 for p, ac in dropped:
-                    tx.insert_event(p, "track.dropped", {"aircraft": ac, "silent_s": st.stale_s},
+                    tx.queue_event(p, "track.dropped", {"aircraft": ac, "silent_s": st.stale_s},
                                     now_s)
             # Only what changed is written; GET /v1/conflicts reads the latest figures of every
             # pair from the snapshot this tick leaves in memory.
@@ -417,7 +436,7 @@ class Engine:
         it to the tick's ``alerts`` (raised by `_raise`)."""
         for p in row["parties"]:
             view = _view(row, p, self.secret)
-            tx.insert_event(p, "conflict", {"event": event, **view}, codec.to_epoch(now))
+            tx.queue_event(p, "conflict", {"event": event, **view}, codec.to_epoch(now))
             if alerts is not None:
                 alerts.setdefault((p, Severity(row["severity"])), []).append(
                     (row["kind"], view))
@@ -438,7 +457,8 @@ class Engine:
     def _active_ids(self, active: Mapping[tactical.PairKey, tactical.Active]) -> set[str]:
         # Conflict ids of the pairs still carried; cheap next to the tick, and only computed
         # when resolutions are held.
-        return {_tactical_id(*k, self.secret) for k in active} if self._resolutions else set()
+        held = self._resolutions or self._unresolved
+        return {_tactical_id(*k, self.secret) for k in active} if held else set()
 
     def _resolve(self, pairs: dict[str, list[str]], keys: list[str],
                  states: tuple[np.ndarray, ...], party: np.ndarray) -> dict[str, dict[str, Any]]:
@@ -446,12 +466,24 @@ class Engine:
 
         Each aircraft's manoeuvres are checked against all current traffic (so a turn that
         clears this conflict but makes another is not offered); computed only when a conflict
-        is new or changed, and carried otherwise.
+        is new or changed, and carried otherwise. A tick resolves at most
+        `RESOLVE_PER_PARTY` aircraft of each party, so a party that invents hundreds of
+        aircraft delays its own resolutions, not everyone's tick: an aircraft left out is
+        resolved on a later tick, and until then its conflicts carry the other aircraft's
+        resolution only.
         """
-        wanted = sorted({k for pair in pairs.values() for k in pair})
+        index = {k: n for n, k in enumerate(keys)}
+        budget: dict[str, int] = {}
+        chosen: set[str] = set()
+        for pair in pairs.values():
+            for k in pair:
+                p = _split(k)[0]
+                if k not in chosen and k in index and budget.get(p, 0) < RESOLVE_PER_PARTY:
+                    budget[p] = budget.get(p, 0) + 1
+                    chosen.add(k)
+        wanted = sorted(chosen)
         if not wanted:
             return {}
-        index = {k: n for n, k in enumerate(keys)}
         st = self.service.settings
         lon, lat, alt, gs, trk, vs = states
         found = resolution.resolve_many([index[k] for k in wanted], lon, lat, alt, gs, trk, vs,
@@ -459,7 +491,8 @@ class Engine:
                                         lookahead_s=st.lookahead_s,
                                         minima=st.minima_map())
         by_key = {k: _resolution_json(r) for k, r in zip(wanted, found, strict=True)}
-        return {cid: {k: by_key[k] for k in pair} for cid, pair in pairs.items()}
+        out = {cid: {k: by_key[k] for k in pair if k in by_key} for cid, pair in pairs.items()}
+        return {cid: got for cid, got in out.items() if got}
 
     def _zone_findings(self, now: datetime, keys: list[str], states: tuple[np.ndarray, ...],
                        party: np.ndarray, zones: list[Zone],
