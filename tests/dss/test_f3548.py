@@ -263,6 +263,10 @@ def test_other_refusals(dss: Dss) -> None:
     r = uss1.post("/operational_intent_references/query",
                   json={"area_of_interest": circle(61.0, 61.0, 40_000)})
     assert r.status_code == 413
+    r = uss1.put(f"/subscriptions/{new_id()}", json={
+        "extents": circle(61.0, 61.0, 40_000, start_min=0), "uss_base_url": "https://u.example",
+        "notify_for_operational_intents": True})
+    assert r.status_code == 400 and r.json()["field"] == "extents.volume"
     assert uss1.post("/operational_intent_references/query").status_code == 400
     r = uss1.post("/operational_intent_references/query", content=b'{"area_of_interest": NaN}',
                   headers={"content-type": "application/json"})
@@ -305,6 +309,21 @@ def test_intents_and_v1_operations_see_each_others_conflicts(dss: Dss) -> None:
     assert any(e["kind"] == "party.added" and e["body"]["party"] == "dss-uss" for e in entries)
     assert any(e["kind"] == "operation.created" and e["actor"] == "dss-uss" for e in entries)
     assert v1_op in str(mine)
+    # Changed through /v1 by its own party, the intent has a new version and a new OVN.
+    before = dss.client("dss-uss", SC).get(f"/operational_intent_references/{eid}").json()[
+        "operational_intent_reference"]
+    r = dss.v1(uss_token).put(f"/v1/operations/{as_op[-1]['id']}", headers={
+        "If-Match": str(own["version"])}, json={"volumes": own["volumes"]})
+    assert r.status_code == 200, r.text
+    after = dss.client("dss-uss", SC).get(f"/operational_intent_references/{eid}").json()[
+        "operational_intent_reference"]
+    assert after["version"] == before["version"] + 1 and after["ovn"] != before["ovn"]
+    # Ended there, it is gone from /dss/v1.
+    r = dss.v1(uss_token).post(f"/v1/operations/{as_op[-1]['id']}/state",
+                               json={"state": "ended"})
+    assert r.status_code == 200, r.text
+    assert dss.client("dss-uss", SC).get(
+        f"/operational_intent_references/{eid}").status_code == 404
 
 
 def test_a_report_is_kept_in_the_ledger_privately(dss: Dss) -> None:

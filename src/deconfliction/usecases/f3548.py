@@ -476,7 +476,11 @@ class Dss:
             raise InvalidInput("a subscription must notify for operational intents, "
                                "constraints or both", field="notify_for_operational_intents")
         now = self.service.clock()
-        area = self._area(params.area, "extents")
+        try:
+            area = self._area(params.area, "extents")
+        except TooLarge as e:
+            # F3548 gives a subscription's PUT no 413.
+            raise InvalidInput(e.detail, field=e.field) from None
         start = area.start or now
         end = area.end or start + timedelta(seconds=f3548.MAX_SUBSCRIPTION_S)
         if not end > start:
