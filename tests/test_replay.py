@@ -211,3 +211,25 @@ def test_report_is_one_self_contained_page(tmp_path: Path) -> None:
     assert "OWNSHIP/Ownship" in page and "TRAFFIC/Alpha" in page and "TRAFFIC/Bravo" in page
     assert "Timeline" in page and "protected circle" not in page  # drawn into the images
     assert P.levels[2].detector.dthr_m > 0  # the thresholds drawn are DO-365's (see report.py)
+
+
+def test_party_from_a_column_and_an_ownship_listed_every_tick(tmp_path: Path) -> None:
+    rows = [{**r, "side": "blue" if r["callsign"] != "EZY2" else "red"}
+            for r in _opensky_rows()]
+    f = _write_csv(tmp_path / "t.csv", rows)
+    out = tmp_path / "levels.csv"
+    code, stdout, stderr = _replay(tmp_path, str(f), "--profile", "do365", "--party-by",
+                                   "column", "--party-column", "side", "--ownship", "3944ed",
+                                   "--levels", str(out), "--quiet")
+    assert code == 0, stdout + stderr
+    levels = _levels(out)
+    ticks = {t for t, _, _ in levels}
+    # Every other aircraft at every tick: EZY2 (red) alerts, DLH3 (blue, as AFR1) never does.
+    assert len(ticks) >= 120
+    for t in ticks:
+        assert {(o, tr) for tt, o, tr in levels if tt == t} == {("3944ed", "4ca7b1"),
+                                                               ("3944ed", "3c6444")}
+    assert max(v for (_, _, tr), v in levels.items() if tr == "4ca7b1") == 3
+    assert max(v for (_, _, tr), v in levels.items() if tr == "3c6444") == 0
+    missing = _replay(tmp_path, str(f), "--party-by", "column", "--party-column", "nope")
+    assert missing[0] == 1 and "nope" in missing[2]
