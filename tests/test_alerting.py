@@ -126,6 +126,7 @@ def test_engine_alerts_by_do365_level(tmp_path: Path) -> None:
         eng.tick(t)
     conflicts = eng.conflicts_for(Caller("IL"))
     assert [(c["kind"], c["severity"]) for c in conflicts] == [("tactical", "warning")]
+    assert (conflicts[0]["profile"], conflicts[0]["alert_level"]) == ("do365", 3)
     alerts, _ = Hotline(svc).alerts(Caller("RU"), open_only=False, limit=100)
     assert [(a["kind"], a["severity"]) for a in alerts] == [("tactical", "warning")]
     assert any('"tactical"' in line for line in svc.ledger_lines())

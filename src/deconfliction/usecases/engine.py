@@ -336,7 +336,7 @@ class Engine:
         previous = self._active
         d = tactical.diff(previous, found, keys, now_s=now_s, severities=pic.severity)
         snap = _Snapshot(now, found, pic.severity, keys, party,
-                         (lon, lat, alt, gs, trk, vs), self.secret, pic.level)
+                         (lon, lat, alt, gs, trk, vs), self.secret, pic.level, pic.do365)
         changed = {_tactical_id(*e.key, self.secret): e.key
                    for e in d.events if e.kind != "ended"}
         at = snap.index(set(changed.values())) if changed else {}
@@ -782,6 +782,8 @@ class _Snapshot:
     secret: bytes
     level: np.ndarray
     """Alert level 1-3 of each pair (`deconfliction.core.alerting.Picture.level`)."""
+    do365: np.ndarray
+    """Whether the ``do365`` profile governs each pair (else ``sep``)."""
 
     def pair(self, n: int) -> list[str]:
         return sorted((self.keys[int(self.found.i[n])], self.keys[int(self.found.j[n])]))
@@ -813,6 +815,8 @@ class _Snapshot:
             "t_cpa_s": float(f.t_cpa[n]), "d_cpa_m": float(f.d_cpa_m[n]),
             "v_cpa_m": float(f.v_cpa_m[n]), "at": codec.rfc3339(self.now),
             "positions": [_position(self.states, k) for k in ends],
+            # Which rule found it: a duty officer reads a DO-365 level, not only a severity.
+            "profile": "do365" if self.do365[n] else "sep", "alert_level": int(self.level[n]),
         }
         if resolutions is not None:
             body["resolutions"] = resolutions
