@@ -85,8 +85,9 @@ def test_a_huge_operation_or_old_zone_buys_no_view_of_others(running: Running) -
     op = {"volumes": [volume(circle(-40.0, 10.0, 280_000), lower=0, upper=20000,
                              start_min=-5, minutes=120)]}
     assert ru.post("/v1/operations", json=op).status_code == 201
-    il.post("/v1/tracks", json={"reports": [report("IL-A", -40.0, 10.0),
-                                            report("IL-B", -40.3, 10.2, trk=0)]})
+    # Hovering, so they stay at the point however slowly this machine runs the test.
+    il.post("/v1/tracks", json={"reports": [report("IL-A", -40.0, 10.0, gs=0),
+                                            report("IL-B", -40.3, 10.2, gs=0)]})
     running.engine.tick()
     seen = ru.get("/v1/conflicts").json()["conflicts"]
     assert not [c for c in seen if any(str(a).startswith("IL") for a in c.get("aircraft", []))]
@@ -183,11 +184,12 @@ def test_live_aircraft_cap_and_report_rate_are_429_naming_the_limit(small: Runni
 def test_a_flood_of_invented_aircraft_is_one_alert_per_severity(running: Running) -> None:
     il, ru = running.client("IL"), running.client("RU")
     before = {a["id"] for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]}
-    il.post("/v1/tracks", json={"reports": [report("VICTIM", 100.0, -40.0, trk=0)]})
+    # Everyone hovers, so every pair stays in conflict however slowly the test runs.
+    il.post("/v1/tracks", json={"reports": [report("VICTIM", 100.0, -40.0, gs=0)]})
     # 40 invented RU aircraft around IL's, all in conflict with it at once.
     ru.post("/v1/tracks", json={"reports": [
         report(f"FAKE{k}", 100.0 + (k % 8 - 4) * 0.01, -40.0 + (k // 8 - 2) * 0.01,
-               alt_m=9000 + (k % 3) * 50, trk=180) for k in range(40)]})
+               alt_m=9000 + (k % 3) * 50, gs=0) for k in range(40)]})
     running.engine.tick()
     new = [a for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]
            if a["id"] not in before]
@@ -198,9 +200,9 @@ def test_a_flood_of_invented_aircraft_is_one_alert_per_severity(running: Running
 
 def test_a_flood_delays_the_senders_resolutions_not_the_victims(running: Running) -> None:
     il, ru = running.client("IL"), running.client("RU")
-    il.post("/v1/tracks", json={"reports": [report("VICTIM2", 100.0, 40.0, trk=0)]})
+    il.post("/v1/tracks", json={"reports": [report("VICTIM2", 100.0, 40.0, gs=0)]})
     ru.post("/v1/tracks", json={"reports": [
-        report(f"FAKE2-{k}", 100.0 + (k % 8 - 4) * 0.01, 40.0 + (k // 8 - 2) * 0.01, trk=180)
+        report(f"FAKE2-{k}", 100.0 + (k % 8 - 4) * 0.01, 40.0 + (k // 8 - 2) * 0.01, gs=0)
         for k in range(40)]})
     running.engine.tick()
 
