@@ -233,3 +233,22 @@ def test_party_from_a_column_and_an_ownship_listed_every_tick(tmp_path: Path) ->
     assert max(v for (_, _, tr), v in levels.items() if tr == "3c6444") == 0
     missing = _replay(tmp_path, str(f), "--party-by", "column", "--party-column", "nope")
     assert missing[0] == 1 and "nope" in missing[2]
+
+
+def test_fast_trajectory_reading_matches_row_by_row() -> None:
+    from deconfliction.usecases import recordings
+
+    rows = _opensky_rows()
+    rows[5]["altitude"] = None
+    rows[7]["onground"] = True
+    rows[9]["vertical_rate"] = None
+    rows[11]["timestamp"] = rows[11]["timestamp"] * 1000  # type: ignore[operator]
+    numbered = list(enumerate(rows, start=1))
+    fast = recordings._fast_trajectories(numbered)
+    assert fast is not None
+    slow = recordings._by_row(numbered, "t")
+    a, b = recordings._finish(fast, "t"), recordings._finish(slow, "t")
+    assert (a.skipped, b.skipped) == (2, 2)
+    assert a.aircraft == b.aircraft and a.callsign == b.callsign and a.columns == b.columns
+    for f in ("time_s", "lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps"):
+        assert getattr(a, f).tolist() == getattr(b, f).tolist(), f

@@ -308,6 +308,17 @@ def _column(obj: Mapping[str, Any], key: str) -> str | None:
 
 
 def _from_records(rows: Iterable[Row], name: str) -> _Acc:
+    rows = list(rows)
+    if rows and not all(f in rows[0][1] for f in _REPORT_FIELDS):
+        fast = _fast_trajectories(rows)
+        if fast is not None:
+            return fast
+    return _by_row(rows, name)
+
+
+def _by_row(rows: Iterable[Row], name: str) -> _Acc:
+    """Records one at a time: the reference the fast path must match, and the one that
+    names the first bad value."""
     acc = _Acc()
     cols: dict[str, str | None] = {}
     for n, obj in rows:
@@ -339,6 +350,64 @@ def _report(acc: _Acc, n: int, obj: Mapping[str, Any], name: str) -> None:
     acc.num.append((nums[0], nums[1], nums[2], nums[3], nums[4], nums[5]))
     acc.callsign.append(aircraft)
     acc.icao24.append(aircraft)
+
+
+_NEEDED: Final = ("timestamp", "latitude", "longitude", "altitude", "groundspeed", "track")
+
+
+def _fast_trajectories(rows: list[Row]) -> _Acc | None:
+    """Trajectories converted a column at a time (numpy parses numbers and text alike), or
+    None when anything is off: the row-by-row path then finds and names the first bad value.
+    """
+    first = rows[0][1]
+    cols = {k: _column(first, k) for k in _TRAJ_ALIASES}
+    if any(cols[k] is None for k in (*_NEEDED, "vertical_rate")) or (
+            cols["icao24"] is None and cols["callsign"] is None):
+        return None
+    objs = [obj for _, obj in rows]
+    named = {k: c for k, c in cols.items() if c is not None}
+    try:
+        num = {k: np.array([o.get(named[k]) for o in objs], dtype=np.float64)
+               for k in (*_NEEDED, "vertical_rate") if k != "timestamp"}
+        t = np.array([o.get(named["timestamp"]) for o in objs], dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    ground = np.array([o.get("onground") in (True, "True", "true", "1") for o in objs])
+    hole = ground | np.isnan(t)
+    for k in _NEEDED[1:]:
+        hole |= np.isnan(num[k])
+    if np.isinf(t).any() or any(np.isinf(v).any() for v in num.values()):
+        return None
+    ok = ~hole
+    lat = num["latitude"][ok]
+    if np.any(np.abs(lat) > 90.0):
+        return None
+    t = t[ok]
+    t = np.where(np.abs(t) > _MS_THRESHOLD, t / 1000.0, t)
+    keep = np.flatnonzero(ok).tolist()
+    picked = [objs[k] for k in keep]
+
+    def text(key: str) -> list[str]:
+        c = cols[key]
+        if c is None:
+            return [""] * len(picked)
+        return ["" if _missing(v := o.get(c)) else str(v).strip() for o in picked]
+
+    icao = [x.lower() for x in text("icao24")]
+    callsign = text("callsign")
+    vs = np.nan_to_num(num["vertical_rate"][ok]) * _FPM_MPS
+    acc = _Acc(t=t.tolist(), aircraft=[i or c for i, c in zip(icao, callsign, strict=True)],
+               party=[""] * len(picked), callsign=callsign, icao24=icao,
+               skipped=int(hole.sum()), kind="trajectories")
+    acc.num = list(zip(num["longitude"][ok].tolist(), lat.tolist(),
+                       (num["altitude"][ok] * FT_M).tolist(),
+                       (num["groundspeed"][ok] * KT_MPS).tolist(),
+                       np.mod(num["track"][ok], 360.0).tolist(), vs.tolist(), strict=True))
+    used = set(cols.values())
+    for k in first:
+        if k not in used:
+            acc.columns[k] = ["" if _missing(v := o.get(k)) else str(v) for o in picked]
+    return acc
 
 
 def _trajectory(acc: _Acc, n: int, obj: Mapping[str, Any], name: str,
