@@ -2,16 +2,22 @@
 
 A real server process (``deconfliction serve``) on a fresh SQLite file; ``--clients`` threads each
 post batches of ``--batch`` reports (10,000 distinct aircraft in all, so each batch updates
-existing rows after the first round) for ``--seconds``. Prints reports/s and batch latency p50/p99.
-The engine ticks meanwhile, as in service.
+existing rows after the first round) for ``--seconds``, after ``--warmup`` seconds that are not
+counted (the first ticks load numba's compiled kernel). Prints reports/s and batch latency
+p50/p99. The engine ticks meanwhile, as in service.
 
-    .venv/bin/python bench/tracks.py --clients 1 4 --seconds 15
+``--against REV`` also runs the server of commit REV of this repository (its ``src/`` taken out
+with ``git archive``, run by the same interpreter and libraries), alternately with this tree's,
+``--rounds`` times each, so that both meet the same machine load:
+
+    .venv/bin/python bench/tracks.py --clients 1 4 --seconds 15 --against f99316b --rounds 2
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -23,8 +29,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from deconfliction.cli import open_service
-from deconfliction.config.settings import Settings
+HERE = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -32,29 +37,55 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--aircraft", type=int, default=10_000)
+    parser.add_argument("--against", help="also run this commit's server, alternately")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    for clients in args.clients:
-        run(clients, args.batch, args.seconds, args.aircraft)
+    trees = {"this tree": HERE / "src"}
+    if args.against:
+        trees[args.against] = checkout(args.against)
+    results: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.rounds):
+        for clients in args.clients:
+            for name, src in trees.items():
+                rate = run(src, name, clients, args.batch, args.seconds, args.warmup,
+                           args.aircraft)
+                results.setdefault((name, clients), []).append(rate)
+    if args.against:
+        for clients in args.clients:
+            new = results[("this tree", clients)]
+            old = results[(args.against, clients)]
+            print(f"{clients} client(s): this tree {np.mean(new):8.0f} reports/s, "
+                  f"{args.against} {np.mean(old):8.0f}: {np.mean(new) / np.mean(old):.2f}x")
 
 
-def run(clients: int, batch: int, seconds: float, aircraft: int) -> None:
+def checkout(rev: str) -> Path:
+    """``src/`` of commit ``rev``, in a temporary folder."""
+    out = Path(tempfile.mkdtemp(prefix="bench-tracks-"))
+    archive = subprocess.run(["git", "-C", str(HERE), "archive", rev, "src"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out / "src"
+
+
+def run(src: Path, name: str, clients: int, batch: int, seconds: float, warmup: float,
+        aircraft: int) -> float:
     tmp = Path(tempfile.mkdtemp())
-    url = f"sqlite:///{tmp / 'bench.db'}"
-    service = open_service(Settings(database_url=url, server_key_path=str(tmp / "key")))
-    token = service.add_party("IL")
-    service.store.close()
-    import socket
-
+    env = {**os.environ, "PYTHONPATH": str(src),
+           "DECONFLICTION_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+           # Intake is measured, not the per-party caps (nor the request rate): lift them.
+           "DECONFLICTION_MAX_AIRCRAFT": "1000000", "DECONFLICTION_MAX_REPORTS_PER_S": "1000000",
+           "DECONFLICTION_RATE_PER_TOKEN": "0",
+           "DECONFLICTION_SERVER_KEY": str(tmp / "key")}
+    added = subprocess.run([sys.executable, "-m", "deconfliction.cli", "party", "add", "IL"],
+                           env=env, cwd=tmp, check=True, capture_output=True, text=True)
+    token = added.stdout.strip().splitlines()[-1]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    env = {**os.environ, "DECONFLICTION_DATABASE_URL": url,
-           # Intake is measured, not the per-party caps: lift them.
-           "DECONFLICTION_MAX_AIRCRAFT": "1000000", "DECONFLICTION_MAX_REPORTS_PER_S": "1000000",
-           "DECONFLICTION_SERVER_KEY": str(tmp / "key")}
     proc = subprocess.Popen([sys.executable, "-m", "deconfliction.cli", "serve", "--port",
-                             str(port)], env=env, cwd=tmp)
+                             str(port)], env=env, cwd=tmp, stderr=subprocess.DEVNULL)
     rng = np.random.default_rng(1)
     lon, lat = rng.uniform(20, 40, aircraft), rng.uniform(25, 40, aircraft)
     try:
@@ -68,7 +99,9 @@ def run(clients: int, batch: int, seconds: float, aircraft: int) -> None:
         latencies: list[float] = []
         sent = [0]
         lock = threading.Lock()
-        stop = time.monotonic() + seconds
+        began = [0.0]
+        counting = threading.Event()
+        stop = time.monotonic() + warmup + seconds
 
         def worker(k: int) -> None:
             with httpx.Client(base_url=base, timeout=60,
@@ -85,24 +118,34 @@ def run(clients: int, batch: int, seconds: float, aircraft: int) -> None:
                     r = c.post("/v1/tracks", json=body)
                     took = time.perf_counter() - started
                     assert r.status_code == 202, r.text
-                    with lock:
-                        latencies.append(took)
-                        sent[0] += batch
+                    if counting.is_set():
+                        with lock:
+                            latencies.append(took)
+                            sent[0] += batch
                     first = (first + clients * batch) % aircraft
 
-        began = time.perf_counter()
         threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
         for th in threads:
             th.start()
+        time.sleep(warmup)
+        began[0] = time.perf_counter()
+        counting.set()
         for th in threads:
             th.join()
-        wall = time.perf_counter() - began
+        wall = time.perf_counter() - began[0]
         ms = np.array(latencies) * 1000
-        print(f"{clients} client(s), batches of {batch}: {sent[0] / wall:8.0f} reports/s, "
-              f"batch p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms")
+        rate = sent[0] / wall
+        print(f"{name:>10}, {clients} client(s), batches of {batch}: {rate:8.0f} reports/s, "
+              f"batch p50 {np.percentile(ms, 50):.0f} ms, p99 {np.percentile(ms, 99):.0f} ms",
+              flush=True)
+        return rate
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 if __name__ == "__main__":

@@ -341,24 +341,31 @@ def test_values_round_trip(store: Store) -> None:
     assert math.isclose(got.volumes[0].lower_m, -12.25)
 
 
-def test_tracks_upsert_keeps_the_newest(store: Store) -> None:
+def test_track_batches_come_back_in_order_and_are_pruned(store: Store) -> None:
     add_party(store, "IL")
+    add_party(store, "RU")
 
-    def report(t: float, lon: float) -> dict[str, Any]:
-        return dict(aircraft="A1", party="IL", t=t, lon=lon, lat=1.0, alt_m=100.0, gs_mps=50.0,
-                    track_deg=90.0, vs_mps=0.0, operation=None, received_at=t)
+    def append(party: str, received: float, *names: str, op: str | None = None) -> None:
+        num = np.arange(7 * len(names), dtype=np.float64).reshape(len(names), 7) + received
+        with store.write() as tx:
+            track_store.append_batch(tx, party, list(names), [op] * len(names), num, received)
 
-    with store.write() as tx:
-        track_store.upsert_tracks(tx, [report(10.0, 1.0)])
-    with store.write() as tx:
-        track_store.upsert_tracks(tx, [report(5.0, 2.0)])  # older: ignored
+    append("IL", 100.0, "A1", "A2")
+    append("RU", 101.0, "B1", op="op-1")
+    append("IL", 102.0, "A1")
     with store.read() as tx:
-        assert list(track_store.load_tracks(tx).lon) == [1.0]
+        every = track_store.batches_since(tx, 0, 0.0)
+        after_first = track_store.batches_since(tx, every[0].seq, 0.0)
+        recent = track_store.batches_since(tx, 0, 100.5)
+    assert [(b.party, b.aircraft, b.operation) for b in every] == [
+        ("IL", ["A1", "A2"], [None, None]), ("RU", ["B1"], ["op-1"]), ("IL", ["A1"], [None])]
+    assert [b.seq for b in every] == sorted(b.seq for b in every)
+    assert every[0].num.tolist() == [[100.0 + k + 7 * r for k in range(7)] for r in range(2)]
+    assert [b.seq for b in after_first] == [b.seq for b in recent] == [b.seq for b in every[1:]]
     with store.write() as tx:
-        track_store.upsert_tracks(tx, [report(11.0, 3.0)])
+        track_store.prune_batches(tx, 101.5)
     with store.read() as tx:
-        arrays = track_store.load_tracks(tx)
-    assert list(arrays.lon) == [3.0] and list(arrays.t) == [11.0]
+        assert [b.seq for b in track_store.batches_since(tx, 0, 0.0)] == [every[2].seq]
 
 
 def test_text_the_database_cannot_hold_is_refused(store: Store) -> None:

@@ -25,11 +25,14 @@ from deconfliction.api import (
     tracks,
     zones,
 )
+from deconfliction.api.ratelimit import RateLimit
 from deconfliction.dss.auth import Verifier
 from deconfliction.dss.routes import build_router as dss_router
+from deconfliction.store.lease import LeaseLost
 from deconfliction.usecases.engine import Engine
 from deconfliction.usecases.f3548 import Dss
 from deconfliction.usecases.hotline import Hotline
+from deconfliction.usecases.leader import EngineLock, Leadership
 from deconfliction.usecases.service import Service
 
 __all__ = ["BodyLimit", "create_app", "json_depth"]
@@ -158,16 +161,21 @@ class Ticker:
     """Calls ``work`` every ``period_s`` on a daemon thread until stopped; logs, never dies.
 
     With ``wake``, setting that event brings the next call forward (no sooner than
-    ``min_gap_s`` after the last one began): new track reports are looked at within one
-    tick's run time instead of waiting out the period, and bursts of reports coalesce.
+    ``min_gap_s`` after the last one began, nor before ``1 / duty`` times its run time):
+    new track reports are looked at within one tick's run time instead of waiting out the
+    period, bursts of reports coalesce, and under a steady stream of batches the tick takes
+    at most ``duty`` of the time (it holds the interpreter's lock most of its run: back to
+    back, it halved how many reports the same process could take).
     """
 
     def __init__(self, name: str, period_s: float, work: Callable[[], object], *,
-                 wake: threading.Event | None = None, min_gap_s: float = 0.05) -> None:
+                 wake: threading.Event | None = None, min_gap_s: float = 0.05,
+                 duty: float = 0.4) -> None:
         self.period_s = period_s
         self.work = work
         self.wake = wake
         self.min_gap_s = min_gap_s
+        self.duty = duty
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -184,8 +192,10 @@ class Ticker:
             if self.wake is None:
                 self.stopping.wait(max(0.0, self.period_s - (time.monotonic() - started)))
                 continue
-            self.wake.wait(max(0.0, self.period_s - (time.monotonic() - started)))
-            self.stopping.wait(max(0.0, self.min_gap_s - (time.monotonic() - started)))
+            took = time.monotonic() - started
+            self.wake.wait(max(0.0, self.period_s - took))
+            gap = max(self.min_gap_s, took / self.duty)
+            self.stopping.wait(max(0.0, gap - (time.monotonic() - started)))
 
     def start(self) -> None:
         self.thread.start()
@@ -199,24 +209,55 @@ class Ticker:
 
 def create_app(service: Service, *, background: bool = True) -> FastAPI:
     """The HTTP face of ``service``; ``background`` runs the engine's tick (and the hotline's
-    sweeps) while the app is up."""
+    sweeps) while the app is up: on SQLite in this process alone (a second one on the same
+    file is refused), on PostgreSQL in whichever process holds the engine lease."""
     engine = Engine(service)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweep = Hotline(service).sweep
+        lock = leadership = None
+        if background:
+            path = service.settings.sqlite_path()
+            if service.store.is_sqlite:
+                if path is not None:
+                    lock = EngineLock(path)
+                    lock.acquire(service.settings.lease_s)
+            else:
+                leadership = Leadership(service.store, engine, service.settings.lease_s)
+                engine.fence = leadership.fence
+                leadership.start()
+        app.state.leadership = leadership
+
+        def leading() -> bool:
+            return leadership is None or leadership.is_leader
+
+        def tick() -> None:
+            if leading():
+                try:
+                    engine.tick()
+                except LeaseLost:
+                    logging.getLogger("deconfliction").warning("tick not written: lease lost")
+
         tickers = [
-            Ticker("engine-tick", service.settings.tick_s, engine.tick, wake=engine.wake),
-            Ticker("hotline-sweep", service.settings.tick_s, lambda: sweep(service.clock())),
+            Ticker("engine-tick", service.settings.tick_s, tick, wake=engine.wake),
+            Ticker("hotline-sweep", service.settings.tick_s,
+                   lambda: sweep(service.clock()) if leading() else None),
         ]
         if not background:
             tickers = []
         for t in tickers:
             t.start()
-        async with stream.streaming(app):
-            yield
-        for t in tickers:
-            t.stop()
+        try:
+            async with stream.streaming(app):
+                yield
+        finally:
+            for t in tickers:
+                t.stop()
+            if leadership is not None:
+                leadership.stop()
+            if lock is not None:
+                lock.release()
 
     app = FastAPI(title="deconfliction", version=__version__, lifespan=lifespan,
                   dependencies=[Depends(deps.check_url)])
@@ -232,4 +273,8 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     limits = service.settings.limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes,
                        max_depth=limits.max_json_depth)
+    # Added last, so it runs first: a refused request costs no body read.
+    st = service.settings
+    app.add_middleware(RateLimit, per_token=st.rate_per_token,
+                       per_address=st.rate_per_address, burst_s=st.rate_burst_s)
     return app

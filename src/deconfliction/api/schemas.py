@@ -10,7 +10,15 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+)
 
 from deconfliction.core.errors import InvalidGeometry
 from deconfliction.core.model import Circle, Outline, Polygon, Volume4D
@@ -78,6 +86,9 @@ def _utc(value: datetime) -> datetime:
 
 
 Num = Annotated[float, BeforeValidator(_number)]
+Fast = Annotated[float, Strict()]
+"""A JSON number, checked without calling Python (strict: no strings, no booleans): the
+1,000 reports of a batch had 6,000 calls of `_number`."""
 Int = Annotated[int, BeforeValidator(_number)]
 Time = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_utc)]
 
@@ -188,12 +199,12 @@ class TrackIn(_In):
 
     aircraft: Text = Field(min_length=1, max_length=64)
     t: Time
-    lon: Num = Field(ge=-180, le=180)
-    lat: Num = Field(ge=-90, le=90)
-    alt_m: Num = Field(ge=-1000, le=30000)
-    gs_mps: Num = Field(ge=0, le=2000)
-    track_deg: Num = Field(ge=-360, le=360)
-    vs_mps: Num = Field(ge=-500, le=500)
+    lon: Fast = Field(ge=-180, le=180)
+    lat: Fast = Field(ge=-90, le=90)
+    alt_m: Fast = Field(ge=-1000, le=30000)
+    gs_mps: Fast = Field(ge=0, le=2000)
+    track_deg: Fast = Field(ge=-360, le=360)
+    vs_mps: Fast = Field(ge=-500, le=500)
     operation: Text | None = None
 
 

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -58,26 +58,34 @@ def _check_metrics_token(
 
 
 @router.get("/healthz")
-def healthz(service: ServiceDep) -> dict[str, str]:
-    """Answers when the database answers."""
+def healthz(service: ServiceDep, request: Request) -> dict[str, str]:
+    """Answers when the database answers; ``engine`` says whether this process runs the
+    engine (``leader``) or leaves it to another one sharing the database (``follower``)."""
     with service.store.read() as tx:
         tx.party_names()
-    return {"status": "ok"}
+    leadership = getattr(request.app.state, "leadership", None)
+    leading = leadership is None or leadership.is_leader
+    return {"status": "ok", "engine": "leader" if leading else "follower"}
 
 
 @router.get("/metrics", response_class=PlainTextResponse,
             dependencies=[Depends(_check_metrics_token)],
             responses={k: RESPONSES[k] for k in (401, 403, 404)})
-def metrics(service: ServiceDep) -> str:
+def metrics(service: ServiceDep, request: Request) -> str:
     """Prometheus text exposition of counts; needs ``Authorization: Bearer`` with the
     deployment's ``DECONFLICTION_METRICS_TOKEN`` (404 when none is set)."""
     lines = []
+
+    def gauge(name: str, help_: str, value: float) -> None:
+        lines.extend([f"# HELP {name} {help_}", f"# TYPE {name} gauge", f"{name} {value:g}"])
+
     with service.store.read() as tx:
-        for table in ("parties", "operations", "zones", "tracks", "alerts", "messages", "ledger"):
-            name = f"deconfliction_{table}_total"
-            lines += [
-                f"# HELP {name} Rows in {table}.",
-                f"# TYPE {name} gauge",
-                f"{name} {tx.count(table)}",
-            ]
+        for table in ("parties", "operations", "zones", "alerts", "messages", "ledger"):
+            gauge(f"deconfliction_{table}_total", f"Rows in {table}.", tx.count(table))
+    # Reports are stored as batches: the live picture is the count that means something.
+    gauge("deconfliction_tracks_total", "Aircraft in this process's live picture.",
+          request.app.state.engine.held())
+    leadership = getattr(request.app.state, "leadership", None)
+    gauge("deconfliction_engine_leader", "1 when this process runs the engine.",
+          1 if leadership is None or leadership.is_leader else 0)
     return "\n".join(lines) + "\n"

@@ -100,6 +100,19 @@ def serve(
         except (OSError, ValueError) as e:
             err.print(f"[red]configuration:[/] DECONFLICTION_DSS_PUBLIC_KEYS: {path}: {e}")
             raise typer.Exit(2) from None
+    db_file = settings.sqlite_path()
+    if db_file is not None:
+        from deconfliction.usecases.leader import EngineLock
+
+        # The app takes this lock again when it starts; asking here first turns a second
+        # serve on the same file into a message rather than a failed start's traceback.
+        probe = EngineLock(db_file)
+        try:
+            probe.acquire(settings.lease_s)
+        except DeconflictionError as e:
+            err.print(f"[red]refused:[/] {e.detail}")
+            raise typer.Exit(1) from None
+        probe.release()
     service = open_service(settings)
     uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
 

@@ -43,6 +43,15 @@ class Settings:
     """Open ``/v1/stream`` connections per party and process; the next is refused (429)."""
     metrics_token: str | None = None
     """Bearer token for ``/metrics``; without one, ``/metrics`` is not served (404)."""
+    lease_s: float = 3.0
+    """How long the engine's lease lasts unrenewed (PostgreSQL, several processes): another
+    process takes the engine over this long (plus a third) after its leader dies."""
+    rate_per_token: float = 200.0
+    """Requests a second one bearer token may make to one process (0: no limit)."""
+    rate_per_address: float = 1000.0
+    """Requests a second one client address may make to one process (0: no limit)."""
+    rate_burst_s: float = 2.0
+    """How many seconds' worth of requests may come at once."""
     minima: tuple[tuple[str, str, float, float, float], ...] = ()
     """Per party pair separation: (party_a, party_b, r_m, h_m, lookahead_s), either order."""
     profile: str = "sep"
@@ -106,6 +115,10 @@ class Settings:
             stream_poll_s=num("STREAM_POLL_S", s.stream_poll_s),
             max_streams=_whole(env, "MAX_STREAMS", s.max_streams),
             metrics_token=_token(env.get("DECONFLICTION_METRICS_TOKEN")),
+            lease_s=num("LEASE_S", s.lease_s),
+            rate_per_token=num("RATE_PER_TOKEN", s.rate_per_token),
+            rate_per_address=num("RATE_PER_ADDRESS", s.rate_per_address),
+            rate_burst_s=num("RATE_BURST_S", s.rate_burst_s),
             minima=_minima(env.get("DECONFLICTION_MINIMA"), s.minima),
             profiles=_profiles(env.get("DECONFLICTION_MINIMA"), s.profiles),
             profile=_profile(env.get("DECONFLICTION_PROFILE", s.profile)),
@@ -117,6 +130,8 @@ class Settings:
             max_reports_per_s=num("MAX_REPORTS_PER_S", s.max_reports_per_s),
             limits=_limits(s.limits, num),
         )
+        if not s.lease_s > 0:
+            raise InvalidInput("must be > 0", field="DECONFLICTION_LEASE_S")
         overrides = {k: v for k, v in overrides.items() if v is not None}
         return replace(s, **overrides)
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -38,12 +39,14 @@ __all__ = [
     "dss_intents",
     "dss_subscriptions",
     "events",
+    "leases",
     "ledger",
     "messages",
     "metadata",
     "operations",
     "parties",
     "tokens",
+    "track_batches",
     "tracks",
     "volume_index",
     "volumes",
@@ -134,6 +137,8 @@ volume_index = Table(
     Column("volume_id", Serial, nullable=False),
 )
 
+# Latest report per aircraft: written until migration 0006, which keeps reports as the
+# batches they came in (`track_batches`).
 tracks = Table(
     "tracks",
     metadata,
@@ -148,6 +153,31 @@ tracks = Table(
     Column("vs_mps", Float, nullable=False),
     Column("operation", String, nullable=True),
     Column("received_at", Float, nullable=False),
+)
+
+
+track_batches = Table(
+    "track_batches",
+    metadata,
+    # The seq is taken under the database's write lock, so seqs are in commit order: the
+    # process running the engine reads every batch any process stored, once, in order.
+    Column("seq", Serial, primary_key=True, autoincrement=True),
+    Column("party", String, ForeignKey("parties.name"), nullable=False),
+    Column("received_at", Float, nullable=False, index=True),
+    Column("aircraft", Text, nullable=False),  # JSON list of ids
+    Column("operation", Text, nullable=True),  # JSON list, or NULL when no report names one
+    Column("num", LargeBinary, nullable=False),  # float64 little-endian, 7 per report
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    # One row per lease (``engine``). ``token`` grows by one at each change of holder: the
+    # fencing token each of the holder's writes checks. Times are the database's clock.
+    Column("name", String, primary_key=True),
+    Column("holder", String, nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
 
 conflicts = Table(

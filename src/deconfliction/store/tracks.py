@@ -1,90 +1,81 @@
-"""SQL for tracks (latest state per aircraft) and the active conflicts table.
+"""SQL for track reports (stored as the batches they came in) and the active conflicts table.
 
 Functions over a `Tx`; the tactical engine and ``/v1/tracks`` call them.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 
 from deconfliction.core.units import FloatArray
 from deconfliction.store import schema as s
 from deconfliction.store.tx import Tx
 
 __all__ = [
-    "TrackArrays",
+    "Batch",
     "active_conflicts",
+    "append_batch",
+    "batches_since",
     "conflicts_by_id",
     "deactivate_conflicts",
     "deactivate_refs",
-    "delete_tracks",
-    "load_tracks",
+    "prune_batches",
     "put_conflicts",
-    "upsert_tracks",
 ]
 
-_TRACK_COLS = ("t", "lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps", "operation",
-               "received_at")
 
+class Batch(NamedTuple):
+    """One stored batch of track reports."""
 
-class TrackArrays(NamedTuple):
-    """Every stored track as columns (one entry per aircraft)."""
-
+    seq: int
+    party: str
     aircraft: list[str]
-    party: list[str]
     operation: list[str | None]
-    t: FloatArray
-    lon: FloatArray
-    lat: FloatArray
-    alt_m: FloatArray
-    gs_mps: FloatArray
-    track_deg: FloatArray
-    vs_mps: FloatArray
+    num: FloatArray
+    """One row per report: t, lon, lat, alt_m, gs_mps, track_deg, vs_mps."""
 
 
-def upsert_tracks(tx: Tx, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert or replace each aircraft's latest report; an older report never wins."""
-    if not rows:
-        return
-    ins = (sqlite.insert(s.tracks) if tx.store.is_sqlite else postgresql.insert(s.tracks))
-    stmt = ins.on_conflict_do_update(
-        index_elements=["aircraft", "party"],
-        set_={c: ins.excluded[c] for c in _TRACK_COLS},
-        where=ins.excluded.t >= s.tracks.c.t,
-    )
-    tx.conn.execute(stmt, [dict(r) for r in rows])
+_APPEND = ("INSERT INTO track_batches (party, received_at, aircraft, operation, num) "
+           "VALUES (:party, :received_at, :aircraft, :operation, :num)")
+_SINCE = ("SELECT seq, party, aircraft, operation, num FROM track_batches "
+          "WHERE seq > :seq AND received_at > :after ORDER BY seq")
 
 
-def load_tracks(tx: Tx) -> TrackArrays:
-    """Every stored track, as arrays."""
-    rows = tx.conn.execute(
-        select(s.tracks.c.aircraft, s.tracks.c.party, s.tracks.c.operation, s.tracks.c.t,
-               s.tracks.c.lon, s.tracks.c.lat, s.tracks.c.alt_m, s.tracks.c.gs_mps,
-               s.tracks.c.track_deg, s.tracks.c.vs_mps).order_by(s.tracks.c.party,
-                                                                  s.tracks.c.aircraft)
-    ).all()
-    if not rows:
-        e = np.empty(0)
-        return TrackArrays([], [], [], e, e, e, e, e, e, e)
-    cols = list(zip(*rows, strict=True))
-    num = np.array(cols[3:], dtype=np.float64)
-    return TrackArrays(list(cols[0]), list(cols[1]), list(cols[2]), *num)
+def append_batch(tx: Tx, party: str, aircraft: Sequence[str], operation: Sequence[str | None],
+                 num: FloatArray, received_at: float) -> None:
+    """Store a batch of ``party``'s reports as one row (``num[k]``: report k's t, lon, lat,
+    alt_m, gs_mps, track_deg, vs_mps).
+
+    One row per batch, not one per aircraft: upserting 1,000 rows and committing their pages
+    took 18 ms of a batch's 21 ms in-process; one row of 56 kB takes 4 ms.
+    """
+    ops = None if all(o is None for o in operation) else json.dumps(list(operation))
+    tx.run(_APPEND, {"party": party, "received_at": received_at,
+                     "aircraft": json.dumps(list(aircraft)), "operation": ops,
+                     "num": np.ascontiguousarray(num, dtype="<f8").tobytes()})
 
 
-def delete_tracks(tx: Tx, keys: Iterable[tuple[str, str]],
-                  older_than: Mapping[tuple[str, str], float] | None = None) -> None:
-    """Forget these (party, aircraft) tracks (only if their report is not newer than
-    ``older_than[key]``, when given)."""
-    for party, aircraft in keys:
-        q = delete(s.tracks).where(s.tracks.c.party == party, s.tracks.c.aircraft == aircraft)
-        if older_than is not None and (party, aircraft) in older_than:
-            q = q.where(s.tracks.c.t <= older_than[(party, aircraft)])
-        tx.conn.execute(q)
+def batches_since(tx: Tx, seq: int, received_after: float) -> list[Batch]:
+    """The batches stored after ``seq`` (in the order they were committed: the seq is taken
+    under the database's write lock) and received after ``received_after``."""
+    out = []
+    for s_, party, aircraft, operation, num in tx.run(_SINCE, {"seq": seq,
+                                                              "after": received_after}):
+        names = json.loads(aircraft)
+        ops = [None] * len(names) if operation is None else json.loads(operation)
+        nums = np.frombuffer(bytes(num), dtype="<f8").reshape(len(names), 7)
+        out.append(Batch(int(s_), party, names, ops, nums))
+    return out
+
+
+def prune_batches(tx: Tx, received_before: float) -> None:
+    """Forget batches received before ``received_before`` (their reports are stale)."""
+    tx.run("DELETE FROM track_batches WHERE received_at < :t", {"t": received_before})
 
 
 def put_conflicts(tx: Tx, rows: Sequence[Mapping[str, Any]], now: float) -> None:

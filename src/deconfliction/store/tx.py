@@ -33,7 +33,10 @@ from deconfliction.store import schema as s
 if TYPE_CHECKING:
     from deconfliction.store.database import Store
 
-__all__ = ["Box", "Tx", "hash_token"]
+__all__ = ["EVENTS_CHANNEL", "Box", "Tx", "hash_token"]
+
+EVENTS_CHANNEL = "deconfliction_events"
+"""PostgreSQL: the channel a committed transaction that wrote stream events notifies."""
 
 Box = tuple[float, float, float, float]
 """min_lon, min_lat, max_lon, max_lat."""
@@ -105,6 +108,7 @@ class Tx:
         self._deferring = 0
         self._queued: dict[str, list[dict[str, Any]]] = {"alerts": [], "events": [], "ledger": []}
         self._cursor: Any = None
+        self._notified = False
         self.remembered: list[tuple[str, str, int]] = []
         """Keys this transaction put in the store's cache (dropped again if it rolls back)."""
         self.event_parties: set[str] = set()
@@ -161,6 +165,15 @@ class Tx:
             for row in rows:
                 row[column] = as_json(row[column])
         self.run_many(_INSERTS[table], rows)
+        if table == "events":
+            self._events_written()
+
+    def _events_written(self) -> None:
+        """On PostgreSQL, notify every process's listener (`store.notify`) when the
+        transaction commits."""
+        if not self.store.is_sqlite and not self._notified:
+            self.run(f"NOTIFY {EVENTS_CHANNEL}")
+            self._notified = True
 
     def _put(self, table: str, row: dict[str, Any]) -> None:
         if self._deferring:
@@ -496,6 +509,7 @@ class Tx:
         res = self.conn.execute(
             s.events.insert(), dict(party=party, kind=kind, body=body, created_at=now)
         )
+        self._events_written()
         return int(res.inserted_primary_key[0])  # type: ignore[index]
 
     def queue_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> None:
