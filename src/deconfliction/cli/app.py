@@ -135,6 +135,35 @@ def party_add(
     print(token)
 
 
+@party_app.command("remove")
+def party_remove(name: str) -> None:
+    """Remove a party: every token of it stops working at once (a ledger entry)."""
+    service = open_service(_settings())
+    try:
+        n = service.remove_party(name)
+    except DeconflictionError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    print(f"party {name} removed; {n} token(s) revoked")
+
+
+@party_app.command("revoke")
+def party_revoke(name: str) -> None:
+    """Revoke one token of a party, read from standard input (never from the command line,
+    where it would stay in the shell's history); a ledger entry."""
+    token = sys.stdin.readline().strip()
+    if not token:
+        err.print("[red]error:[/] give the token to revoke on standard input")
+        raise typer.Exit(2)
+    service = open_service(_settings())
+    try:
+        level = service.revoke_token(name, token)
+    except DeconflictionError as e:
+        err.print(f"[red]error:[/] {e}")
+        raise typer.Exit(1) from None
+    print(f"party {name}: token at level {level} revoked")
+
+
 @party_app.command("area")
 def party_area(
     name: str,

@@ -67,6 +67,9 @@ parties = Table(
     Column("ladder", JSON, nullable=False, default=list),
     # The area of responsibility the deployment set (GeoJSON MultiPolygon), or none.
     Column("area", JSON, nullable=True),
+    # When the deployment removed the party (its tokens are deleted; its records stay), or
+    # NULL (migration 0006).
+    Column("removed_at", Float, nullable=True),
 )
 
 tokens = Table(

@@ -209,10 +209,20 @@ class Tx:
         return row.party, row.level
 
     def party_names(self) -> list[str]:
-        """Every registered party."""
-        return list(
-            self.conn.execute(select(s.parties.c.name).order_by(s.parties.c.name)).scalars()
-        )
+        """Every registered party that was not removed."""
+        return list(self.conn.execute(
+            select(s.parties.c.name).where(s.parties.c.removed_at.is_(None))
+            .order_by(s.parties.c.name)).scalars())
+
+    def revoke_tokens(self, party: str, token_hash: str | None = None) -> list[int]:
+        """Delete ``party``'s token with this hash (all its tokens when None); the levels of
+        those deleted."""
+        q = s.tokens.c.party == party
+        if token_hash is not None:
+            q = q & (s.tokens.c.token_hash == token_hash)
+        levels = list(self.conn.execute(select(s.tokens.c.level).where(q)).scalars())
+        self.conn.execute(delete(s.tokens).where(q))
+        return levels
 
     def party(self, name: str) -> Any:
         """The party's row; `NotFound` when there is none."""

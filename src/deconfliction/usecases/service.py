@@ -21,9 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from deconfliction.config.settings import Settings
 from deconfliction.core import codec, geometry, responsibility, strategic
 from deconfliction.core.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     InvalidTransition,
+    NotFound,
     PreconditionRequired,
     Unauthenticated,
     VersionMismatch,
@@ -41,7 +43,7 @@ from deconfliction.core.model import (
     check_transition,
 )
 from deconfliction.core.overlap import outlines_overlap
-from deconfliction.store import Box, Store, Tx
+from deconfliction.store import Box, Store, Tx, hash_token
 from deconfliction.store import hotline as hotline_store
 from deconfliction.store import tracks as track_store
 from deconfliction.usecases import hotline
@@ -103,6 +105,32 @@ class Service(Recorder):
             tx.add_token(name, token, level, codec.to_epoch(now))
             self.record(tx, now, "server", "token.issued", {"party": name, "level": level})
         return token
+
+    def remove_party(self, name: str) -> int:
+        """The deployment removes ``name``: every token of it stops working at once, its
+        name can no longer be addressed, its records stay; a ledger entry. How many tokens
+        were revoked."""
+        now = self.clock()
+        with self.store.write() as tx:
+            if tx.party(name).removed_at is not None:
+                raise Conflict(f"party {name!r} was removed already", field="name")
+            revoked = tx.revoke_tokens(name)
+            tx.set_party(name, removed_at=codec.to_epoch(now))
+            self.record(tx, now, "server", "party.removed",
+                        {"party": name, "tokens_revoked": len(revoked)})
+        return len(revoked)
+
+    def revoke_token(self, name: str, token: str) -> int:
+        """Revoke one token of ``name`` (a ledger entry naming the party and the level);
+        `NotFound` when it is not one of ``name``'s. The token's level."""
+        now = self.clock()
+        with self.store.write() as tx:
+            tx.party(name)
+            revoked = tx.revoke_tokens(name, hash_token(token))
+            if not revoked:
+                raise NotFound(f"no such token of party {name!r}", field="token")
+            self.record(tx, now, "server", "token.revoked", {"party": name, "level": revoked[0]})
+        return revoked[0]
 
     def authenticate(self, token: str | None) -> Caller:
         """The caller holding ``token``; `Unauthenticated` for none or an unknown one."""

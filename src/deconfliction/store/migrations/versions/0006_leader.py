@@ -1,4 +1,5 @@
-"""Several processes on one database: the engine's lease; track reports kept as batches.
+"""Several processes on one database: the engine's lease; track reports kept as batches;
+parties that were removed.
 
 Revision ID: 0006
 Revises: 0005
@@ -6,7 +7,8 @@ Revises: 0005
 ``leases`` holds the engine's lease (see `store.lease`). ``track_batches`` keeps each batch of
 track reports as one row, its seq taken under the write lock, so the process that runs the
 engine reads the batches every process stored, in commit order; ``tracks`` (one row per
-aircraft) is no longer written. Revision 0001 creates tables from the current `schema`
+aircraft) is no longer written. ``parties.removed_at`` marks a party the deployment removed.
+Revision 0001 creates tables from the current `schema`
 metadata, so on a fresh database there is nothing left to add here.
 """
 
@@ -29,8 +31,11 @@ def upgrade() -> None:
     for table in (leases, track_batches):
         if not inspector.has_table(table.name):
             table.create(bind)
+    if "removed_at" not in {c["name"] for c in inspector.get_columns("parties")}:
+        op.add_column("parties", sa.Column("removed_at", sa.Float, nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("parties", "removed_at")
     op.drop_table("track_batches")
     op.drop_table("leases")
