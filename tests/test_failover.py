@@ -123,7 +123,12 @@ class Stream:
     def alerted(self) -> set[str]:
         """Conflict ids this stream has carried an alert for."""
         with self.lock:
-            return {b["body"]["id"] for _, k, b in self.events if k == "alert"}
+            return {c for _, k, b in self.events if k == "alert" for c in conflicts(b)}
+
+
+def conflicts(alert: dict[str, Any]) -> list[str]:
+    """The conflict ids an alert is about (a tick puts several in one alert per severity)."""
+    return [f["id"] for f in alert["body"].get("findings", [alert["body"]])]
 
 
 def report(aircraft: str, k: int, heading: float) -> dict[str, Any]:
@@ -190,8 +195,9 @@ def test_leader_killed_again_and_again_announces_each_conflict_once(
             for party in ("IL", "RU"):
                 got = c.get("/v1/alerts", params={"limit": 1000},
                             headers={"Authorization": f"Bearer {tokens[party]}"}).json()
-                alerts[party] = Counter(a["body"]["id"] for a in got["alerts"]
-                                        if a["kind"] == "tactical")
+                alerts[party] = Counter(c for a in got["alerts"]
+                                        if a["kind"] in ("tactical", "findings")
+                                        for c in conflicts(a) if c.startswith("tactical-"))
             headers = {"Authorization": f"Bearer {tokens['IL']}"}
             entries = c.get("/v1/ledger", params={"limit": 10000}, headers=headers).json()
             head = c.get("/v1/ledger/head", headers=headers).json()

@@ -47,7 +47,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.schemas import SEQ_MAX
@@ -285,18 +285,49 @@ async def _events(
             yield ": keepalive\n\n"
 
 
+class _SlowConsumer(Exception):
+    """The client took nothing of what was sent for ``send_timeout_s``."""
+
+
 class _StreamResponse(StreamingResponse):
     """A stream that gives its party's place back however it ends (client gone, server
-    stopping, or an error), including before its first byte."""
+    stopping, too slow a client, or an error), including before its first byte.
+
+    Bounded: a stream holds one page of events at a time, and a write waits while the
+    connection's buffer is full (uvicorn's flow control), so a client that does not read
+    costs a page and a socket buffer, however many events wait. One that has taken nothing
+    for ``send_timeout_s`` is dropped: it is sent ``event: dropped`` (``{"after": seq}``,
+    the last event written) if that still fits, and the connection is closed. Every event
+    carries its ``id``, so the client resumes with ``Last-Event-ID`` where it stopped.
+    """
 
     def __init__(self, content: AsyncIterator[str], sub: Subscription | None,
-                 **kwargs: Any) -> None:
+                 send_timeout_s: float, **kwargs: Any) -> None:
         super().__init__(content, **kwargs)
         self.sub = sub
+        self.send_timeout_s = send_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        last = [""]
+
+        async def timed(message: Message) -> None:
+            try:
+                await asyncio.wait_for(send(message), self.send_timeout_s)
+            except TimeoutError:
+                raise _SlowConsumer from None
+            body = message.get("body", b"")
+            at = body.rfind(b"\nid: ") if body else -1
+            if at >= 0 or body.startswith(b"id: "):
+                line = body[at + 1:] if at >= 0 else body
+                last[0] = line[4:line.index(b"\n")].decode()
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, timed)
+        except _SlowConsumer:
+            dropped = f"event: dropped\ndata: {json.dumps({'after': int(last[0] or 0)})}\n\n"
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(send({"type": "http.response.body",
+                                             "body": dropped.encode(), "more_body": False}), 1.0)
         finally:
             if self.sub is not None:
                 self.sub.close()
@@ -334,6 +365,7 @@ def stream(
         return _StreamResponse(
             _events(hotline, caller, start, sub),
             sub,
+            service.settings.stream_send_timeout_s,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

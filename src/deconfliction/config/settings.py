@@ -43,6 +43,9 @@ class Settings:
     """Open ``/v1/stream`` connections per party and process; the next is refused (429)."""
     metrics_token: str | None = None
     """Bearer token for ``/metrics``; without one, ``/metrics`` is not served (404)."""
+    stream_send_timeout_s: float = 30.0
+    """A stream whose client takes nothing of what was sent for this long is dropped (it
+    resumes from ``Last-Event-ID``)."""
     lease_s: float = 3.0
     """How long the engine's lease lasts unrenewed (PostgreSQL, several processes): another
     process takes the engine over this long (plus a third) after its leader dies."""
@@ -116,6 +119,7 @@ class Settings:
             max_streams=_whole(env, "MAX_STREAMS", s.max_streams),
             metrics_token=_token(env.get("DECONFLICTION_METRICS_TOKEN")),
             lease_s=num("LEASE_S", s.lease_s),
+            stream_send_timeout_s=num("STREAM_SEND_TIMEOUT_S", s.stream_send_timeout_s),
             rate_per_token=num("RATE_PER_TOKEN", s.rate_per_token),
             rate_per_address=num("RATE_PER_ADDRESS", s.rate_per_address),
             rate_burst_s=num("RATE_BURST_S", s.rate_burst_s),
