@@ -42,6 +42,9 @@ class Server:
             **os.environ,
             "DECONFLICTION_DATABASE_URL": self.db_url,
             "DECONFLICTION_SERVER_KEY": str(self.tmp / "server.key"),
+            # Writers here go as fast as they can: durability is measured, not the limits.
+            "DECONFLICTION_RATE_PER_TOKEN": "0",
+            "DECONFLICTION_RATE_PER_ADDRESS": "0",
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "deconfliction.cli", "serve", "--port", str(self.port)],

@@ -49,9 +49,9 @@ class Settings:
     lease_s: float = 3.0
     """How long the engine's lease lasts unrenewed (PostgreSQL, several processes): another
     process takes the engine over this long (plus a third) after its leader dies."""
-    rate_per_token: float = 200.0
+    rate_per_token: float = 500.0
     """Requests a second one bearer token may make to one process (0: no limit)."""
-    rate_per_address: float = 1000.0
+    rate_per_address: float = 2000.0
     """Requests a second one client address may make to one process (0: no limit)."""
     rate_burst_s: float = 2.0
     """How many seconds' worth of requests may come at once."""
