@@ -131,3 +131,18 @@ def test_engine_alerts_by_do365_level(tmp_path: Path) -> None:
     assert [(a["kind"], a["severity"]) for a in alerts] == [("tactical", "warning")]
     assert any('"tactical"' in line for line in svc.ledger_lines())
     svc.store.close()
+
+
+def test_ticks_closer_than_half_a_second_do_not_step_the_filter() -> None:
+    keys, party, states = _scene()
+    lon, lat, alt, gs, trk, vs = states
+    far = (lon + np.array([0.0, 1.0, 0.0]), lat, alt, gs, trk, vs)
+    al = Alerting("do365")
+    assert al.detect(keys, party, far, 0.0).level.tolist() == []
+    # Tracked with nothing, the threat needs two filter steps (2 of 4) ...
+    assert al.detect(keys, party, states, 1.0).level.tolist() == []
+    # ... and a tick 0.2 s later is not one: the engine may tick on every batch.
+    assert al.detect(keys, party, states, 1.2).level.tolist() == []
+    assert al.detect(keys, party, states, 2.0).level.tolist() == [3]
+    held = al.detect(keys, party, states, 2.3)
+    assert held.level.tolist() == [3] and held.found.t_in[0] < 25.0

@@ -23,6 +23,11 @@ slices) runs once with that cylinder as its minima over that horizon, and the ex
 intervals are solved on the few pairs it lets through.
 
 Levels for `sep` pairs (for `replay --levels`): 3 for loss or warning, 2 caution, 1 advisory.
+
+Step rate: DAIDALUS's filter counts steps (2 of the last 4) and expects them about a second
+apart, as surveillance reports come. The service's engine may tick more often (a batch of
+reports brings the next tick forward), so a tick less than ``min_step_s`` (0.5 s) after the
+filter's last step keeps that step's levels (figures are recomputed) instead of stepping it.
 """
 
 from __future__ import annotations
@@ -100,7 +105,8 @@ class Alerting:
                  *, r_m: float = tactical.R_M, h_m: float = tactical.H_M,
                  lookahead_s: float = tactical.LOOKAHEAD_S,
                  minima: tactical.Minima | None = None,
-                 profile: do365.Profile = do365.DO_365B_NO_SUM) -> None:
+                 profile: do365.Profile = do365.DO_365B_NO_SUM,
+                 min_step_s: float = 0.5) -> None:
         for name, value in (("profile", default), *(
                 (f"profiles.{a}/{b}", v) for (a, b), v in (pairs or {}).items())):
             if value not in PROFILES:
@@ -111,6 +117,7 @@ class Alerting:
         self.minima = minima
         self.alerter = do365.Alerter(profile)
         self.profile = profile
+        self.min_step_s = min_step_s
 
     @property
     def uses_do365(self) -> bool:
@@ -175,8 +182,10 @@ class Alerting:
                        np.concatenate([p.level for p in parts])[order],
                        np.concatenate([p.do365 for p in parts])[order])
 
-    def _do365(self, keys: Sequence[str], party: npt.NDArray[np.generic],
-               states: tuple[npt.NDArray[np.float64], ...], now_s: float) -> Picture:
+    def _step(self, keys: Sequence[str], party: npt.NDArray[np.generic],
+              states: tuple[npt.NDArray[np.float64], ...], now_s: float
+              ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.int8]]:
+        """Candidates, their DO-365 intervals, and one step of the filter."""
         p = self.profile
         lon, lat, alt, gs, trk, vs = states
         ok = np.isfinite(gs)
@@ -192,7 +201,16 @@ class Alerting:
         mine = self._is_do365(party, cand.i, cand.j)
         ci, cj = cand.i[mine], cand.j[mine]
         found = do365.intervals(*do365.relative_pairs(states, ci, cj), p)
-        i, j, level = self.alerter.step(ci, cj, found, keys, now_s)
+        return self.alerter.step(ci, cj, found, keys, now_s)
+
+    def _do365(self, keys: Sequence[str], party: npt.NDArray[np.generic],
+               states: tuple[npt.NDArray[np.float64], ...], now_s: float) -> Picture:
+        p = self.profile
+        last = self.alerter.last_step_s
+        if last <= now_s < last + self.min_step_s:
+            i, j, level = self.alerter.held(keys)
+        else:
+            i, j, level = self._step(keys, party, states, now_s)
         on = level > 0
         if not on.any():
             return _empty()

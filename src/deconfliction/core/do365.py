@@ -548,6 +548,24 @@ class Alerter:
         out = np.flatnonzero(report)
         return all_lo[out], all_hi[out], last[out]
 
+    @property
+    def last_step_s(self) -> float:
+        """Time of the last `step` (NaN before the first)."""
+        return self._prev_s
+
+    def held(self, aircraft: Sequence[str]
+             ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], IntArray]:
+        """The outputs of the last step above zero, for pairs whose aircraft are both in
+        ``aircraft`` (indices into it, ``i < j``), without stepping the filter."""
+        where = {a: k for k, a in enumerate(aircraft)}
+        on = [(where.get(a, -1), where.get(b, -1), int(v))
+              for (a, b), v in zip(self._rows.keys, self._rows.last.tolist(), strict=True)
+              if v > 0]
+        on = [(min(x, y), max(x, y), v) for x, y, v in on if x >= 0 and y >= 0]
+        return (np.array([x for x, _, _ in on], dtype=np.intp),
+                np.array([y for _, y, _ in on], dtype=np.intp),
+                np.array([v for _, _, v in on], dtype=np.int8))
+
     def level_of(self, key: PairKey) -> int:
         """The pair's output at the last step (0 when it holds nothing)."""
         at = self._index.get(key)
