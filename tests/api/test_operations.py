@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from tests.api.helpers import box, operation, volume
-from tests.conftest import Running
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.api.helpers import box, iso, operation, volume
+from tests.conftest import Running, make_service, serve
 
 
 def test_create_reports_conflict_with_other_party(running: Running) -> None:
@@ -356,3 +363,115 @@ def test_resending_an_operation_raises_no_alert_again(running: Running) -> None:
     assert len(alerts(ru)) == before_ru + 1  # the moved volume's conflict, not late
     assert sum(a["kind"] == "late_notice" for a in alerts(ru)) == late_ru
     assert theirs["id"] in str(alerts(il))
+
+
+# --- input as strict as the standards, notice that cannot be gamed ------------------------------
+
+
+def _vol(outline: dict[str, Any], start: datetime, end: datetime) -> dict[str, Any]:
+    return {"outline": outline, "lower_m": 3000, "upper_m": 9000, "start": iso(start),
+            "end": iso(end)}
+
+
+def _count(c: httpx.Client) -> int:
+    return len(c.get("/v1/operations", params={"limit": 10_000}).json()["operations"])
+
+
+def test_loose_geometry_and_past_windows_are_refused(running: Running) -> None:
+    il = running.client("IL")
+    before = _count(il)
+    now = datetime.now(UTC)
+    start, end = now + timedelta(hours=1), now + timedelta(hours=2)
+    ring = [[50.0, 10.0], [50.2, 10.0], [50.2, 10.2], [50.0, 10.2]]  # not closed
+    hole = [[50.05, 10.05], [50.1, 10.05], [50.1, 10.1]]  # not closed either
+    cases = [
+        ({"type": "Polygon", "coordinates": [ring]}, start, end,
+         "volumes[0].outline.coordinates[0]"),
+        ({"type": "Polygon", "coordinates": [[*ring, ring[0]], hole]}, start, end,
+         "volumes[0].outline.coordinates[1]"),
+        ({"type": "Circle", "center": [50.0, 10.0], "radius_m": 5e-324}, start, end,
+         "volumes[0].outline.radius_m"),
+        ({"type": "Circle", "center": [50.0, 10.0], "radius_m": 0.99}, start, end,
+         "volumes[0].outline.radius_m"),
+        # Over years ago, and a minute ago: a window that has ended is no notice at all.
+        ({"type": "Circle", "center": [50.0, 10.0], "radius_m": 1000}, datetime(2019, 1, 1,
+         tzinfo=UTC), datetime(2019, 1, 2, tzinfo=UTC), "volumes[0].end"),
+        ({"type": "Circle", "center": [50.0, 10.0], "radius_m": 1000},
+         now - timedelta(hours=1), now - timedelta(minutes=1), "volumes[0].end"),
+    ]
+    for outline, t0, t1, field in cases:
+        r = il.post("/v1/operations", json=operation(_vol(outline, t0, t1)))
+        assert r.status_code == 422, (field, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == field, r.json()
+    # The same outlines, closed, a metre wide and still ahead, are taken.
+    for outline in ({"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+                    {"type": "Circle", "center": [50.0, 10.0], "radius_m": 1.0}):
+        r = il.post("/v1/operations", json=operation(_vol(outline, start, end)))
+        assert r.status_code == 201, r.text
+    assert _count(il) == before + 2
+    # A window under way is still a window: notified late, but taken.
+    under_way = il.post("/v1/operations", json=operation(_vol(
+        {"type": "Circle", "center": [50.0, 10.0], "radius_m": 1000},
+        now - timedelta(minutes=5), now + timedelta(hours=1))))
+    assert under_way.status_code == 201 and under_way.json()["flags"] == ["late_notice"]
+
+
+def test_shortening_an_operation_under_way_is_never_late(tmp_path: Path) -> None:
+    svc = make_service(tmp_path)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    clock = [t0]
+    svc.clock = lambda: clock[0]
+    h = timedelta(hours=1)
+    circle = {"type": "Circle", "center": [30.0, 30.0], "radius_m": 20_000}
+    other = {"type": "Circle", "center": [31.0, 30.0], "radius_m": 20_000}
+    try:
+        with serve(svc) as (url, _), ExitStack() as held:
+            il, ru = (held.enter_context(httpx.Client(
+                base_url=url, timeout=30, headers={"Authorization": f"Bearer {tokens[p]}"}))
+                for p in ("IL", "RU"))
+
+            def late_alerts() -> int:
+                alerts = ru.get("/v1/alerts").json()["alerts"]
+                return sum(a["kind"] == "late_notice" for a in alerts)
+
+            leg1, leg2 = _vol(circle, t0 + h, t0 + 1.5 * h), _vol(other, t0 + 2 * h, t0 + 4 * h)
+            created = il.post("/v1/operations", json=operation(leg1, leg2)).json()
+            assert created["flags"] == []
+            url_op = f"/v1/operations/{created['id']}"
+            clock[0] = t0 + 1.75 * h  # leg 1 flown, leg 2 not begun
+            quiet = late_alerts()
+            version = 1
+
+            def put(*vols: dict[str, Any]) -> httpx.Response:
+                nonlocal version
+                r = il.put(url_op, json=operation(*vols), headers={"If-Match": str(version)})
+                if r.status_code == 200:
+                    version += 1
+                return r
+
+            # Leg 1 resent as it was (over now), leg 2 ending an hour early: nothing late.
+            r = put(leg1, _vol(other, t0 + 2 * h, t0 + 3 * h))
+            assert r.status_code == 200, r.text
+            assert r.json()["flags"] == []
+            assert [v["notified_at"] for v in r.json()["volumes"]] == [
+                v["notified_at"] for v in created["volumes"]]
+            # Starting later and ending earlier still gives back only: not late either.
+            r = put(leg1, _vol(other, t0 + 2.5 * h, t0 + 2.75 * h))
+            assert r.status_code == 200 and r.json()["flags"] == []
+            clock[0] = t0 + 2.6 * h  # leg 2 under way: end it sooner still
+            r = put(leg1, _vol(other, t0 + 2.5 * h, t0 + 2.7 * h))
+            assert r.status_code == 200 and r.json()["flags"] == []
+            assert late_alerts() == quiet
+            # Asking for more airspace or time is a new notice, and late.
+            r = put(leg1, _vol(other, t0 + 2.5 * h, t0 + 3.5 * h))
+            assert r.status_code == 200 and r.json()["flags"] == ["late_notice"]
+            assert late_alerts() == quiet + 1
+            # A leg that is new and already over is refused, naming it; nothing changes.
+            r = put(leg1, _vol(other, t0 + 2.5 * h, t0 + 3.5 * h),
+                    _vol(circle, t0 + 2 * h, t0 + 2.5 * h))
+            assert r.status_code == 422 and r.json()["field"] == "volumes[2].end", r.text
+            assert il.get(url_op).json()["version"] == version
+    finally:
+        svc.store.close()

@@ -20,6 +20,7 @@ from pydantic import (
     Strict,
 )
 
+from deconfliction.core import geometry
 from deconfliction.core.errors import InvalidGeometry
 from deconfliction.core.model import Circle, Outline, Polygon, Volume4D
 
@@ -129,7 +130,9 @@ class PolygonIn(_In):
                     )
                 pts.append((pos[0], pos[1]))
             rings.append(tuple(pts))
-        return Polygon(exterior=rings[0], holes=tuple(rings[1:]))
+        polygon = Polygon(exterior=rings[0], holes=tuple(rings[1:]))
+        geometry.check_rings_closed(polygon, field=field)
+        return polygon
 
 
 class CircleIn(_In):

@@ -10,7 +10,7 @@ What an outline means
   are refused, as are edges spanning exactly 180 degrees of longitude (ambiguous).
 - A **Circle** is a geodesic disk: every point within ``radius_m`` of the centre, distances
   measured along geodesics of the WGS84 ellipsoid. A circle may contain a pole. Its radius must
-  be below 10,000 km (a hemisphere) and its area below the deployment's limit.
+  be at least 1 m and below 10,000 km (a hemisphere), and its area below the deployment's limit.
 
 Normal form (what `check_outline` returns)
 ------------------------------------------
@@ -74,9 +74,11 @@ from deconfliction.core.units import DegreesArray, MetresArray
 __all__ = [
     "ALT_MAX_M",
     "ALT_MIN_M",
+    "MIN_RADIUS_M",
     "Memo",
     "area_m2",
     "check_outline",
+    "check_rings_closed",
     "check_volume",
     "contains",
     "distance_outside_m",
@@ -90,6 +92,8 @@ FloatArray = npt.NDArray[np.float64]
 
 MAX_RADIUS_M = 10_000_000.0
 """Largest circle radius accepted, in m: anything larger is more than a hemisphere."""
+MIN_RADIUS_M = 1.0
+"""Smallest circle radius accepted, in m: below it a "circle" is a point (5e-324 m was taken)."""
 _FAR_M = 200_000.0
 """Beyond this (m) past the radius, a piece of edge of at most 1 degree cannot reach a circle."""
 _SAG_OVERLAP_M = 0.1
@@ -190,13 +194,37 @@ def check_outline(outline: Outline, *, field: str, limits: Limits) -> Outline:
     >>> check_outline(Circle((0.0, 0.0), float("nan")), field="o", limits=Limits())
     Traceback (most recent call last):
     ...
-    deconfliction.core.errors.InvalidGeometry: o.radius_m: radius must be a finite number > 0 m
+    deconfliction.core.errors.InvalidGeometry: o.radius_m: radius must be a finite number >= 1 m
     """
     if isinstance(outline, Circle):
         return _check_circle(outline, field=field, limits=limits)
     if isinstance(outline, Polygon):
         return _check_polygon(outline, field=field, limits=limits)
     raise InvalidGeometry("outline must be a Polygon or a Circle", field=field)
+
+
+def check_rings_closed(polygon: Polygon, *, field: str) -> None:
+    """Refuse a ring whose last position does not repeat its first, as RFC 7946 (3.1.6) has
+    GeoJSON rings: "The first and last positions are equivalent, and they MUST contain
+    identical values". For GeoJSON input; `check_outline` itself closes rings (its other
+    callers, F3548 vertex lists among them, give rings open).
+
+    Raises `InvalidGeometry` naming ``{field}.coordinates[r]``.
+
+    Examples
+    --------
+    >>> check_rings_closed(Polygon(((0, 0), (1, 0), (1, 1), (0, 0))), field="o")
+    >>> try:
+    ...     check_rings_closed(Polygon(((0, 0), (1, 0), (1, 1))), field="o")
+    ... except InvalidGeometry as e:
+    ...     print(e.field)
+    o.coordinates[0]
+    """
+    for r, ring in enumerate((polygon.exterior, *polygon.holes)):
+        if len(ring) < 2 or tuple(ring[0]) != tuple(ring[-1]):
+            raise InvalidGeometry(
+                "the ring is not closed: its last position must repeat its first "
+                "(RFC 7946, 3.1.6)", field=f"{field}.coordinates[{r}]")
 
 
 def _check_lonlat(value: Any, *, field: str) -> tuple[float, float]:
@@ -221,8 +249,9 @@ def _check_circle(circle: Circle, *, field: str, limits: Limits) -> Circle:
         radius_m = float(circle.radius_m)
     except (TypeError, ValueError):
         radius_m = math.nan
-    if not (math.isfinite(radius_m) and radius_m > 0.0):
-        raise InvalidGeometry("radius must be a finite number > 0 m", field=f"{field}.radius_m")
+    if not (math.isfinite(radius_m) and radius_m >= MIN_RADIUS_M):
+        raise InvalidGeometry(f"radius must be a finite number >= {MIN_RADIUS_M:g} m",
+                              field=f"{field}.radius_m")
     if radius_m >= MAX_RADIUS_M:
         raise InvalidGeometry(
             f"radius must be below {MAX_RADIUS_M:.0f} m", field=f"{field}.radius_m"

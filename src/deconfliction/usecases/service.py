@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.config.settings import Settings
-from deconfliction.core import codec, geometry, responsibility, strategic
+from deconfliction.core import codec, geometry, notice, responsibility, strategic
 from deconfliction.core.errors import (
     Conflict,
     Forbidden,
@@ -187,7 +187,7 @@ class Service(Recorder):
         self, vols: Sequence[Volume4D], notified: Sequence[datetime]
     ) -> tuple[tuple[str, ...], float]:
         """Flags and notice (s): the least of each volume's start less its notification."""
-        notice_s = min((v.start - t).total_seconds() for v, t in zip(vols, notified, strict=True))
+        notice_s = notice.notice_s(vols, notified)
         return (("late_notice",) if notice_s < self.settings.min_notice_s else ()), notice_s
 
     def create_operation(
@@ -206,6 +206,7 @@ class Service(Recorder):
         """
         vols = self._check_volumes(volumes)
         now = self.clock()
+        notice.check_not_ended(vols, (now,) * len(vols), now=now)
         flags, notice_s = self._flags(vols, (now,) * len(vols))
         op = Operation(
             id=str(uuid.uuid4()),
@@ -331,6 +332,10 @@ class Service(Recorder):
             self._check_version(old, if_match)
             if old.state == OperationState.ENDED:
                 raise InvalidTransition("an ended operation cannot change", field="state")
+            # Only what is notified now must lie ahead: a leg already flown may be resent.
+            notice.check_not_ended(
+                vols, notice.notified_times(old.volumes, old.volume_times(), vols, now=now),
+                now=now)
             op, overlaps = self._replace_volumes(
                 tx, now, old, vols, priority=priority,
                 details=details if details is not None else old.details, state=old.state,
@@ -343,10 +348,10 @@ class Service(Recorder):
         signature: str | None,
     ) -> tuple[Operation, list[Overlap]]:
         """``old`` with new volumes (and state) as its next version, checked and recorded."""
-        # A volume the update leaves as it was keeps the notice it was given; only new or
-        # changed volumes count from now (editing details must not shorten the notice).
-        before = dict(zip(old.volumes, old.volume_times(), strict=True))
-        notified = tuple(before.get(v, now) for v in vols)
+        # A volume the update leaves as it was, or only shortens, keeps the notice it was
+        # given; only new or enlarged volumes count from now (editing details must not
+        # shorten the notice, and giving airspace back is never late).
+        notified = notice.notified_times(old.volumes, old.volume_times(), vols, now=now)
         flags, notice_s = self._flags(vols, notified)
         op = replace(
             old,
@@ -533,6 +538,7 @@ class Service(Recorder):
             raise InvalidInput("a zone needs a name", field="name")
         vols = self._check_volumes(volumes, zone=True)
         now = self.clock()
+        notice.check_not_ended(vols, (now,) * len(vols), now=now)
         with self.store.write() as tx:
             if applies_to is not None:
                 if not applies_to:
