@@ -374,6 +374,7 @@ def replay(
     """
     import tempfile
 
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from deconfliction.config import keys
@@ -392,13 +393,15 @@ def replay(
         rec = recordings.read(file)
         rec = recordings.assign_parties(rec, party_by, party_map, party_column)
     except OSError as e:
-        err.print(f"[red]error:[/] {file}: {e.strerror or e}")
+        reason = f"{file}: {e.strerror or e}"
+        err.print(f"[red]error:[/] {escape(reason)}")
         raise typer.Exit(1) from None
     except DeconflictionError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(1) from None
     if rec.skipped:
-        console.print(f"{rec.skipped} rows without a position or on the ground left out")
+        console.print(f"{rec.skipped} rows without a position or on the ground left out",
+                      highlight=False)
     with tempfile.TemporaryDirectory(prefix="deconfliction-replay-") as scratch:
         url = database_url or f"sqlite:///{Path(scratch) / 'replay.db'}"
         # A recording plays faster than it was flown: the live service's flood limits (reports
@@ -428,13 +431,14 @@ def replay(
 
                 outcome = replaying.run(
                     rec, service, clock, tick_s=tick_s, ownship=ownship, levels=out,
-                    on_tick=on_tick, on_event=None if quiet else console.print)
+                    on_tick=on_tick, on_event=None if quiet else (
+                        lambda line: console.print(line, markup=False, highlight=False)))
             if report is not None:
                 partial[report].write_text(render(rec, outcome, service), encoding="utf-8")
             for p in outputs:
                 partial[p].replace(p)
         except (OSError, DeconflictionError) as e:
-            err.print(f"[red]error:[/] {e}")
+            err.print(f"[red]error:[/] {escape(str(e))}")
             raise typer.Exit(1) from None
         finally:
             for p in partial.values():
@@ -445,7 +449,7 @@ def replay(
 
                 head = Hotline(service).ledger_head()
             store.close()
-    console.print(str(outcome))
+    console.print(str(outcome), markup=False, highlight=False)
     if head is not None:
         console.print(f"ledger head {head['seq']}:{head['hash']}")
     for p in outputs:
