@@ -85,3 +85,13 @@ def test_serve_refuses_an_unreadable_dss_key(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["serve", "--dss-public-keys", f"{bad}"], env=env(tmp_path))
     assert result.exit_code == 2
     assert "DECONFLICTION_DSS_PUBLIC_KEYS" in result.output
+
+
+def test_serve_checks_the_metrics_token_and_stream_limit_as_the_variables(tmp_path: Path) -> None:
+    for args, name in ((["--metrics-token", "guessable"], "DECONFLICTION_METRICS_TOKEN"),
+                       (["--max-streams", "0"], "DECONFLICTION_MAX_STREAMS")):
+        result = CliRunner().invoke(app, ["serve", *args], env=env(tmp_path))
+        assert result.exit_code == 2 and name in result.output, result.output
+    short = {**env(tmp_path), "DECONFLICTION_METRICS_TOKEN": "guessable"}
+    result = CliRunner().invoke(app, ["serve"], env=short)
+    assert result.exit_code == 2 and "DECONFLICTION_METRICS_TOKEN" in result.output
