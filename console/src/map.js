@@ -1,0 +1,86 @@
+// The map: OpenLayers, no tiles. Land and borders come from the Natural Earth extract bundled
+// with the page; every other layer is a function from /v1 data to features (layers.js).
+
+import Map from 'ol/Map.js';
+import View from 'ol/View.js';
+import GeoJSON from 'ol/format/GeoJSON.js';
+import VectorLayer from 'ol/layer/Vector.js';
+import WebGLPointsLayer from 'ol/layer/WebGLPoints.js';
+import VectorSource from 'ol/source/Vector.js';
+import { Fill, Stroke, Style, Text } from 'ol/style.js';
+import { fromLonLat } from 'ol/proj.js';
+import { defaults as defaultControls, ScaleLine } from 'ol/control.js';
+import borders from '../../src/deconfliction/sim/data/levant-10m.geojson';
+import * as L from './layers.js';
+
+export const ATTRIBUTION = borders.attribution;
+
+/** Whether this browser can draw the WebGL points layer; `?nowebgl` forces the canvas path. */
+export function webglAvailable() {
+  if (new URLSearchParams(window.location.search).has('nowebgl')) return false;
+  try {
+    const c = document.createElement('canvas');
+    return Boolean(c.getContext('webgl2') || c.getContext('webgl'));
+  } catch {
+    return false;
+  }
+}
+
+function landStyle(feature) {
+  return new Style({
+    fill: new Fill({ color: '#1d2731' }),
+    stroke: new Stroke({ color: '#6b7d8e', width: 1 }),
+    text: new Text({
+      text: feature.get('name').toUpperCase(),
+      font: '600 11px system-ui, sans-serif',
+      fill: new Fill({ color: '#4f6072' }),
+      overflow: false,
+    }),
+  });
+}
+
+export function createMap(target) {
+  const land = new VectorLayer({
+    source: new VectorSource({
+      features: new GeoJSON().readFeatures(borders, { featureProjection: 'EPSG:3857' }),
+      attributions: ATTRIBUTION,
+    }),
+    style: landStyle,
+    declutter: 'land',
+    properties: { name: 'land' },
+  });
+  const sources = {
+    zones: new VectorSource(),
+    operations: new VectorSource(),
+    draft: new VectorSource(),
+    trails: new VectorSource({ useSpatialIndex: false }),
+    tracks: new VectorSource({ useSpatialIndex: false }),
+    labels: new VectorSource({ useSpatialIndex: false }),
+    conflicts: new VectorSource({ useSpatialIndex: false }),
+    findings: new VectorSource({ useSpatialIndex: false }),
+  };
+  const webgl = webglAvailable();
+  const layers = {
+    zones: new VectorLayer({ source: sources.zones, style: L.zoneStyle }),
+    operations: new VectorLayer({ source: sources.operations, style: L.operationStyle }),
+    draft: new VectorLayer({ source: sources.draft, style: L.draftStyle }),
+    trails: new VectorLayer({ source: sources.trails, style: L.trailStyle, updateWhileAnimating: false }),
+    conflicts: new VectorLayer({ source: sources.conflicts, style: L.conflictStyle }),
+    findings: new VectorLayer({ source: sources.findings, style: L.findingStyle }),
+    tracks: webgl
+      ? new WebGLPointsLayer({ source: sources.tracks, style: L.WEBGL_TRACK_STYLE, disableHitDetection: false })
+      : new VectorLayer({ source: sources.tracks, style: L.trackStyle }),
+    labels: new VectorLayer({ source: sources.labels, style: L.labelStyle, declutter: 'labels' }),
+  };
+  const scale = new ScaleLine({ units: 'nautical' });
+  const map = new Map({
+    target,
+    layers: [land, layers.zones, layers.operations, layers.trails, layers.conflicts,
+      layers.findings, layers.tracks, layers.labels, layers.draft],
+    view: new View({ center: fromLonLat([36.3, 34.2]), zoom: 7, minZoom: 5, maxZoom: 13 }),
+    controls: defaultControls({ attributionOptions: { collapsible: false } })
+      .extend([scale]),
+    keyboardEventTarget: target,
+  });
+  return { map, sources, layers, webgl, scale };
+}
