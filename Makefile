@@ -4,7 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench install clean conformance
+.PHONY: demo test lint bench install clean conformance web
+
+# The console: node packages from the committed lock file, bundled into the Python package
+# (src/deconfliction/web/static), so the service and a wheel serve it with no network.
+WEB := src/deconfliction/web/static/.built
+WEB_SOURCES := $(wildcard console/src/*) console/index.html console/build.mjs \
+	src/deconfliction/sim/data/levant-10m.geojson
+NODE_STAMP := console/node_modules/.package-lock.json
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +23,28 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/deconfliction demo
+$(NODE_STAMP): console/package-lock.json
+	@command -v npm >/dev/null 2>&1 || bash scripts/node.sh
+	cd console && npm ci --no-audit --no-fund
+	touch $@
 
-test: $(STAMP)
+$(WEB): $(NODE_STAMP) $(WEB_SOURCES)
+	cd console && npm run --silent build
+	touch $@
+
+web: $(WEB)
+
+demo: $(STAMP) $(WEB)
+	$(BIN)/deconfliction demo $(DEMO_ARGS)
+
+test: $(STAMP) $(WEB)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@# PostgreSQL tests start their own server; installing it here keeps apt out of test timeouts.
 	@bash scripts/postgres.sh install || echo "no PostgreSQL: its tests skip (and fail under CI)"
+	@# The console's browser tests drive Debian's Chromium (never a downloaded browser).
+	@bash scripts/chromium.sh >/dev/null || echo "no Chromium: browser tests skip (and fail under CI)"
 	$(BIN)/pytest -q
 
 # InterUSS's DSS prober (its scd tests) against /dss/v1 on 127.0.0.1, in .venv-prober
@@ -38,4 +58,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/tactical.py
 
 clean:
-	rm -rf $(VENV) .venv-prober .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-prober .pytest_cache .mypy_cache .ruff_cache console/node_modules src/deconfliction/web/static

@@ -35,14 +35,14 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!res.ok) {
     const err = new ApiError(res.status, data);
-    if (res.status === 401 && !path.startsWith('/v1/session')) for (const fn of listeners) fn(err);
+    if (res.status === 401 && !path.startsWith('/session')) for (const fn of listeners) fn(err);
     throw err;
   }
   return data;
 }
 
 export const session = {
-  who: () => api('/v1/session'),
-  signIn: (token) => api('/v1/session', { method: 'POST', body: { token } }),
-  signOut: () => api('/v1/session', { method: 'DELETE' }),
+  who: () => api('/session'),
+  signIn: (token) => api('/session', { method: 'POST', body: { token } }),
+  signOut: () => api('/session', { method: 'DELETE' }),
 };

@@ -34,7 +34,16 @@ export class DetailPanel {
     dl.className = 'facts';
     this.body.append(h, dl);
     if (s.kind === 'track') this.track(h, dl, s);
-    else if (s.kind === 'conflict') this.conflict(h, dl, s);
+    else if (s.kind === 'conflict') {
+      this.conflict(h, dl, s);
+      for (const id of (s.also || []).filter((x) => x !== s.id)) {
+        const h2 = document.createElement('h2');
+        const dl2 = document.createElement('dl');
+        dl2.className = 'facts';
+        this.body.append(h2, dl2);
+        this.conflict(h2, dl2, { kind: 'conflict', id });
+      }
+    }
     else if (s.kind === 'operation') this.operation(h, dl, s);
     else if (s.kind === 'zone') this.zone(h, dl, s);
   }

@@ -278,7 +278,7 @@ export class Picture {
 // --- conflicts and findings -----------------------------------------------------------------
 export function conflictFeatures(conflicts, picture) {
   const lines = [];
-  const markers = [];
+  const byAircraft = new globalThis.Map(); // one marker per aircraft, listing its findings
   for (const c of conflicts) {
     if (c.kind === 'strategic') continue;
     const positions = (c.positions || []).map((p, k) => {
@@ -291,11 +291,18 @@ export function conflictFeatures(conflicts, picture) {
       f.setProperties({ layer: 'conflict', conflict: c });
       lines.push(f);
     } else if (positions.length >= 1) {
-      const f = new Feature({ geometry: new Point(positions[0]) });
-      f.setId(c.id);
-      f.setProperties({ layer: 'finding', conflict: c });
-      markers.push(f);
+      const name = (c.aircraft || [])[0] || c.id;
+      if (!byAircraft.has(name)) byAircraft.set(name, { at: positions[0], findings: [] });
+      byAircraft.get(name).findings.push(c);
     }
+  }
+  const markers = [];
+  for (const [name, { at, findings }] of byAircraft) {
+    findings.sort((a, b) => (SEVERITY[b.severity] || SEVERITY.advisory).rank - (SEVERITY[a.severity] || SEVERITY.advisory).rank);
+    const f = new Feature({ geometry: new Point(at) });
+    f.setId(`finding:${name}`);
+    f.setProperties({ layer: 'finding', conflict: findings[0], findings, aircraft: name });
+    markers.push(f);
   }
   return { lines, markers };
 }
@@ -324,22 +331,29 @@ const FINDING_SHAPE = {
 };
 
 export function findingStyle(feature) {
-  const c = feature.get('conflict');
+  const findings = feature.get('findings');
+  const c = findings[0];
   const sev = SEVERITY[c.severity] || SEVERITY.advisory;
   const look = FINDING_SHAPE[c.kind] || FINDING_SHAPE.unidentified;
   const stroke = new Stroke({ color: sev.color, width: 2.5 });
   const image = look.points
     ? new RegularShape({ points: look.points, radius: 16, angle: look.angle, stroke })
     : new CircleStyle({ radius: 16, stroke });
-  const where = c.zone ? ` · ${c.zone.name}` : '';
+  const lines = findings.map((x) => {
+    const s = SEVERITY[x.severity] || SEVERITY.advisory;
+    const w = (FINDING_SHAPE[x.kind] || FINDING_SHAPE.unidentified).word;
+    return `${s.word} · ${w}${x.zone ? ` · ${x.zone.name}` : ''}`;
+  });
   return new Style({
     image,
     text: new Text({
-      text: `${sev.word} · ${look.word}${where}\n${(c.aircraft || []).join(' ')}`,
+      text: `${feature.get('aircraft')}\n${lines.join('\n')}`,
       font: 'bold 11px system-ui, sans-serif',
+      textAlign: 'left',
+      offsetX: 20,
+      offsetY: 10,
       fill: new Fill({ color: sev.color }),
       stroke: new Stroke({ color: '#0b1622', width: 4 }),
-      offsetY: 28,
     }),
   });
 }

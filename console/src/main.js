@@ -236,7 +236,8 @@ function pick(pixel) {
 function select(feature) {
   const layer = feature.get('layer');
   if (layer === 'track') state.selected = { kind: 'track', key: feature.getId(), aircraft: feature.get('track').aircraft };
-  else if (layer === 'conflict' || layer === 'finding') state.selected = { kind: 'conflict', id: feature.get('conflict').id };
+  else if (layer === 'conflict') state.selected = { kind: 'conflict', id: feature.get('conflict').id };
+  else if (layer === 'finding') state.selected = { kind: 'conflict', id: feature.get('conflict').id, also: feature.get('findings').map((c) => c.id) };
   else if (layer === 'operation') state.selected = { kind: 'operation', id: feature.get('op').id };
   else if (layer === 'zone') state.selected = { kind: 'zone', id: feature.getId() };
   view.detail.show(state.selected, view.picture);
@@ -246,7 +247,8 @@ function select(feature) {
 export function selectConflict(id) {
   state.selected = { kind: 'conflict', id };
   view.detail.show(state.selected, view.picture);
-  const f = view.sources.conflicts.getFeatureById(id) || view.sources.findings.getFeatureById(id);
+  const f = view.sources.conflicts.getFeatureById(id)
+    || view.sources.findings.getFeatures().find((x) => x.get('findings').some((c) => c.id === id));
   if (f) view.map.getView().animate({ center: f.getGeometry().getClosestPoint(view.map.getView().getCenter()), duration: 300 });
   updateRef();
 }

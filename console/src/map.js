@@ -61,8 +61,8 @@ export function createMap(target) {
   };
   const webgl = webglAvailable();
   const layers = {
-    zones: new VectorLayer({ source: sources.zones, style: L.zoneStyle }),
-    operations: new VectorLayer({ source: sources.operations, style: L.operationStyle }),
+    zones: new VectorLayer({ source: sources.zones, style: L.zoneStyle, declutter: 'areas' }),
+    operations: new VectorLayer({ source: sources.operations, style: L.operationStyle, declutter: 'areas' }),
     draft: new VectorLayer({ source: sources.draft, style: L.draftStyle }),
     trails: new VectorLayer({ source: sources.trails, style: L.trailStyle, updateWhileAnimating: false }),
     conflicts: new VectorLayer({ source: sources.conflicts, style: L.conflictStyle }),
@@ -77,7 +77,7 @@ export function createMap(target) {
     target,
     layers: [land, layers.zones, layers.operations, layers.trails, layers.conflicts,
       layers.findings, layers.tracks, layers.labels, layers.draft],
-    view: new View({ center: fromLonLat([36.3, 34.2]), zoom: 7, minZoom: 5, maxZoom: 13 }),
+    view: new View({ center: fromLonLat([35.9, 34.3]), zoom: 8, minZoom: 5, maxZoom: 13 }),
     controls: defaultControls({ attributionOptions: { collapsible: false } })
       .extend([scale]),
     keyboardEventTarget: target,

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import numpy as np
 from fastapi import Depends, FastAPI
@@ -34,6 +35,8 @@ from deconfliction.usecases.f3548 import Dss
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.leader import EngineLock, Leadership
 from deconfliction.usecases.service import Service
+from deconfliction.web import routes as web_routes
+from deconfliction.web.session import Sessions
 
 __all__ = ["BodyLimit", "create_app", "json_depth"]
 
@@ -263,6 +266,7 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
                   dependencies=[Depends(deps.check_url)])
     app.state.service = service
     app.state.engine = engine
+    app.state.sessions = Sessions()
     problems.install(app)
     for module in (operations, zones, tracks, hotline, stream, ledger):
         app.include_router(module.router, responses=problems.RESPONSES)
@@ -270,6 +274,8 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     # ASTM F3548's DSS over the same store (its own JWTs, scopes and status codes).
     app.include_router(dss_router(Dss(service), Verifier(service.settings.dss_public_keys,
                                                           service.settings.dss_audience)))
+    app.include_router(web_routes.router, responses=problems.RESPONSES)
+    app.mount("/static", web_routes.static_files(), name="static")
     limits = service.settings.limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes,
                        max_depth=limits.max_json_depth)

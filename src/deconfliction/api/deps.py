@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deconfliction.core.errors import InvalidInput
 from deconfliction.usecases.service import Caller, Service
+from deconfliction.web.auth import caller_of
 
 __all__ = ["BEARER", "CallerDep", "ServiceDep", "check_url", "get_caller", "get_service"]
 
@@ -35,9 +36,11 @@ def get_caller(
     ``BEARER`` does not refuse (``auto_error=False``): a missing token, another scheme or an
     unknown token all reach ``authenticate``, which raises `Unauthenticated`, answered as a
     401 problem naming ``Authorization``.
+
+    The console's session cookie works too (`deconfliction.web.auth`); a bearer token wins.
     """
-    token = credentials.credentials if credentials is not None else None
-    return get_service(request).authenticate(token)
+    del credentials  # declared for the OpenAPI document; `caller_of` reads the header itself
+    return caller_of(request)
 
 
 def check_url(request: Request) -> None:

@@ -41,6 +41,13 @@ def conflicts(caller: CallerDep, request: Request,
     return {"conflicts": _engine(request).conflicts_for(caller, kind)}
 
 
+@router.get("/picture")
+def picture(caller: CallerDep, request: Request) -> dict[str, Any]:
+    """The live aircraft the caller may see (SPEC §1): its own in full, other parties' under
+    pseudonyms, inside its area of responsibility or near its own live aircraft."""
+    return _engine(request).picture_for(caller)
+
+
 @router.get("/identify")
 def identify(caller: CallerDep, request: Request,
              lon: Annotated[float, Query(ge=-180, le=180)],

@@ -20,8 +20,6 @@ from deconfliction.config.settings import Settings
 from deconfliction.core.errors import DeconflictionError
 
 if TYPE_CHECKING:
-    from deconfliction.core.model import Track
-    from deconfliction.usecases.engine import Engine
     from deconfliction.usecases.service import Service
 
 __all__ = ["app", "main", "open_service"]
@@ -250,91 +248,39 @@ def _seq_hash(text: str | None, option: str) -> tuple[int, str] | None:
 def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="Load the scene and stop.")] = False,
+    speed: Annotated[float, typer.Option(help="Time factor: scenario seconds per second.",
+                                         min=0.01, max=1000)] = 1.0,
+    duration: Annotated[float | None, typer.Option(
+        help="Stop after this many seconds (exit 0).", min=0)] = None,
+    aircraft: Annotated[int, typer.Option(
+        help="Background traffic: this many more aircraft, each inside its party's area.",
+        min=0, max=100_000)] = 0,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
+    scenario: Annotated[Path | None, typer.Option(
+        help="A YAML scenario file (default: the built-in Syria 2018 scenario).")] = None,
+    no_serve: Annotated[bool, typer.Option(
+        "--no-serve", help="Load the scenario's zones and first notices, print the tokens, "
+                           "and stop.")] = False,
 ) -> None:
-    """Load the demo scene (parties, zones, operations) into the database and serve it."""
-    from datetime import UTC, datetime
+    """Fly a scenario (default: Syria 2018) against the service and serve the console.
 
-    from deconfliction.core.units import FT_M
-    from deconfliction.sim.scenario import demo_scene
-    from deconfliction.usecases.service import Caller
+    Prints the console's address and each party's sign-in token, then a live panel of alerts
+    and progress. The simulator talks to the service over HTTP only.
+    """
+    from deconfliction.cli.demo import DemoOptions, run
+    from deconfliction.sim.scenario_file import ScenarioError, builtin, read
 
-    settings = _settings()
+    try:
+        chosen = read(scenario) if scenario is not None else builtin()
+    except (OSError, ScenarioError) as e:
+        err.print(f"[red]scenario:[/] {e}")
+        raise typer.Exit(2) from None
+    # The scenario's minimum notice, on the wall clock of this run.
+    settings = _settings(min_notice_s=chosen.min_notice_s / speed)
     service = open_service(settings)
-    scene = demo_scene(datetime.now(UTC))
-    console = Console()
-    with service.store.read() as tx:
-        known = set(tx.party_names())
-    tokens = {
-        p: service.issue_token(p) if p in known else service.add_party(p) for p in scene.parties
-    }
-    for p, area in scene.areas.items():
-        service.set_area(p, area)
-    for z in scene.zones:
-        zone, met = service.create_zone(
-            Caller(z.owner), name=z.name, kind=z.kind, volumes=z.volumes, applies_to=z.applies_to
-        )
-        console.print(
-            f"zone [bold]{zone.name}[/] ({zone.kind.value}) by {zone.owner}: "
-            f"meets {len(met)} operation(s)"
-        )
-    for o in scene.operations:
-        op, overlaps = service.create_operation(Caller(o.party), o.volumes, details=o.details)
-        flags = ", ".join(op.flags) or "none"
-        console.print(
-            f"operation {op.id[:8]} by {o.party}: flags {flags}; {len(overlaps)} conflict(s)"
-        )
-        for c in overlaps:
-            console.print(
-                f"  - with {c.kind} {c.id[:8]} of {c.party}: "
-                f"{c.lower_m:.0f}-{c.upper_m:.0f} m "
-                f"(FL{c.lower_m / FT_M / 100:.0f}-FL{c.upper_m / FT_M / 100:.0f}), "
-                f"{c.start:%H:%M}-{c.end:%H:%M}Z"
-            )
-    url = f"http://{host}:{port}"
-    console.print(f"\nDatabase: {settings.database_url}")
-    for p, t in tokens.items():
-        console.print(f"token {p}: {t}")
-    first = next(iter(tokens.values()))
-    console.print(f"\nTry: curl -H 'Authorization: Bearer {first}' {url}/v1/operations")
-    console.print(f"API documentation: {url}/docs  (OpenAPI: {url}/openapi.json)")
-    if no_serve:
-        return
-    import uvicorn
-
-    from deconfliction.api.app import create_app
-
-    app_ = create_app(service)
-    _feed_demo_traffic(app_.state.engine, console)
-    console.print(f"Serving on {url}, with simulated traffic every second — Ctrl-C to stop.")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
-
-
-def _feed_demo_traffic(engine: Engine, console: Console) -> None:
-    """Report the demo's aircraft once a second from a daemon thread, as parties' feeds would."""
-    import threading
-    import time
-    from datetime import UTC, datetime
-
-    from deconfliction.sim.scenario import demo_traffic
-    from deconfliction.usecases.service import Caller
-
-    t0 = datetime.now(UTC)
-
-    def feed() -> None:
-        while True:
-            now = datetime.now(UTC)
-            by_party: dict[str, list[Track]] = {}
-            for track in demo_traffic(t0, now):
-                by_party.setdefault(track.party, []).append(track)
-            try:
-                for party, tracks in by_party.items():
-                    engine.ingest(Caller(party), tracks)
-            except DeconflictionError as e:
-                console.print(f"[red]demo traffic:[/] {e}")
-            time.sleep(1.0)
-
-    threading.Thread(target=feed, name="demo-traffic", daemon=True).start()
+    options = DemoOptions(host=host, port=port, speed=speed, duration_s=duration,
+                          aircraft=aircraft, open_browser=not no_open, serve=not no_serve)
+    run(service, chosen, options, Console())
 
 
 @app.command()

@@ -383,12 +383,12 @@ def load(text: str, *, source: str = "scenario") -> Scenario:
                                                              f"{where}.depart"),
                                  op, bool(a.get("repeat", False))))
     events = []
-    for k, e in enumerate(_list(doc, "events")):
+    for k, ev in enumerate(_list(doc, "events")):
         where = f"events[{k}]"
-        kinds = [key for key in ("message", "ack", "no_ack") if isinstance(e, dict) and key in e]
-        if len(kinds) != 1 or not isinstance(e[kinds[0]], dict):
+        kinds = [key for key in ("message", "ack", "no_ack") if isinstance(ev, dict) and key in ev]
+        if len(kinds) != 1 or not isinstance(ev[kinds[0]], dict):
             raise ScenarioError("at, and one of message, ack, no_ack", where)
-        body = dict(e[kinds[0]])
+        body = dict(ev[kinds[0]])
         for key in ("from", "to", "party"):
             if key in body:
                 party(body[key], f"{where}.{kinds[0]}.{key}")
@@ -396,7 +396,7 @@ def load(text: str, *, source: str = "scenario") -> Scenario:
             if ref not in op_ids:
                 raise ScenarioError("an operation id of this scenario",
                                     f"{where}.{kinds[0]}.refs[{n}]")
-        events.append(Event(_seconds(e.get("at"), f"{where}.at"), kinds[0], body))
+        events.append(Event(_seconds(ev.get("at"), f"{where}.at"), kinds[0], body))
     background = {}
     for code, area in (doc.get("background") or {}).items():
         background[party(code, f"background.{code}")] = _area(area, f"background.{code}", known)

@@ -159,6 +159,8 @@ class Simulator:
                 v["end"] = (self.t0 + timedelta(seconds=spec.end_s)).isoformat()
             self._call(z.owner, "POST", "/v1/zones", body)
             self._say(f"{z.owner} declared zone {z.name} ({z.kind})")
+        # The scenario's clock starts now: set-up time must not eat into the first notices.
+        self.t0 = self.clock()
 
     # --- the run --------------------------------------------------------------------------------
     def step(self, now: datetime | None = None) -> int:

@@ -713,6 +713,36 @@ class Engine:
         out = [_view(r, caller.party, self.secret) for r in rows if caller.party in r["parties"]]
         return sorted(out, key=lambda c: (c["kind"], c["id"]))
 
+    # --- the picture ------------------------------------------------------------------------
+    def picture_for(self, caller: Caller, now: datetime | None = None) -> dict[str, Any]:
+        """The live tracks ``caller`` may see: its own in full, others' under pseudonyms where
+        SPEC §1 lets it see them (`_sees`, the rule every path applies). Reports older than
+        the staleness limit are left out."""
+        now = now or self.service.clock()
+        now_s = codec.to_epoch(now)
+        tr = self._track_arrays()
+        fresh = np.flatnonzero((now_s - tr.t) <= self.service.settings.stale_s)
+        mine = np.array([tr.party[k] == caller.party for k in fresh.tolist()], dtype=np.bool_)
+        sees = self._sees(caller.party, mine, now_s - tr.t[fresh], tr.lon[fresh],
+                          tr.lat[fresh], tr.alt_m[fresh])
+        shown = fresh[mine | sees]
+        out = []
+        for k in sorted(shown.tolist(),
+                        key=lambda k: (tr.party[k], tr.aircraft[k])):
+            is_own = tr.party[k] == caller.party
+            row: dict[str, Any] = {
+                "aircraft": tr.aircraft[k] if is_own
+                else pseudonym(tr.party[k], tr.aircraft[k], self.secret),
+                "party": tr.party[k], "own": is_own,
+                "t": codec.rfc3339(codec.from_epoch(float(tr.t[k]))),
+                "lon": float(tr.lon[k]), "lat": float(tr.lat[k]), "alt_m": float(tr.alt_m[k]),
+                "gs_mps": float(tr.gs_mps[k]), "track_deg": float(tr.track_deg[k]),
+                "vs_mps": float(tr.vs_mps[k])}
+            if is_own:
+                row["operation"] = tr.operation[k]
+            out.append(row)
+        return {"at": codec.rfc3339(now), "tracks": out}
+
     # --- identify --------------------------------------------------------------------------
     def identify(self, caller: Caller, lon: float, lat: float, alt_m: float, t: datetime,
                  *, radius_m: float = 5_000.0, height_m: float = 600.0) -> dict[str, Any]:

@@ -189,6 +189,23 @@ def _alert_json(row: Any, ladder: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     }
 
 
+def _peer_acks(body: Mapping[str, Any] | None, acker: str
+               ) -> list[tuple[str, dict[str, Any]]]:
+    """Who else is told of an acknowledgement, and what: the other parties of the conflict
+    (by its shared id) or of the notice (by operation id) the alert was about. They already
+    know that conflict or notice; the acknowledging party's alert itself stays its own."""
+    if not body:
+        return []
+    if isinstance(body.get("id"), str) and isinstance(body.get("parties"), list):
+        return [(p, {"conflict": body["id"]}) for p in body["parties"] if p != acker]
+    if isinstance(body.get("operation"), str):
+        peers = {body.get("party")} | {c.get("party") for c in body.get("conflicts", [])
+                                       if isinstance(c, Mapping)}
+        return [(p, {"operation": body["operation"]}) for p in sorted(peers, key=str)
+                if isinstance(p, str) and p != acker]
+    return []
+
+
 def _message_json(row: Any) -> dict[str, Any]:
     return {
         "seq": row.seq,
@@ -328,6 +345,11 @@ class Hotline:
                 }
                 tx.insert_event(row.party, "ack", body, codec.to_epoch(now))
                 self.service.record(tx, now, caller.party, ledger.EntryKind.ALERT_ACKED, body)
+                for peer, shared in _peer_acks(row.body, caller.party):
+                    tx.insert_event(peer, "peer.ack", {**shared, "kind": row.kind,
+                                                       "party": caller.party,
+                                                       "acked_at": codec.rfc3339(now)},
+                                    codec.to_epoch(now))
             return _alert_json(sql.alert(tx, alert_id), _ladder(tx, caller.party))
 
     def sweep(self, now: datetime, *, limit: int = 500) -> int:

@@ -1,0 +1,1 @@
+"""The duty officer's console: the static page and the browser's session."""
