@@ -93,7 +93,8 @@ export class NoticeForm {
     if (this.draw) this.map.removeInteraction(this.draw);
     this.source.clear();
     const type = document.querySelector('input[name=shape]:checked').value;
-    this.draw = new Draw({ source: this.source, type });
+    // stopClick: the clicks that draw must not also zoom the map (double-click zoom).
+    this.draw = new Draw({ source: this.source, type, stopClick: true });
     this.draw.on('drawend', (e) => {
       this.map.removeInteraction(this.draw);
       this.draw = null;

@@ -66,8 +66,10 @@ def console() -> HTMLResponse:
     # browser from showing a cached console.
     return HTMLResponse(page.read_text(), headers={
         "Cache-Control": "no-store",
-        "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:; "
-                                   "style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+        # OpenLayers' WebGL layer draws from a worker made from a blob: URL.
+        "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+                                   "worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+                                   "connect-src 'self'; "
                                    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer"})

@@ -1,0 +1,98 @@
+"""``GET /v1/picture``: own aircraft in full; others' under pseudonyms, only inside the viewer's
+area of responsibility and near its own live aircraft (SPEC §1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from shapely.geometry import box
+
+from deconfliction.api.app import create_app
+from tests.conftest import free_port, make_service
+
+
+@pytest.fixture(scope="module")
+def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp: Path = tmp_path_factory.mktemp("picture")
+    svc = make_service(tmp)
+    tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
+    areas = {"IL": box(34.0, 31.0, 36.0, 34.0), "RU": box(35.0, 33.0, 39.0, 37.0)}
+    app = create_app(svc, background=False, areas=areas)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    clients = {p: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
+                               headers={"Authorization": f"Bearer {t}"})
+               for p, t in tokens.items()}
+    yield clients
+    for c in clients.values():
+        c.close()
+    server.should_exit = True
+    thread.join(timeout=10)
+    svc.store.close()
+
+
+def report(aircraft: str, lon: float, lat: float, alt: float, age_s: float = 0.0
+           ) -> dict[str, Any]:
+    t = datetime.now(UTC) - timedelta(seconds=age_s)
+    return {"aircraft": aircraft, "t": t.isoformat(), "lon": lon, "lat": lat, "alt_m": alt,
+            "gs_mps": 200.0, "track_deg": 90.0, "vs_mps": 0.0}
+
+
+def test_the_picture_follows_the_need_to_know_rule(picture_server: dict[str, Any]) -> None:
+    c = picture_server
+    # RU: one live aircraft at 35.5E 33.5N (inside both areas), one that went quiet 20 s ago
+    # far east, both at FL300.
+    assert c["RU"].post("/v1/tracks", json={"reports": [
+        report("SOKOL1", 35.5, 33.5, 9000.0), report("SOKOL2", 38.5, 36.5, 9000.0)]}
+    ).status_code == 202
+    assert c["IL"].post("/v1/tracks", json={"reports": [
+        report("SUFA11", 35.6, 33.55, 9500.0),     # 10 km from SOKOL1, in both areas
+        report("SUFA12", 35.6, 33.55, 13000.0),    # same spot, 4,000 m above: not near
+        report("SUFA13", 35.2, 32.0, 9000.0),      # in IL's area, 170 km from any RU
+        report("SUFA14", 38.6, 36.5, 9000.0),      # near SOKOL2 but outside IL's area
+    ]}).status_code == 202
+    ru = c["RU"].get("/v1/picture").json()
+    names = {t["aircraft"]: t for t in ru["tracks"]}
+    assert {"SOKOL1", "SOKOL2"} <= set(names)
+    assert names["SOKOL1"]["own"] is True and names["SOKOL1"]["gs_mps"] == 200.0
+    others = [t for t in ru["tracks"] if not t["own"]]
+    # Only SUFA11 is near a live RU aircraft inside RU's area; SUFA14 is near SOKOL2 and
+    # inside RU's area as well.
+    assert sorted(t["party"] for t in others) == ["IL", "IL"]
+    for t in others:
+        assert t["aircraft"].startswith("IL:") and "SUFA" not in t["aircraft"]
+        assert "operation" not in t
+    text = c["RU"].get("/v1/picture").text
+    assert "SUFA" not in text
+    il = c["IL"].get("/v1/picture").json()
+    il_names = {t["aircraft"] for t in il["tracks"]}
+    assert {"SUFA11", "SUFA12", "SUFA13", "SUFA14"} <= il_names
+    il_others = [t for t in il["tracks"] if not t["own"]]
+    # SOKOL1 is inside IL's area near SUFA11; SOKOL2 is near SUFA14, outside IL's area.
+    assert [t["party"] for t in il_others] == ["RU"]
+    assert abs(il_others[0]["lon"] - 35.5) < 1e-9
+    # UN has no area of responsibility and no aircraft: it sees nobody's.
+    assert c["UN"].get("/v1/picture").json()["tracks"] == []
+
+
+def test_an_own_aircraft_silent_for_30_s_shows_nothing_more(
+        picture_server: dict[str, Any]) -> None:
+    c = picture_server
+    assert c["UN"].post("/v1/tracks", json={"reports": [
+        report("UNHAS1", 35.55, 33.52, 9000.0, age_s=40.0)]}).status_code == 202
+    un = c["UN"].get("/v1/picture").json()["tracks"]
+    assert un == []  # its own report is stale, and it has no area
+    assert c["UN"].get("/v1/picture", headers={"Authorization": "Bearer x"}).status_code == 401
