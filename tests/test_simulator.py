@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import uvicorn
-from shapely.geometry import shape
 
 from deconfliction.api.app import create_app
+from deconfliction.core.responsibility import area_from_geojson
 from deconfliction.sim.scenario_file import builtin
 from deconfliction.sim.simulator import Simulator
 from tests.conftest import free_port, make_service
@@ -37,7 +37,7 @@ def test_the_syria_scenario_over_http(tmp_path: Path) -> None:
     scenario = builtin()
     svc = make_service(tmp_path, min_notice_s=scenario.min_notice_s / SPEED)
     tokens = {p.code: svc.add_party(p.code) for p in scenario.parties}
-    app = create_app(svc, areas={p.code: shape(p.area) for p in scenario.parties})
+    app = create_app(svc, areas={p.code: area_from_geojson(p.area) for p in scenario.parties})
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))

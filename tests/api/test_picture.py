@@ -1,5 +1,5 @@
 """``GET /v1/picture``: own aircraft in full; others' under pseudonyms, only inside the viewer's
-area of responsibility and near its own live aircraft (SPEC §1)."""
+area of responsibility or near its own live aircraft (SPEC §1, `core.visibility`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from shapely.geometry import box
 
 from deconfliction.api.app import create_app
+from deconfliction.core.responsibility import area_from_geojson
 from tests.conftest import free_port, make_service
 
 
@@ -24,7 +24,8 @@ def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     tmp: Path = tmp_path_factory.mktemp("picture")
     svc = make_service(tmp)
     tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
-    areas = {"IL": box(34.0, 31.0, 36.0, 34.0), "RU": box(35.0, 33.0, 39.0, 37.0)}
+    areas = {"IL": area_from_geojson(box(34.0, 31.0, 36.0, 34.0)),
+             "RU": area_from_geojson(box(35.0, 33.0, 39.0, 37.0))}
     app = create_app(svc, background=False, areas=areas)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -44,6 +45,10 @@ def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     svc.store.close()
 
 
+def box(w: float, s: float, e: float, n: float) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
 def report(aircraft: str, lon: float, lat: float, alt: float, age_s: float = 0.0
            ) -> dict[str, Any]:
     t = datetime.now(UTC) - timedelta(seconds=age_s)
@@ -59,31 +64,30 @@ def test_the_picture_follows_the_need_to_know_rule(picture_server: dict[str, Any
         report("SOKOL1", 35.5, 33.5, 9000.0), report("SOKOL2", 38.5, 36.5, 9000.0)]}
     ).status_code == 202
     assert c["IL"].post("/v1/tracks", json={"reports": [
-        report("SUFA11", 35.6, 33.55, 9500.0),     # 10 km from SOKOL1, in both areas
-        report("SUFA12", 35.6, 33.55, 13000.0),    # same spot, 4,000 m above: not near
-        report("SUFA13", 35.2, 32.0, 9000.0),      # in IL's area, 170 km from any RU
-        report("SUFA14", 38.6, 36.5, 9000.0),      # near SOKOL2 but outside IL's area
+        report("SUFA11", 35.6, 33.55, 9500.0),     # inside RU's area
+        report("SUFA13", 35.2, 32.0, 9000.0),      # outside it, 170 km from any RU aircraft
+        report("SUFA15", 34.99, 33.5, 9000.0),     # outside it, 47 km from SOKOL1
+        report("SUFA16", 34.99, 33.5, 13000.0),    # the same, 4,000 m above: not near
+        report("SUFA14", 38.6, 36.5, 9000.0),      # inside RU's area, 9 km from SOKOL2
     ]}).status_code == 202
     ru = c["RU"].get("/v1/picture").json()
     names = {t["aircraft"]: t for t in ru["tracks"]}
     assert {"SOKOL1", "SOKOL2"} <= set(names)
     assert names["SOKOL1"]["own"] is True and names["SOKOL1"]["gs_mps"] == 200.0
     others = [t for t in ru["tracks"] if not t["own"]]
-    # Only SUFA11 is near a live RU aircraft inside RU's area; SUFA14 is near SOKOL2 and
-    # inside RU's area as well.
-    assert sorted(t["party"] for t in others) == ["IL", "IL"]
+    assert sorted(round(t["lon"], 2) for t in others) == [34.99, 35.6, 38.6]
     for t in others:
+        assert t["party"] == "IL"
         assert t["aircraft"].startswith("IL:") and "SUFA" not in t["aircraft"]
         assert "operation" not in t
-    text = c["RU"].get("/v1/picture").text
-    assert "SUFA" not in text
+    assert [t["alt_m"] for t in others if round(t["lon"], 2) == 34.99] == [9000.0]
+    assert "SUFA" not in c["RU"].get("/v1/picture").text
     il = c["IL"].get("/v1/picture").json()
     il_names = {t["aircraft"] for t in il["tracks"]}
-    assert {"SUFA11", "SUFA12", "SUFA13", "SUFA14"} <= il_names
-    il_others = [t for t in il["tracks"] if not t["own"]]
-    # SOKOL1 is inside IL's area near SUFA11; SOKOL2 is near SUFA14, outside IL's area.
-    assert [t["party"] for t in il_others] == ["RU"]
-    assert abs(il_others[0]["lon"] - 35.5) < 1e-9
+    assert {"SUFA11", "SUFA13", "SUFA14", "SUFA15", "SUFA16"} <= il_names
+    # SOKOL1 is inside IL's area; SOKOL2 is outside it but near SUFA14.
+    il_others = sorted(round(t["lon"], 2) for t in il["tracks"] if not t["own"])
+    assert il_others == [35.5, 38.5]
     # UN has no area of responsibility and no aircraft: it sees nobody's.
     assert c["UN"].get("/v1/picture").json()["tracks"] == []
 
