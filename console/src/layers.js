@@ -186,16 +186,31 @@ export function trailStyle(feature) {
   return trailStyles.get(slot);
 }
 
-/** The live picture: features kept per aircraft and updated in place on every picture. */
+const R_MERC = 6378137;
+/** EPSG:3857 of lon/lat, written into ``out`` (no allocation: called 10,000 times a second). */
+function mercator(lon, lat, out) {
+  out[0] = (lon * Math.PI * R_MERC) / 180;
+  out[1] = Math.log(Math.tan(((90 + lat) * Math.PI) / 360)) * R_MERC;
+  return out;
+}
+
+/** The live picture: one feature per aircraft, kept in its source and moved in place on every
+ * picture (adding and removing 10,000 features a second costs ten times more than moving them),
+ * with a short trail and a label for the aircraft that matter. */
 export class Picture {
-  constructor(sources, { trailLength = 10, fullTrailsUpTo = 2000, labelsUpTo = 400 } = {}) {
+  constructor(sources, { trailLength = 10, fullTrailsUpTo = 2000, labelsUpTo = 400, ownLabelsUpTo = 300 } = {}) {
     this.sources = sources;
     this.me = null;
-    this.tracks = new globalThis.Map(); // key -> {track, feature, trail, trailFeature}
+    this.tracks = new globalThis.Map(); // key -> {track, feature, trail, trailFeature, labelled, trailed}
     this.trailLength = trailLength;
     this.fullTrailsUpTo = fullTrailsUpTo;
     this.labelsUpTo = labelsUpTo;
+    this.ownLabelsUpTo = ownLabelsUpTo;
     this.highlight = new Set(); // aircraft names in the caller's conflicts, and the selection
+    // WebGL points read each feature's coordinates and properties afresh when their source
+    // changes, so an aircraft nobody labels is moved in place and the source told once; the
+    // canvas layers (and labels) need each geometry's own change event.
+    this.inPlace = false;
   }
 
   key(t) { return `${t.party}/${t.aircraft}`; }
@@ -203,66 +218,92 @@ export class Picture {
   /** Replace the picture with ``tracks`` (one entry per aircraft as /v1/picture sends it). */
   apply(tracks) {
     const seen = new Set();
-    const features = [];
-    const labels = [];
-    const trails = [];
+    const added = [];
+    const labelAdd = [];
+    const labelDrop = [];
+    const trailAdd = [];
+    const trailDrop = [];
     const many = tracks.length > this.fullTrailsUpTo;
     const labelAll = tracks.length <= this.labelsUpTo;
-    this.sources.tracks.clear(true);
-    this.sources.labels.clear(true);
-    this.sources.trails.clear(true);
+    let own = 0;
+    for (const t of tracks) if (t.party === this.me) own += 1;
+    const labelOwn = own <= this.ownLabelsUpTo;
+    const xy = [0, 0];
+    let movedInPlace = false;
     for (const t of tracks) {
       const key = this.key(t);
       seen.add(key);
-      const xy = fromLonLat([t.lon, t.lat]);
+      mercator(t.lon, t.lat, xy);
       let held = this.tracks.get(key);
-      if (!held) {
-        const feature = new Feature({ geometry: new Point(xy) });
-        feature.setId(key);
-        held = { feature, trail: [], trailFeature: null };
-        this.tracks.set(key, held);
-      } else {
-        held.feature.getGeometry().setCoordinates(xy, 'XY');
-      }
-      held.track = t;
       const hl = this.highlight.has(t.aircraft) ? 1 : 0;
       const slot = partySlot(t.party, this.me);
-      const f = held.feature;
-      f.setProperties({ layer: 'track', track: t, hl, slot, rot: (t.track_deg * Math.PI) / 180 }, true);
-      features.push(f);
-      const important = hl || t.party === this.me;
-      if (labelAll || important) labels.push(f);
+      const props = { layer: 'track', track: t, hl, slot, rot: (t.track_deg * Math.PI) / 180 };
+      if (!held) {
+        const feature = new Feature({ geometry: new Point([xy[0], xy[1]]) });
+        feature.setId(key);
+        feature.setProperties(props, true);
+        held = { feature, trail: [], trailFeature: null, labelled: false, trailed: false };
+        this.tracks.set(key, held);
+        added.push(feature);
+      }
+      held.track = t;
+      const mine = t.party === this.me;
+      const label = labelAll || hl === 1 || (mine && labelOwn);
+      if (added[added.length - 1] !== held.feature) {
+        held.feature.setProperties(props, true);
+        const g = held.feature.getGeometry();
+        if (this.inPlace && !label && !held.labelled) {
+          const flat = g.getFlatCoordinates();
+          flat[0] = xy[0];
+          flat[1] = xy[1];
+          movedInPlace = true;
+        } else {
+          g.setCoordinates([xy[0], xy[1]]);
+        }
+      }
+      if (label !== held.labelled) (label ? labelAdd : labelDrop).push(held.feature);
+      held.labelled = label;
       const last = held.trail[held.trail.length - 1];
       if (!last || last[0] !== xy[0] || last[1] !== xy[1]) {
-        held.trail.push(xy);
+        held.trail.push([xy[0], xy[1]]);
         if (held.trail.length > this.trailLength) held.trail.shift();
       }
-      if ((!many || important) && held.trail.length > 1) {
-        if (!held.trailFeature) {
-          held.trailFeature = new Feature({ geometry: new LineString(held.trail) });
-        } else {
-          held.trailFeature.getGeometry().setCoordinates(held.trail);
-        }
+      const trail = (!many || hl === 1 || mine) && held.trail.length > 1;
+      if (trail) {
+        if (!held.trailFeature) held.trailFeature = new Feature({ geometry: new LineString(held.trail) });
         held.trailFeature.set('slot', slot, true);
-        trails.push(held.trailFeature);
+        if (held.trailed) held.trailFeature.getGeometry().setCoordinates(held.trail);
+        else {
+          held.trailFeature.getGeometry().setCoordinates(held.trail);
+          trailAdd.push(held.trailFeature);
+        }
+      } else if (held.trailed) {
+        trailDrop.push(held.trailFeature);
       }
+      held.trailed = trail;
     }
-    for (const key of [...this.tracks.keys()]) if (!seen.has(key)) this.tracks.delete(key);
-    this.sources.tracks.addFeatures(features);
-    this.sources.labels.addFeatures(labels);
-    this.sources.trails.addFeatures(trails);
+    for (const [key, held] of this.tracks) {
+      if (seen.has(key)) continue;
+      this.sources.tracks.removeFeature(held.feature);
+      if (held.labelled) labelDrop.push(held.feature);
+      if (held.trailed) trailDrop.push(held.trailFeature);
+      this.tracks.delete(key);
+    }
+    if (added.length) this.sources.tracks.addFeatures(added);
+    if (movedInPlace) this.sources.tracks.changed();
+    for (const f of labelDrop) this.sources.labels.removeFeature(f);
+    if (labelAdd.length) this.sources.labels.addFeatures(labelAdd);
+    for (const f of trailDrop) this.sources.trails.removeFeature(f);
+    if (trailAdd.length) this.sources.trails.addFeatures(trailAdd);
   }
 
   drop(aircraft) {
     for (const [key, held] of this.tracks) {
-      if (held.track.aircraft === aircraft) {
-        this.sources.tracks.removeFeature(held.feature);
-        if (this.sources.labels.hasFeature(held.feature)) this.sources.labels.removeFeature(held.feature);
-        if (held.trailFeature && this.sources.trails.hasFeature(held.trailFeature)) {
-          this.sources.trails.removeFeature(held.trailFeature);
-        }
-        this.tracks.delete(key);
-      }
+      if (held.track.aircraft !== aircraft) continue;
+      this.sources.tracks.removeFeature(held.feature);
+      if (held.labelled) this.sources.labels.removeFeature(held.feature);
+      if (held.trailed) this.sources.trails.removeFeature(held.trailFeature);
+      this.tracks.delete(key);
     }
   }
 
@@ -307,14 +348,26 @@ export function conflictFeatures(conflicts, picture) {
   return { lines, markers };
 }
 
+/** One line per own aircraft with a resolution: "SUFA31: R 10° to 022° · FL310 · 428 kt". */
+export function resolutionText(c) {
+  return Object.entries(c.resolutions || {}).map(([name, r]) => {
+    const parts = [];
+    if (r.track_deg !== null && r.track_deg !== undefined) parts.push(`${r.heading_deg > 0 ? 'R' : 'L'} ${Math.abs(r.heading_deg)}° to ${U.heading(r.track_deg)}`);
+    if (r.alt_m !== null && r.alt_m !== undefined) parts.push(U.altShort(r.alt_m));
+    if (r.gs_mps !== null && r.gs_mps !== undefined) parts.push(U.speedShort(r.gs_mps));
+    return `${name}: ${parts.length ? parts.join(' · ') : 'no resolution'}`;
+  });
+}
+
 export function conflictStyle(feature) {
   const c = feature.get('conflict');
   const sev = SEVERITY[c.severity] || SEVERITY.advisory;
   const t = c.t_in_s > 0 ? `LoS ${U.duration(c.t_in_s)}` : 'LOSS OF SEPARATION';
+  const resolve = resolutionText(c).map((x) => `\nresolve ${x}`).join('');
   return new Style({
     stroke: new Stroke({ color: sev.color, width: 3, lineDash: c.severity === 'advisory' ? [6, 6] : undefined }),
     text: new Text({
-      text: `${sev.word} · ${t}\nCPA ${U.distance(c.d_cpa_m)} / ${U.vertical(c.v_cpa_m)}`,
+      text: `${sev.word} · ${t}\nCPA ${U.distance(c.d_cpa_m)} / ${U.vertical(c.v_cpa_m)}${resolve}`,
       font: 'bold 12px system-ui, sans-serif',
       fill: new Fill({ color: sev.color }),
       stroke: new Stroke({ color: '#0b1622', width: 4 }),

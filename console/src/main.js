@@ -46,11 +46,12 @@ let stream = null;
 let timers = [];
 
 // --- sign-in ------------------------------------------------------------------------------
-function showSignIn(message = '') {
+function showSignIn(message = '', { error = false } = {}) {
   stop();
   $('console').hidden = true;
   $('signin').hidden = false;
   $('signin-error').textContent = message;
+  $('signin-error').className = error ? 'error' : 'info';
   $('token').value = '';
   $('token').focus();
 }
@@ -58,6 +59,7 @@ function showSignIn(message = '') {
 $('signin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   $('signin-error').textContent = '';
+  $('signin-error').className = 'error';
   try {
     const who = await session.signIn($('token').value.trim());
     $('token').value = '';
@@ -85,6 +87,7 @@ async function start(who) {
   if (!view) {
     view = createMap($('map'));
     view.picture = new L.Picture(view.sources);
+    view.picture.inPlace = view.webgl;
     view.detail = new DetailPanel($('detail'), $('detail-body'), { state, api, select });
     view.notice = new NoticeForm({ map: view.map, source: view.sources.draft, state, api,
       onCreated: refreshOperations });
@@ -95,6 +98,10 @@ async function start(who) {
   await Promise.all([refreshZones(), refreshOperations(), refreshConflicts(), refreshAlerts(),
     refreshMessages(), refreshHead()]);
   await refreshPicture();
+  // First useful paint: zones, operations and the first picture drawn (the page benchmark
+  // reads this mark).
+  view.map.once('rendercomplete', () => performance.mark('deconfliction:useful'));
+  view.map.render();
   stream = openStream({
     alert: (a) => { state.alerts.set(a.id, { ...state.alerts.get(a.id), ...a, open: true }); renderAlerts(); },
     ack: (a) => { const held = state.alerts.get(a.id); if (held) Object.assign(held, a, { open: false }); renderAlerts(); },

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.conftest import Demo, shot, wait_until
 
@@ -30,9 +31,13 @@ class Recorder:
             if "/v1/stream" in route.request.url:
                 route.continue_()
                 return
-            response = route.fetch()
-            self.bodies.append(response.text())
-            route.fulfill(response=response)
+            try:
+                response = route.fetch()
+                self.bodies.append(response.text())
+                route.fulfill(response=response)
+            except PlaywrightError:
+                # The page went away meanwhile (its context closed): nothing reached it.
+                return
 
         page.route("**/*", record)
         cdp = context.new_cdp_session(page)
@@ -103,6 +108,24 @@ def test_head_on_conflict_ack_and_need_to_know(browser: Any, demo: Demo) -> None
     shot(il, "4-il-acknowledged")
     shot(ru, "5-ru-sees-ack")
 
+    # A message about the conflict (the selected one is referred to), and its read receipt.
+    il.click("[data-tab=messages]")
+    il.locator("#peers button", has_text="RU").click()
+    assert il.is_checked("#message-ref")
+    il.fill("#message-text", "Turning right to 022 and climbing to FL310.")
+    il.click("#message-form button[type=submit]")
+    il.locator(".msg.out", has_text="Turning right").wait_for()
+    ru.click("[data-tab=messages]")
+    ru.locator("#peers button", has_text="IL").click()
+    received = ru.locator(".msg.in", has_text="Turning right")
+    received.wait_for(timeout=30_000)
+    assert "tactical-" in (received.locator(".msg-refs").text_content() or "")
+    il.locator(".msg.out", has_text="Turning right").locator(".receipt", has_text="read ").wait_for(
+        timeout=30_000)
+    shot(il, "5b-il-message-read")
+    il.click("[data-tab=alerts]")
+    il.locator("li.alert", has_text="tactical: SUFA31").first.locator("button.linklike").click()
+
     # People's units, and the metres toggle.
     assert "NM" in (il.text_content("#detail") or "")
     il.check("#metric")
@@ -165,6 +188,12 @@ def test_a_notice_drawn_in_the_form_creates_the_operation(browser: Any, demo: De
     assert abs(v["outline"]["center"][0] - 35.2) < 0.01
     assert 15_000 < v["outline"]["radius_m"] < 25_000
     assert abs(v["lower_m"] - 20_000 * 0.3048) < 1 and abs(v["upper_m"] - 26_000 * 0.3048) < 1
+
+    # The ledger head, with the way to verify an export.
+    page.click("[data-tab=ledger]")
+    page.wait_for_selector("#ledger-head dd")
+    assert "ledger verify" in (page.text_content("#ledger-hint") or "")
+    page.click("[data-tab=notice]")
 
     # A refused notice says why in words and stores nothing.
     before = len(httpx.get(f"{demo.url}/v1/operations", timeout=30, headers={

@@ -125,18 +125,20 @@ class Simulator:
         self._pending = list(scenario.events)
         self._to_notify = sorted(scenario.operations, key=lambda o: o.notify_at_s)
         self._stop = threading.Event()
+        self._started = False
 
     # --- HTTP ---------------------------------------------------------------------------------
     def _call(self, party: str, method: str, path: str, body: Any = None) -> Any:
         r = self.clients[party].request(method, path, json=body)
         if r.status_code >= 400:
             self.progress.errors += 1
-            self._say(f"[red]{party} {method} {path}: {r.status_code} {r.text[:200]}[/]")
+            self._say(f"REFUSED {party} {method} {path}: {r.status_code} {r.text[:200]}")
             r.raise_for_status()
         return r.json() if r.content else None
 
     def _say(self, text: str) -> None:
-        self.progress.log.append(f"{self.scenario_s():7.0f}s  {text}")
+        when = f"{self.scenario_s():7.0f}s" if self._started else "  set-up"
+        self.progress.log.append(f"{when}  {text}")
 
     def scenario_s(self, now: datetime | None = None) -> float:
         """Scenario seconds since the start."""
@@ -161,6 +163,7 @@ class Simulator:
             self._say(f"{z.owner} declared zone {z.name} ({z.kind})")
         # The scenario's clock starts now: set-up time must not eat into the first notices.
         self.t0 = self.clock()
+        self._started = True
 
     # --- the run --------------------------------------------------------------------------------
     def step(self, now: datetime | None = None) -> int:
@@ -212,7 +215,7 @@ class Simulator:
             return
         self.operations[o.id] = out["id"]
         self.progress.notified.append(o.id)
-        flags = f" [bold]{', '.join(out['flags'])}[/]" if out["flags"] else ""
+        flags = f" ({', '.join(out['flags']).upper()})" if out["flags"] else ""
         self._say(f"{o.party} notified {o.id}{flags}: {len(out['conflicts'])} strategic "
                   f"conflict(s)")
 
@@ -244,7 +247,7 @@ class Simulator:
             try:
                 self.step()
             except httpx.HTTPError as e:  # the service went away: say so, keep trying
-                self._say(f"[red]{e}[/]")
+                self._say(f"ERROR {e}")
             self._stop.wait(max(0.0, period_s - (time.monotonic() - started)))
 
     def stop(self) -> None:
