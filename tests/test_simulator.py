@@ -12,7 +12,7 @@ import httpx
 import uvicorn
 
 from deconfliction.api.app import create_app
-from deconfliction.core.responsibility import area_from_geojson
+from deconfliction.cli.demo import FastClock
 from deconfliction.sim.scenario_file import builtin
 from deconfliction.sim.simulator import Simulator
 from tests.conftest import free_port, make_service
@@ -35,9 +35,14 @@ def wait_for(what: str, check: Callable[[], Any], step: Callable[[], object],
 
 def test_the_syria_scenario_over_http(tmp_path: Path) -> None:
     scenario = builtin()
-    svc = make_service(tmp_path, min_notice_s=scenario.min_notice_s / SPEED)
+    # Fast time, as `demo --speed` runs it: the service and the simulator share one clock.
+    clock = FastClock(SPEED)
+    svc = make_service(tmp_path, min_notice_s=scenario.min_notice_s)
+    svc.clock = clock
     tokens = {p.code: svc.add_party(p.code) for p in scenario.parties}
-    app = create_app(svc, areas={p.code: area_from_geojson(p.area) for p in scenario.parties})
+    for p in scenario.parties:
+        svc.set_area(p.code, p.area)
+    app = create_app(svc)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))
@@ -46,7 +51,7 @@ def test_the_syria_scenario_over_http(tmp_path: Path) -> None:
     while not server.started:
         time.sleep(0.02)
     url = f"http://127.0.0.1:{port}"
-    sim = Simulator(scenario, url, tokens, speed=SPEED)
+    sim = Simulator(scenario, url, tokens, clock=clock)
     clients = {p: httpx.Client(base_url=url, timeout=30,
                                headers={"Authorization": f"Bearer {t}"})
                for p, t in tokens.items()}

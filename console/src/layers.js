@@ -404,7 +404,7 @@ export function findingStyle(feature) {
       font: 'bold 11px system-ui, sans-serif',
       textAlign: 'left',
       offsetX: 20,
-      offsetY: 10,
+      offsetY: 34,
       fill: new Fill({ color: sev.color }),
       stroke: new Stroke({ color: '#0b1622', width: 4 }),
     }),

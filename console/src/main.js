@@ -42,6 +42,23 @@ const state = {
 };
 
 let view = null; // {map, sources, layers, picture, ...} once signed in
+
+// The service's clock, as its answers tell it (`at` of each picture): times on the page are the
+// service's, whatever the browser's clock says, and a fast-time demo (--speed) runs faster.
+const clock = { first: null, server: Date.now(), wall: Date.now(), rate: 1 };
+export function serverNow() { return clock.server + (Date.now() - clock.wall) * clock.rate; }
+function observeClock(at) {
+  const server = Date.parse(at);
+  const wall = Date.now();
+  if (!Number.isFinite(server)) return;
+  if (clock.first === null) clock.first = { server, wall };
+  else if (wall - clock.first.wall > 2000) {
+    const rate = (server - clock.first.server) / (wall - clock.first.wall);
+    clock.rate = Math.abs(rate - 1) < 0.05 ? 1 : rate;
+  }
+  clock.server = server;
+  clock.wall = wall;
+}
 let stream = null;
 let timers = [];
 
@@ -90,7 +107,7 @@ async function start(who) {
     view.picture.inPlace = view.webgl;
     view.detail = new DetailPanel($('detail'), $('detail-body'), { state, api, select });
     view.notice = new NoticeForm({ map: view.map, source: view.sources.draft, state, api,
-      onCreated: refreshOperations });
+      onCreated: refreshOperations, now: serverNow });
     view.map.on('singleclick', (e) => pick(e.pixel));
     buildLayerSwitches();
   }
@@ -150,9 +167,10 @@ function stop() {
 }
 
 function tick() {
-  $('clock').textContent = U.utc(new Date());
+  const now = serverNow();
+  $('clock').textContent = U.utc(new Date(now));
   for (const node of document.querySelectorAll('[data-deadline]')) {
-    node.textContent = U.countdown(node.dataset.deadline);
+    node.textContent = U.countdown(node.dataset.deadline, now);
   }
 }
 
@@ -186,6 +204,7 @@ async function refreshPicture() {
   picturePending = true;
   try {
     const data = await api('/v1/picture');
+    observeClock(data.at);
     view.picture.apply(data.tracks);
     drawConflicts();
     view.detail.refresh();
@@ -323,7 +342,7 @@ function renderAlerts() {
         `raised ${U.utc(a.created_at)} · level ${a.level}${a.level_name ? ` (${a.level_name})` : ''}${a.top && !acked ? ' · TOP OF LADDER' : ''}`),
       acked
         ? el('div', { class: 'acked-by' }, `Acknowledged ${U.utc(a.acked_at)} by ${a.acked_by ? a.acked_by.party : state.me.party}`)
-        : el('div', { class: 'deadline' }, 'ack ', el('span', { 'data-deadline': a.deadline }, U.countdown(a.deadline)),
+        : el('div', { class: 'deadline' }, 'ack ', el('span', { 'data-deadline': a.deadline }, U.countdown(a.deadline, serverNow())),
           el('button', { type: 'button', class: 'ack', onclick: (e) => ack(a, e.target) }, 'Acknowledge')),
       ...peers.map((p) => el('div', { class: 'peer-ack' }, `${p.party} acknowledged this conflict at ${U.utc(p.acked_at)}`)));
   }));
@@ -436,12 +455,13 @@ for (const tab of document.querySelectorAll('[data-tab]')) {
       $(`tab-${t.dataset.tab}`).hidden = t !== tab;
     }
     if (tab.dataset.tab === 'messages') markRead();
+    if (tab.dataset.tab === 'notice') view.notice.defaults();
     if (tab.dataset.tab === 'ledger') refreshHead().catch(() => {});
   });
 }
 $('detail-close').addEventListener('click', () => { $('detail').hidden = true; state.selected = null; updateRef(); });
 
 // For the page-speed benchmark and tests: the live picture, as the page holds it.
-window.deconfliction = { state, get view() { return view; }, U, describe };
+window.deconfliction = { state, get view() { return view; }, U, describe, serverNow };
 
 session.who().then(start, () => showSignIn(''));

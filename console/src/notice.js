@@ -62,19 +62,27 @@ function ringsOfGeometry(g) {
 }
 
 export class NoticeForm {
-  constructor({ map, source, state, api, onCreated }) {
-    Object.assign(this, { map, source, state, api, onCreated });
+  constructor({ map, source, state, api, onCreated, now = Date.now }) {
+    Object.assign(this, { map, source, state, api, onCreated, now });
     this.outline = null;
     this.draw = null;
-    const now = new Date(Date.now() + 30 * 60e3);
-    $('start').value = isoMinute(now);
-    $('end').value = isoMinute(new Date(now.getTime() + 2 * 3600e3));
+    this.touched = false;
+    this.defaults();
+    for (const id of ['start', 'end']) $(id).addEventListener('input', () => { this.touched = true; });
     $('lower').value = '100';
     $('upper').value = '250';
     $('draw').addEventListener('click', () => this.startDrawing());
     $('clear-draft').addEventListener('click', () => this.clear());
     for (const id of ['lower', 'upper', 'start', 'end']) $(id).addEventListener('input', () => this.checkBefore());
     $('notice-form').addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
+  }
+
+  /** A window from 30 min to 2 h 30 min ahead on the service's clock, until the officer types. */
+  defaults() {
+    if (this.touched) return;
+    const start = new Date(this.now() + 30 * 60e3);
+    $('start').value = isoMinute(start);
+    $('end').value = isoMinute(new Date(start.getTime() + 2 * 3600e3));
   }
 
   units() {

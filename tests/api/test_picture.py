@@ -15,7 +15,6 @@ import pytest
 import uvicorn
 
 from deconfliction.api.app import create_app
-from deconfliction.core.responsibility import area_from_geojson
 from tests.conftest import free_port, make_service
 
 
@@ -24,9 +23,9 @@ def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     tmp: Path = tmp_path_factory.mktemp("picture")
     svc = make_service(tmp)
     tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
-    areas = {"IL": area_from_geojson(box(34.0, 31.0, 36.0, 34.0)),
-             "RU": area_from_geojson(box(35.0, 33.0, 39.0, 37.0))}
-    app = create_app(svc, background=False, areas=areas)
+    svc.set_area("IL", box(34.0, 31.0, 36.0, 34.0))
+    svc.set_area("RU", box(35.0, 33.0, 39.0, 37.0))
+    app = create_app(svc, background=False)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))

@@ -248,8 +248,9 @@ def _seq_hash(text: str | None, option: str) -> tuple[int, str] | None:
 def demo(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    speed: Annotated[float, typer.Option(help="Time factor: scenario seconds per second.",
-                                         min=0.01, max=1000)] = 1.0,
+    speed: Annotated[float, typer.Option(
+        help="Time factor: the service's clock and the scenario run this many seconds for "
+             "every wall second.", min=0.01, max=100)] = 1.0,
     duration: Annotated[float | None, typer.Option(
         help="Stop after this many seconds (exit 0).", min=0)] = None,
     aircraft: Annotated[int, typer.Option(
@@ -275,8 +276,8 @@ def demo(
     except (OSError, ScenarioError) as e:
         err.print(f"[red]scenario:[/] {e}")
         raise typer.Exit(2) from None
-    # The scenario's minimum notice, on the wall clock of this run.
-    settings = _settings(min_notice_s=chosen.min_notice_s / speed)
+    # The scenario's deployment: its minimum notice (in the run's own time, see --speed).
+    settings = _settings(min_notice_s=chosen.min_notice_s)
     service = open_service(settings)
     options = DemoOptions(host=host, port=port, speed=speed, duration_s=duration,
                           aircraft=aircraft, open_browser=not no_open, serve=not no_serve)

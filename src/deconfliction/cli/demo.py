@@ -8,10 +8,12 @@ terminal shows the scenario's clock, the traffic and each party's open alerts.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import webbrowser
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -37,6 +39,35 @@ class DemoOptions:
     aircraft: int = 0
     open_browser: bool = True
     serve: bool = True
+
+
+@dataclass
+class FastClock:
+    """The demo's clock: from ``start``, ``speed`` seconds for every wall second.
+
+    Service and simulator share it, so a fast-time run stays physically consistent: reports
+    move as far as their aircraft could in the time between them, and deadlines, notice and
+    windows keep their meaning (they simply come sooner on the wall clock)."""
+
+    speed: float = 1.0
+    start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _wall: float = field(default_factory=time.monotonic)
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=(time.monotonic() - self._wall) * self.speed)
+
+
+def _start_time(service: Service) -> datetime:
+    """Now, or the database's latest ledger time if that is later (a fast run before this one
+    left its clock ahead, and the ledger's times never go back)."""
+    now = datetime.now(UTC)
+    with service.store.read() as tx:
+        tip = tx.ledger_tip()
+        lines = list(tx.ledger_lines(tip[0] - 1, 1)) if tip is not None else []
+    if lines:
+        last = datetime.fromisoformat(json.loads(lines[0])["time"].replace("Z", "+00:00"))
+        return max(now, last)
+    return now
 
 
 def _tokens(service: Service, scenario: Scenario) -> dict[str, str]:
@@ -79,12 +110,12 @@ def _alerts_table(clients: dict[str, httpx.Client]) -> Table:
     return table
 
 
-def _panel(sim: Simulator, url: str, clients: dict[str, httpx.Client]) -> Panel:
+def _panel(sim: Simulator, url: str, clients: dict[str, httpx.Client], speed: float) -> Panel:
     p = sim.progress
     minutes, seconds = divmod(int(p.scenario_s), 60)
     head = Text.assemble(
         (f"{sim.scenario.name}", "bold"), f"   scenario time {minutes:02d}:{seconds:02d}",
-        f" (×{sim.speed:g})   aircraft reporting {p.aircraft}   reports sent {p.reports:,}",
+        f" (×{speed:g})   aircraft reporting {p.aircraft}   reports sent {p.reports:,}",
         f"   errors {p.errors}\nconsole {url}/   notified: {', '.join(p.notified) or '–'}")
     log = Text("\n".join(p.log) or "–")
     return Panel(Group(head, _alerts_table(clients), Panel(log, title="scenario")),
@@ -95,6 +126,8 @@ def run(service: Service, scenario: Scenario, options: DemoOptions, console: Con
     """Register the parties, serve, fly the scenario; return when done (or interrupted)."""
     from deconfliction.api.app import create_app
 
+    clock = FastClock(options.speed, _start_time(service))
+    service.clock = clock
     tokens = _tokens(service, scenario)
     for p in scenario.parties:  # the deployment's decision, as `party area` would record it
         service.set_area(p.code, p.area)
@@ -102,7 +135,7 @@ def run(service: Service, scenario: Scenario, options: DemoOptions, console: Con
     port = options.port if options.serve else 0
     server, thread, bound = _start_server(app, options.host, port)
     url = f"http://{options.host}:{bound}"
-    sim = Simulator(scenario, url, tokens, speed=options.speed, extra_aircraft=options.aircraft)
+    sim = Simulator(scenario, url, tokens, extra_aircraft=options.aircraft, clock=clock)
     clients = {p: httpx.Client(base_url=url, headers={"Authorization": f"Bearer {t}"},
                                timeout=10.0) for p, t in tokens.items()}
     try:
@@ -111,8 +144,9 @@ def run(service: Service, scenario: Scenario, options: DemoOptions, console: Con
         for line in sim.progress.log:
             console.print(line)
         console.print(f"\nDatabase: {service.settings.database_url}")
-        console.print(f"Minimum notice in this run: {service.settings.min_notice_s:g} s "
-                      f"(the scenario's {scenario.min_notice_s:g} s at ×{options.speed:g})")
+        if options.speed != 1:
+            console.print(f"Fast time: the service's clock and the scenario run ×{options.speed:g}"
+                          f" (its UTC is now {clock():%H:%M:%S}Z)")
         for p in scenario.parties:
             console.print(f"token {p.code}: {tokens[p.code]}   ({p.name})")
         console.print(f"\nConsole: [bold]{url}/[/]  — sign in with a token above")
@@ -125,11 +159,11 @@ def run(service: Service, scenario: Scenario, options: DemoOptions, console: Con
                                   name="demo-simulator", daemon=True)
         runner.start()
         end = None if options.duration_s is None else time.monotonic() + options.duration_s
-        with Live(_panel(sim, url, clients), console=console, refresh_per_second=2,
+        with Live(_panel(sim, url, clients, options.speed), console=console, refresh_per_second=2,
                   transient=False) as live:
             while runner.is_alive() and (end is None or time.monotonic() < end):
                 time.sleep(1.0)
-                live.update(_panel(sim, url, clients))
+                live.update(_panel(sim, url, clients, options.speed))
     except KeyboardInterrupt:
         console.print("stopping")
     finally:

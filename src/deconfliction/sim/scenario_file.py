@@ -43,6 +43,7 @@ FT_M = 0.3048
 KT_MPS = 1852.0 / 3600.0
 NM_M = 1852.0
 BUILTIN = "syria-2018.yaml"
+AREA_MARGIN_DEG = 0.01
 
 
 class ScenarioError(ValueError):
@@ -212,6 +213,9 @@ def _area(items: Any, where: str, known: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(items, list) or not items:
         raise ScenarioError("a list of country codes, boxes or polygons", where)
     union = unary_union([_area_part(x, f"{where}[{k}]", known) for k, x in enumerate(items)])
+    # An area takes in ~1 km beyond what it names: a zone that follows a border vertex for
+    # vertex must lie inside it however the union re-nodes the shared edges.
+    union = union.buffer(AREA_MARGIN_DEG, join_style="mitre").simplify(0.0005)
     if isinstance(union, Polygon):
         union = MultiPolygon([union])
     geom: dict[str, Any] = json.loads(json.dumps(mapping(union)))

@@ -3,8 +3,10 @@
 Each party is a client with its own bearer token, as a real command post would be: it sets its
 escalation ladder, declares its zones, notifies its operations when the scenario says, sends
 its messages, acknowledges what the scenario acknowledges, and reports its aircraft once a
-(wall) second. ``speed`` is the time factor: scenario time runs that many times faster than
-the wall clock; reports carry wall-clock times and the aircraft's true speeds.
+wall second. Scenario time is its ``clock``'s: a fast-time run (``deconfliction demo --speed``)
+gives the simulator and the service one clock that runs faster than the wall, so every report
+stays physically possible (the service refuses jumps no aircraft could fly) and every deadline,
+notice and window keeps its meaning.
 
 Nothing here reads the database or imports the service: what it can do, any party's software
 can do.
@@ -96,23 +98,20 @@ def background_aircraft(scenario: Scenario, n: int, *, seed: int = 0) -> list[Ai
     return out
 
 
-def _volume_json(v: VolumeSpec, t0: datetime, speed: float) -> dict[str, Any]:
+def _volume_json(v: VolumeSpec, t0: datetime) -> dict[str, Any]:
     return {"outline": v.outline, "lower_m": v.lower_m, "upper_m": v.upper_m,
-            "start": (t0 + timedelta(seconds=v.start_s / speed)).isoformat(),
-            "end": (t0 + timedelta(seconds=v.end_s / speed)).isoformat()}
+            "start": (t0 + timedelta(seconds=v.start_s)).isoformat(),
+            "end": (t0 + timedelta(seconds=v.end_s)).isoformat()}
 
 
 class Simulator:
     """Flies ``scenario`` against ``base_url`` with one client per party (``tokens``)."""
 
     def __init__(self, scenario: Scenario, base_url: str, tokens: dict[str, str], *,
-                 speed: float = 1.0, extra_aircraft: int = 0, seed: int = 0,
+                 extra_aircraft: int = 0, seed: int = 0,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  transport: httpx.BaseTransport | None = None) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be above zero")
         self.scenario = scenario
-        self.speed = speed
         self.clock = clock
         self.clients = {p: httpx.Client(base_url=base_url, transport=transport, timeout=30.0,
                                         headers={"Authorization": f"Bearer {t}"})
@@ -142,7 +141,7 @@ class Simulator:
 
     def scenario_s(self, now: datetime | None = None) -> float:
         """Scenario seconds since the start."""
-        return ((now or self.clock()) - self.t0).total_seconds() * self.speed
+        return ((now or self.clock()) - self.t0).total_seconds()
 
     # --- set-up -------------------------------------------------------------------------------
     def set_up(self) -> None:
@@ -152,13 +151,9 @@ class Simulator:
                 self._call(p.code, "PUT", "/v1/parties/me/ladder", {"levels": list(p.ladder)})
         for z in self.scenario.zones:
             body: dict[str, Any] = {"name": z.name, "kind": z.kind, "volumes": [
-                _volume_json(v, self.t0, self.speed) for v in z.volumes]}
+                _volume_json(v, self.clock()) for v in z.volumes]}
             if z.applies_to is not None:
                 body["applies_to"] = list(z.applies_to)
-            # Zones stand: their windows are wall-clock days whatever the speed.
-            for v, spec in zip(body["volumes"], z.volumes, strict=True):
-                v["start"] = (self.t0 + timedelta(seconds=spec.start_s)).isoformat()
-                v["end"] = (self.t0 + timedelta(seconds=spec.end_s)).isoformat()
             self._call(z.owner, "POST", "/v1/zones", body)
             self._say(f"{z.owner} declared zone {z.name} ({z.kind})")
         # The scenario's clock starts now: set-up time must not eat into the first notices.
@@ -207,7 +202,7 @@ class Simulator:
         return sent
 
     def _notify(self, o: Any) -> None:
-        body = {"volumes": [_volume_json(v, self.t0, self.speed) for v in o.volumes],
+        body = {"volumes": [_volume_json(v, self.t0) for v in o.volumes],
                 "details": o.details}
         try:
             out = self._call(o.party, "POST", "/v1/operations", body)
