@@ -92,3 +92,20 @@ def test_a_stream_nobody_reads_is_dropped_and_resumes(
                 if len(ids) + len(rest) == sent:
                     break
     assert ids + rest == sorted(set(ids + rest)) and len(ids + rest) == sent
+
+
+def test_a_stream_ends_when_its_token_is_revoked(
+    served: tuple[str, Service, dict[str, str], Any]
+) -> None:
+    address, svc, _, app = served
+    second = svc.issue_token("RU")
+    with httpx.stream("GET", f"http://{address}/v1/stream",
+                      headers={"Authorization": f"Bearer {second}"}, timeout=30) as r:
+        lines = r.iter_lines()
+        assert next(lines).startswith(": after")
+        svc.revoke_token("RU", second)
+        Hotline(svc).send(Caller("IL"), "RU", "after the revocation", [])  # wakes the stream
+        rest = list(lines)  # ends: the server closed the stream
+    assert "event: revoked" in rest
+    assert not any("after the revocation" in line for line in rest)
+    assert app.state.streams.count("RU") == 0

@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 import anyio.to_thread
@@ -51,7 +52,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from deconfliction.api.deps import CallerDep, ServiceDep
 from deconfliction.api.schemas import SEQ_MAX
-from deconfliction.core.errors import InvalidInput, OverLimit
+from deconfliction.core.errors import InvalidInput, OverLimit, Unauthenticated
 from deconfliction.store import notify
 from deconfliction.usecases.hotline import Event, Hotline
 from deconfliction.usecases.service import Caller
@@ -257,6 +258,11 @@ async def streaming(app: FastAPI) -> AsyncIterator[None]:
                 await task
 
 
+def _token(request: Request) -> str:
+    """The request's bearer token (it authenticated already: the header is well-formed)."""
+    return request.headers.get("authorization", "").partition(" ")[2].strip()
+
+
 def format_event(e: Event) -> str:
     """One SSE event: ``id``, ``event`` and single-line JSON ``data``."""
     data = json.dumps(e.body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -264,13 +270,28 @@ def format_event(e: Event) -> str:
 
 
 async def _events(
-    hotline: Hotline, caller: Caller, after: int, sub: Subscription | None
+    hotline: Hotline, caller: Caller, after: int, sub: Subscription | None,
+    still: Callable[[], object]
 ) -> AsyncIterator[str]:
     poll_s = max(0.01, hotline.service.settings.stream_poll_s)
     yield f": after {after}\nretry: 1000\n\n"
     last = after
+
+    def read(after: int) -> tuple[list[Event], int] | None:
+        # The token is checked again at each read: a stream of a party that was removed, or
+        # of a token that was revoked, ends at its next read instead of going on for hours.
+        try:
+            still()
+        except Unauthenticated:
+            return None
+        return hotline.events(caller, after)
+
     while sub is None or not sub.closed:
-        found, scanned = await anyio.to_thread.run_sync(hotline.events, caller, last)
+        page = await anyio.to_thread.run_sync(read, last)
+        if page is None:
+            yield "event: revoked\ndata: {}\n\n"
+            return
+        found, scanned = page
         if found:
             yield "".join(format_event(e) for e in found)
         if scanned != last:
@@ -363,7 +384,8 @@ def stream(
         else:
             start = hotline.stream_start()
         return _StreamResponse(
-            _events(hotline, caller, start, sub),
+            _events(hotline, caller, start, sub,
+                    functools.partial(service.authenticate, _token(request))),
             sub,
             service.settings.stream_send_timeout_s,
             media_type="text/event-stream",
