@@ -282,17 +282,18 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> None:
             s.proc.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 s.proc.wait(20)
-    warm = [r for r in rows if r["t_s"] >= args.warmup]
-    growth = []
-    for i in range(2):
-        series = [r["rss_mb"][i] for r in warm if r["rss_mb"][i] == r["rss_mb"][i]]
-        # The killed process restarted: its memory is compared from its new warm-up on.
-        if killed is servers[i] and kill_at is not None:
-            after = [r["rss_mb"][i] for r in warm
-                     if r["t_s"] >= (kill_at - t0) + args.warmup]
-            series = after or series
-        if series:
-            growth.append(round(100 * (max(series) - series[0]) / series[0], 1))
+    # Memory after warm-up, before the kill and again after it (a follower that takes the
+    # engine over grows once as it loads it: a step, not a leak, so each role counts apart).
+    cut = (kill_at - t0) if kill_at is not None else args.seconds
+    growth: dict[str, list[float | None]] = {}
+    for name, lo, hi in (("before_kill", args.warmup, cut),
+                         ("after_kill", cut + args.warmup, args.seconds + 1)):
+        growth[name] = []
+        for i in range(2):
+            series = [r["rss_mb"][i] for r in rows
+                      if lo <= r["t_s"] < hi and r["rss_mb"][i] == r["rss_mb"][i]]
+            growth[name].append(round(100 * (max(series) - series[0]) / series[0], 1)
+                                if series else None)
     back = [got[k] - kill_at for k in got if kill_at is not None and sent[k] >= kill_at]
     lat = [got[k] - sent[k] for k in got]
     print(json.dumps({
@@ -300,6 +301,7 @@ async def run(args: argparse.Namespace, tmp: Path, url: str) -> None:
         "probes": len(sent), "alerted": len(got), "alert_p50_ms": pct(lat, 0.5),
         "alert_p99_ms": pct(lat, 0.99),
         "memory_growth_after_warmup_pct": growth,
+        "killed_process": None if killed is None else servers.index(killed),
         "first_alert_after_kill_s": round(min(back), 2) if back else None,
         "new_leader_after_kill_s": took.get("leader_s"),
         "killed_process_answering_again_s": took.get("restarted_s"),

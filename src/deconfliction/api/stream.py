@@ -243,7 +243,9 @@ async def streaming(app: FastAPI) -> AsyncIterator[None]:
     stop_listening = service.store.on_events(streams.notify)
     stop = threading.Event()
     if not service.store.is_sqlite:
+        engine = getattr(app.state, "engine", None)
         threading.Thread(target=notify.listen_events, args=(service.store.url, ring, stop),
+                         kwargs={"tracks": None if engine is None else engine.wake.set},
                          name="events-listener", daemon=True).start()
     try:
         yield

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from deconfliction.core.units import FloatArray
 from deconfliction.store import schema as s
-from deconfliction.store.tx import Tx
+from deconfliction.store.tx import TRACKS_CHANNEL, Tx
 
 __all__ = [
     "Batch",
@@ -58,6 +58,8 @@ def append_batch(tx: Tx, party: str, aircraft: Sequence[str], operation: Sequenc
     tx.run(_APPEND, {"party": party, "received_at": received_at,
                      "aircraft": json.dumps(list(aircraft)), "operation": ops,
                      "num": np.ascontiguousarray(num, dtype="<f8").tobytes()})
+    if not tx.store.is_sqlite:
+        tx.run(f"NOTIFY {TRACKS_CHANNEL}")
 
 
 def batches_since(tx: Tx, seq: int, received_after: float) -> list[Batch]:

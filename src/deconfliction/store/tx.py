@@ -33,10 +33,13 @@ from deconfliction.store import schema as s
 if TYPE_CHECKING:
     from deconfliction.store.database import Store
 
-__all__ = ["EVENTS_CHANNEL", "Box", "Tx", "hash_token"]
+__all__ = ["EVENTS_CHANNEL", "TRACKS_CHANNEL", "Box", "Tx", "hash_token"]
 
 EVENTS_CHANNEL = "deconfliction_events"
 """PostgreSQL: the channel a committed transaction that wrote stream events notifies."""
+TRACKS_CHANNEL = "deconfliction_tracks"
+"""PostgreSQL: the channel a committed transaction that stored track reports notifies (the
+engine's leader ticks at once rather than at the end of its period)."""
 
 Box = tuple[float, float, float, float]
 """min_lon, min_lat, max_lon, max_lat."""

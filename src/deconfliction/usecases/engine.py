@@ -21,41 +21,33 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-import pyproj
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.core import (
     airspace,
     codec,
     geometry,
-    latest,
     resolution,
     tactical,
     visibility,
 )
 from deconfliction.core.alerting import Alerting
-from deconfliction.core.errors import Forbidden, InvalidInput, NotFound, OverLimit
+from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.core.latest import Columns, LatestTracks
 from deconfliction.core.model import Operation, OperationState, Severity, Zone
 from deconfliction.core.motion import advance
 from deconfliction.store import Tx
 from deconfliction.store import tracks as track_store
+from deconfliction.usecases import intake
 from deconfliction.usecases.service import Caller, Service
 
 __all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", "pseudonym"]
 
-FUTURE_SKEW_S = 5.0
-"""A report may be this far ahead of the server clock (clock error), no more."""
 RESOLVE_PER_PARTY = 16
 """Aircraft of one party a tick computes resolutions for; the rest wait for the next ticks."""
-MAX_GS_MPS = 1_200.0
-"""Fastest ground speed a report may give (Mach 3.5 at altitude), m/s."""
-POSITION_ERROR_M = 2_000.0
-"""How far two reports' positions may disagree beyond the distance flown between them, m."""
-_GEOD = pyproj.Geod(ellps="WGS84")
 
 
 def naming_secret(key: Ed25519PrivateKey) -> bytes:
@@ -76,29 +68,6 @@ def pseudonym(party: str, aircraft: str, secret: bytes) -> str:
     server's secret: an unkeyed hash of a guessable callsign could be reversed by trying them.
     """
     return f"{party}:{_tag(secret, party, aircraft)[:10]}"
-
-
-class Report(Protocol):
-    """One track report as `Engine.ingest` reads it (a `Track`, or a request's item)."""
-
-    @property
-    def aircraft(self) -> str: ...
-    @property
-    def t(self) -> datetime: ...
-    @property
-    def lon(self) -> float: ...
-    @property
-    def lat(self) -> float: ...
-    @property
-    def alt_m(self) -> float: ...
-    @property
-    def gs_mps(self) -> float: ...
-    @property
-    def track_deg(self) -> float: ...
-    @property
-    def vs_mps(self) -> float: ...
-    @property
-    def operation(self) -> str | None: ...
 
 
 @dataclass
@@ -163,7 +132,7 @@ class Engine:
                                           lookahead_s=st.lookahead_s, minima=st.minima_map())
 
     # --- intake ----------------------------------------------------------------------------
-    def ingest(self, caller: Caller, reports: Sequence[Report]) -> int:
+    def ingest(self, caller: Caller, reports: Sequence[intake.Report]) -> int:
         """Store a batch of the caller's reports (whole or nothing); how many were stored.
 
         Refused whole, before anything is stored: a report that is not physically possible
@@ -174,15 +143,20 @@ class Engine:
         """
         return self.ingest_many([(caller, reports)])
 
-    def ingest_many(self, batches: Sequence[tuple[Caller, Sequence[Report]]]) -> int:
+    def ingest_many(self, batches: Sequence[tuple[Caller, Sequence[intake.Report]]]) -> int:
         """Store several parties' batches in one transaction, all or none (an offline replay
         feeds a tick's reports so), each checked as `ingest` checks it; how many were
         stored."""
         now_s = codec.to_epoch(self.service.clock())
         parts = []
         for caller, reports in batches:
-            aircraft, operation, num, linked = _columns(reports, now_s)
-            self._check_flood(caller.party, aircraft, num)
+            aircraft, operation, num, linked = intake.columns(reports, now_s)
+            st = self.service.settings
+            with self._tracks_lock:
+                intake.check(self._memory(), caller.party, aircraft, num,
+                             max_aircraft=st.max_aircraft, stale_s=st.stale_s)
+                intake.take_reports(self._buckets, caller.party, len(aircraft),
+                                    st.max_reports_per_s)
             parts.append((caller, aircraft, operation, num, linked))
         with self.service.store.write() as tx:
             for caller, aircraft, operation, num, linked in parts:
@@ -195,67 +169,6 @@ class Engine:
                 held.merge([caller.party] * len(aircraft), aircraft, operation, num)
         self.wake.set()
         return sum(len(p[1]) for p in parts)
-
-    def _check_flood(self, party: str, aircraft: list[str], num: np.ndarray) -> None:
-        """Refuse impossible jumps, and batches over the party's report rate or aircraft cap."""
-        st = self.service.settings
-        with self._tracks_lock:
-            held = self._memory()
-            # Each report against the aircraft's latest earlier one (in the batch or held);
-            # the distances are computed together, in one call (one call per report cost
-            # 10 ms a batch of 1,000).
-            last: dict[str, int] = {}
-            prev = np.full((len(aircraft), 3), np.nan)
-            for k, ac in enumerate(aircraft):
-                j = last.get(ac)
-                before = num[j, :3] if j is not None else held.get(party, ac)
-                if before is None:
-                    last[ac] = k
-                    continue
-                prev[k] = before
-                if num[k, 0] >= before[0]:
-                    last[ac] = k
-            dt = num[:, 0] - prev[:, 0]
-            check = np.flatnonzero(dt > 0)
-            if len(check):
-                _, _, d = _GEOD.inv(prev[check, 1], prev[check, 2], num[check, 1],
-                                    num[check, 2])
-                reach = MAX_GS_MPS * dt[check] + POSITION_ERROR_M
-                far = np.flatnonzero(np.asarray(d) > reach)
-                if len(far):
-                    f, k = int(far[0]), int(check[far[0]])
-                    raise InvalidInput(
-                        f"{d[f] / 1000:.1f} km from its report {dt[k]:.1f} s before; no "
-                        f"aircraft flies more than {reach[f] / 1000:.1f} km in that time",
-                        field=f"reports[{k}].lon")
-            mine = held.count(party)
-            new = sum(1 for ac in last if held.get(party, ac) is None)
-            if mine + new > st.max_aircraft:
-                raise OverLimit(
-                    f"the party would have {mine + new} live aircraft; the limit is "
-                    f"{st.max_aircraft} (an aircraft silent {st.stale_s:.0f} s is dropped)",
-                    field="DECONFLICTION_MAX_AIRCRAFT", limit=st.max_aircraft,
-                    retry_after_s=max(1, math.ceil(st.stale_s)))
-            self._take_reports(party, len(aircraft))
-
-    def _take_reports(self, party: str, n: int) -> None:
-        """Token bucket of the party's reports: ``max_reports_per_s`` refilled each second,
-        bursts of twice that (call with ``_tracks_lock``)."""
-        rate = self.service.settings.max_reports_per_s
-        burst = 2.0 * rate
-        if n > burst:
-            raise OverLimit(f"a batch may hold at most {burst:.0f} reports",
-                            field="DECONFLICTION_MAX_REPORTS_PER_S", limit=rate,
-                            retry_after_s=1)
-        now = time.monotonic()
-        tokens, at = self._buckets.get(party, (burst, now))
-        tokens = min(burst, tokens + (now - at) * rate)
-        if n > tokens:
-            raise OverLimit(
-                f"over {rate:.0f} reports/s for the party",
-                field="DECONFLICTION_MAX_REPORTS_PER_S", limit=rate,
-                retry_after_s=max(1, math.ceil((n - tokens) / rate)) if rate else 60)
-        self._buckets[party] = (tokens - n, now)
 
     @staticmethod
     def _check_links(tx: Any, caller: Caller, linked: dict[str, list[int]]) -> None:
@@ -771,11 +684,11 @@ class Engine:
             # Where each aircraft is at ``t`` by its last report; a report older than the
             # staleness limit (or newer than ``t``) says nothing about then.
             age = te - tracks.t
-            fresh = (age >= -FUTURE_SKEW_S) & (age <= self.service.settings.stale_s)
+            fresh = (age >= -intake.FUTURE_SKEW_S) & (age <= self.service.settings.stale_s)
             x_t, y_t, z_t = advance(tracks.lon, tracks.lat, tracks.alt_m, tracks.gs_mps,
                                     tracks.track_deg, tracks.vs_mps, np.clip(age, 0.0, None))
             n = len(tracks.aircraft)
-            _, _, d = _GEOD.inv(np.full(n, lon), np.full(n, lat), x_t, y_t)
+            _, _, d = intake.GEOD.inv(np.full(n, lon), np.full(n, lat), x_t, y_t)
             mine = np.array([p == caller.party for p in tracks.party], dtype=np.bool_)
             # Other parties' aircraft only where SPEC §1 lets the caller see them: the same
             # rule as everywhere else, and no count or flag of the ones it may not see.
@@ -806,29 +719,6 @@ class Engine:
                                   radius_m=st.view_radius_m, height_m=st.view_height_m,
                                   recent_s=st.view_recent_s)
 
-
-
-def _columns(reports: Sequence[Report], now_s: float
-             ) -> tuple[list[str], list[str | None], np.ndarray, dict[str, list[int]]]:
-    """A batch as columns (aircraft, operation, `latest.FIELDS` per report), and the reports
-    naming each operation; `InvalidInput` naming the first report that breaks a rule."""
-    num = np.empty((len(reports), len(latest.FIELDS)), dtype=np.float64)
-    linked: dict[str, list[int]] = {}
-    for k, r in enumerate(reports):
-        num[k] = (r.t.timestamp(), r.lon, r.lat, r.alt_m, r.gs_mps, r.track_deg, r.vs_mps)
-        if r.operation is not None:
-            linked.setdefault(r.operation, []).append(k)
-    # Each rule over the whole batch at once; the first report breaking it is named.
-    for bad, why, name in (
-            (num[:, 0] - now_s > FUTURE_SKEW_S, "report time is in the future", ".t"),
-            (~np.isfinite(num).all(axis=1), "not a finite number", ""),
-            (num[:, 4] > MAX_GS_MPS, f"no aircraft flies faster than {MAX_GS_MPS:.0f} m/s",
-             ".gs_mps")):
-        first = np.flatnonzero(bad)
-        if len(first):
-            raise InvalidInput(why, field=f"reports[{first[0]}]{name}")
-    num[:, 5] %= 360.0
-    return [r.aircraft for r in reports], [r.operation for r in reports], num, linked
 
 
 def _split(key: str) -> tuple[str, str]:
