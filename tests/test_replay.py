@@ -252,3 +252,28 @@ def test_fast_trajectory_reading_matches_row_by_row() -> None:
     assert a.aircraft == b.aircraft and a.callsign == b.callsign and a.columns == b.columns
     for f in ("time_s", "lon", "lat", "alt_m", "gs_mps", "track_deg", "vs_mps"):
         assert getattr(a, f).tolist() == getattr(b, f).tolist(), f
+
+
+def test_ack_after_answers_the_hotline_before_escalation(tmp_path: Path) -> None:
+    f = _head_on_reports(tmp_path / "tracks.jsonl", seconds=90)
+    url = f"sqlite:///{tmp_path / 'whatif.db'}"
+    db_env = {"DECONFLICTION_DATABASE_URL": url,
+              "DECONFLICTION_SERVER_KEY": str(tmp_path / "whatif.key")}
+    report = tmp_path / "report.html"
+    code, stdout, stderr = _replay(tmp_path, str(f), "--database-url", url, "--ack-after", "20",
+                                   "--report", str(report), "--quiet", environ=db_env)
+    assert code == 0, stdout + stderr
+    exported = CliRunner().invoke(app, ["ledger", "export"], env=db_env)
+    entries = [json.loads(line) for line in exported.stdout.splitlines()]
+    raised = [e for e in entries if e["kind"] == "alert.raised"]
+    acked = [e for e in entries if e["kind"] == "alert.acked"]
+    assert len(raised) >= 2 and len(acked) == len(raised)
+    assert not any(e["kind"] in ("alert.escalated", "alert.overdue") for e in entries)
+    # Acknowledged by the party the alert went to, 20 s after it was raised.
+    when = {e["body"]["id"]: datetime.fromisoformat(e["time"].replace("Z", "+00:00"))
+            for e in raised}
+    for a in acked:
+        assert a["actor"] in ("IL", "RU")
+        late = datetime.fromisoformat(a["time"].replace("Z", "+00:00")) - when[a["body"]["id"]]
+        assert timedelta(seconds=20) <= late <= timedelta(seconds=21)
+    assert "0 acknowledgements" not in report.read_text()

@@ -310,6 +310,9 @@ def replay(
     tick_s: Annotated[float, typer.Option(
         help="Seconds between ticks (a .daa file ticks at its own steps).")] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", help="Do not print each conflict.")] = False,
+    ack_after: Annotated[float | None, typer.Option(
+        "--ack-after", help="Each party acknowledges its alerts this many seconds after they "
+                            "are raised (default: nobody does, and they escalate).")] = None,
 ) -> None:
     """Replay recorded traffic through the whole mechanism, offline.
 
@@ -331,8 +334,8 @@ def replay(
     from deconfliction.usecases.report import render
     from deconfliction.usecases.service import Service
 
-    if not tick_s > 0:
-        err.print("[red]error:[/] --tick-s must be > 0")
+    if not tick_s > 0 or (ack_after is not None and not ack_after >= 0):
+        err.print("[red]error:[/] --tick-s must be > 0 and --ack-after >= 0")
         raise typer.Exit(2)
     settings = _settings(profile=profile)
     console = Console()
@@ -378,6 +381,7 @@ def replay(
 
                 outcome = replaying.run(
                     rec, service, clock, tick_s=tick_s, ownship=ownship, levels=out,
+                    ack_after_s=ack_after,
                     on_tick=on_tick, on_event=None if quiet else (
                         lambda line: console.print(line, markup=False, highlight=False)))
             if report is not None:

@@ -131,11 +131,15 @@ def _fmt(t: float) -> str:
 
 def run(rec: Recording, service: Service, clock: ReplayClock, *, tick_s: float = 1.0,
         ownship: str | None = None, levels: TextIO | None = None,
+        ack_after_s: float | None = None,
         on_tick: Callable[[int, int], None] | None = None,
         on_event: Callable[[str], None] | None = None) -> Outcome:
     """Replay ``rec`` through a fresh `Engine` over ``service`` (whose clock is ``clock``).
 
-    Parties of the recording are registered when the store does not know them yet.
+    Parties of the recording are registered when the store does not know them yet. With
+    ``ack_after_s``, each party's duty officer acknowledges every alert that many seconds after
+    it was raised (a what-if: had the hotline answered in 30 s...); without, nobody does and
+    alerts escalate up the ladders.
     ``levels`` receives the CSV rows; ``on_tick(done, total)`` reports progress and
     ``on_event`` gets one line per conflict that starts or ends.
     """
@@ -165,6 +169,7 @@ def run(rec: Recording, service: Service, clock: ReplayClock, *, tick_s: float =
     k = 0
     n = len(rec)
     previous: dict[tuple[str, str], int] = {}
+    watch: set[str] = set()
     for step, t in enumerate(ticks.tolist()):
         now = datetime.fromtimestamp(t + rec.epoch_s, UTC)
         clock.now = now
@@ -232,6 +237,9 @@ def run(rec: Recording, service: Service, clock: ReplayClock, *, tick_s: float =
                     levels.write(f"{stamp},{name(a)},{name(b)},{level}\n")
                 for a, b in sorted(previous.keys() - current.keys()):
                     levels.write(f"{stamp},{name(a)},{name(b)},0\n")
+        if ack_after_s is not None:
+            watch |= {k.partition("/")[0] for pair in current for k in pair}
+            watch = _acknowledge(hotline, watch, now, ack_after_s)
         previous = current
         out.ticks += 1
         if on_tick is not None:
@@ -242,6 +250,23 @@ def run(rec: Recording, service: Service, clock: ReplayClock, *, tick_s: float =
     out.seconds = time.perf_counter() - started
     out.cpu_s = time.process_time() - cpu
     return out
+
+
+def _acknowledge(hotline: Hotline, parties: set[str], now: datetime, after_s: float
+                 ) -> set[str]:
+    """Acknowledge, as each party's duty officer, its open alerts raised ``after_s`` ago or
+    more; the parties that still have open alerts."""
+    still = set()
+    for party in sorted(parties):
+        caller = Caller(party)
+        open_alerts, _ = hotline.alerts(caller, open_only=True)
+        for a in open_alerts:
+            raised = datetime.fromisoformat(str(a["created_at"]).replace("Z", "+00:00"))
+            if (now - raised).total_seconds() >= after_s:
+                hotline.ack(caller, a["id"])
+            else:
+                still.add(party)
+    return still
 
 
 def _clock_text(t: float, epoch_s: float) -> str:
