@@ -60,6 +60,16 @@ class LatestTracks:
         """How many aircraft of ``party`` are held."""
         return self._count.get(party, 0)
 
+    def positions(self, party: str, aircraft: Sequence[str]) -> FloatArray:
+        """The held t, lon, lat of each of ``party``'s ``aircraft`` (NaN where none is held):
+        one dictionary lookup each, one gather."""
+        rows = np.fromiter((self._row.get((party, a), -1) for a in aircraft), dtype=np.intp,
+                           count=len(aircraft))
+        out = np.full((len(aircraft), 3), np.nan)
+        have = rows >= 0
+        out[have] = self._num[rows[have], :3]
+        return out
+
     def get(self, party: str, aircraft: str) -> FloatArray | None:
         """The held report's t, lon, lat (a copy), or None."""
         row = self._row.get((party, aircraft))

@@ -83,20 +83,23 @@ def check(held: LatestTracks, party: str, aircraft: list[str], num: np.ndarray, 
           max_aircraft: int, stale_s: float) -> None:
     """Refuse impossible jumps, and a batch that would give ``party`` more live aircraft than
     ``max_aircraft`` (call with the engine's tracks lock)."""
-    # Each report against the aircraft's latest earlier one (in the batch or held); the
-    # distances are computed together, in one call (one call per report cost 10 ms a batch
-    # of 1,000).
-    last: dict[str, int] = {}
-    prev = np.full((len(aircraft), 3), np.nan)
-    for k, ac in enumerate(aircraft):
-        j = last.get(ac)
-        before = num[j, :3] if j is not None else held.get(party, ac)
-        if before is None:
-            last[ac] = k
-            continue
-        prev[k] = before
-        if num[k, 0] >= before[0]:
-            last[ac] = k
+    # Each report against the aircraft's latest earlier one (held, or in the batch when it
+    # reports twice); the distances are computed together, in one call (one call per report
+    # cost 10 ms a batch of 1,000).
+    prev = held.positions(party, aircraft)
+    unheld = np.isnan(prev[:, 0])
+    distinct = set(aircraft)
+    if len(distinct) < len(aircraft):
+        last: dict[str, int] = {}
+        for k, ac in enumerate(aircraft):
+            j = last.get(ac)
+            if j is not None:
+                prev[k] = num[j, :3]
+            if np.isnan(prev[k, 0]) or num[k, 0] >= prev[k, 0]:
+                last[ac] = k
+        new = len({ac for ac, u in zip(aircraft, unheld.tolist(), strict=True) if u})
+    else:
+        new = int(np.count_nonzero(unheld))
     dt = num[:, 0] - prev[:, 0]
     later = np.flatnonzero(dt > 0)
     if len(later):
@@ -110,7 +113,6 @@ def check(held: LatestTracks, party: str, aircraft: list[str], num: np.ndarray, 
                 f"aircraft flies more than {reach[f] / 1000:.1f} km in that time",
                 field=f"reports[{k}].lon")
     mine = held.count(party)
-    new = sum(1 for ac in last if held.get(party, ac) is None)
     if mine + new > max_aircraft:
         raise OverLimit(
             f"the party would have {mine + new} live aircraft; the limit is "
