@@ -146,3 +146,32 @@ def test_ticks_closer_than_half_a_second_do_not_step_the_filter() -> None:
     assert al.detect(keys, party, states, 2.0).level.tolist() == [3]
     held = al.detect(keys, party, states, 2.3)
     assert held.level.tolist() == [3] and held.found.t_in[0] < 25.0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_do365_candidates_miss_no_pair_of_all_pairs(seed: int) -> None:
+    """The pruning cylinder holds every violation: on a crowded random scene the first
+    tick's levels (first sight: the raw levels) equal those of every pair solved directly."""
+    from deconfliction.core import do365
+
+    rng = np.random.default_rng(seed)
+    n = 120
+    lon = 35.0 + rng.uniform(0, 0.25, n)
+    lat = 33.0 + rng.uniform(0, 0.2, n)
+    alt = rng.uniform(3000, 3600, n)
+    gs = rng.uniform(20, 260, n)
+    trk = rng.uniform(0, 360, n)
+    vs = rng.choice([0.0, 1.0], n) * rng.uniform(-15, 15, n)
+    party = np.array([f"P{k % 3}" for k in range(n)], dtype=object)
+    keys = [f"{party[k]}/A{k}" for k in range(n)]
+    states = (lon, lat, alt, gs, trk, vs)
+    pic = Alerting("do365").detect(keys, party, states, 0.0)
+    got = {(int(i), int(j)): int(v) for i, j, v in zip(pic.found.i, pic.found.j, pic.level,
+                                                        strict=True)}
+    iu, ju = np.triu_indices(n, 1)
+    other = party[iu] != party[ju]
+    iu, ju = iu[other], ju[other]
+    raw = do365.raw_levels(do365.intervals(*do365.relative_pairs(states, iu, ju)),
+                           np.zeros((3, iu.size), dtype=bool))
+    want = {(int(i), int(j)): int(v) for i, j, v in zip(iu, ju, raw, strict=True) if v > 0}
+    assert got == want and len(want) > 10

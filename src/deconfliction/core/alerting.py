@@ -192,7 +192,10 @@ class Alerting:
         vmax = float(np.abs(gs[ok]).max()) if ok.any() else 0.0
         dthr = max(lv.detector.dthr_m for lv in p.levels)
         tthr = max(lv.detector.tthr_s for lv in p.levels)
-        zthr = max(lv.detector.zthr_m for lv in p.levels)
+        # TCOA widens the vertical test to |vz| TCOA (0 in DO-365B, kept general).
+        vsmax = float(np.abs(vs[np.isfinite(vs)]).max()) if np.isfinite(vs).any() else 0.0
+        zthr = max(max(lv.detector.zthr_m, 2.0 * vsmax * lv.detector.tcoa_s)
+                   for lv in p.levels)
         # The cylinder that holds every violation (see the module docstring), with room for
         # rounding; strict inequalities in `tactical.detect` against <= here.
         reach = (dthr + tthr * 2.0 * vmax) * (1.0 + 1e-9) + 1.0
