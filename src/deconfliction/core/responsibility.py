@@ -74,8 +74,9 @@ def area_from_geojson(obj: Any, *, field: str = "area") -> Area:
     Raises
     ------
     InvalidGeometry
-        Not one of the accepted GeoJSON types, no polygon at all, or a polygon that
-        `check_outline` refuses (named by its path, e.g. ``area.coordinates[1]``).
+        Not one of the accepted GeoJSON types, no polygon at all, a ring that is not closed,
+        or a polygon that `check_outline` refuses (named by its path, e.g.
+        ``area.coordinates[1]``).
 
     Examples
     --------
@@ -83,6 +84,11 @@ def area_from_geojson(obj: Any, *, field: str = "area") -> Area:
     ...                        "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]})
     >>> len(a), a[0].exterior[0]
     (1, (0.0, 0.0))
+    >>> area_from_geojson({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1]]]})
+    Traceback (most recent call last):
+    ...
+    deconfliction.core.errors.InvalidGeometry: area.coordinates[0]: the ring is not closed: \
+its last position must repeat its first (RFC 7946, 3.1.6)
     >>> area_from_geojson({"type": "Point", "coordinates": [0, 0]})
     Traceback (most recent call last):
     ...
@@ -101,8 +107,17 @@ Feature or FeatureCollection
             rings = [tuple((float(p[0]), float(p[1])) for p in r) for r in coords]
         except (TypeError, ValueError, IndexError):
             raise InvalidGeometry("a position is two numbers [lon, lat]", field=path) from None
-        poly = check_outline(Polygon(rings[0], tuple(rings[1:])), field=path,
-                             limits=AREA_LIMITS)
+        for r, ring in enumerate(rings):
+            # RFC 7946 3.1.6, as for operations and zones (`geometry.check_rings_closed`).
+            if len(ring) < 2 or ring[0] != ring[-1]:
+                raise InvalidGeometry("the ring is not closed: its last position must repeat "
+                                      "its first (RFC 7946, 3.1.6)", field=f"{path}[{r}]")
+        try:
+            poly = check_outline(Polygon(rings[0], tuple(rings[1:])), field="", limits=AREA_LIMITS)
+        except InvalidGeometry as e:
+            # check_outline names ``.coordinates[r]...`` below its field: here that is ``path``.
+            inner = (e.field or "").removeprefix(".coordinates")
+            raise InvalidGeometry(e.detail, field=path + inner) from None
         assert isinstance(poly, Polygon)
         out.append(poly)
     return tuple(out)
