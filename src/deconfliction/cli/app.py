@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ import typer
 from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 
+from deconfliction.cli.ledger import ledger_app
 from deconfliction.config.settings import Settings
 from deconfliction.core.errors import DeconflictionError
 
@@ -30,21 +30,34 @@ app = typer.Typer(
     add_completion=False,
 )
 party_app = typer.Typer(help="Parties and their tokens.", no_args_is_help=True)
-ledger_app = typer.Typer(help="Export and verify the signed ledger.", no_args_is_help=True)
 app.add_typer(party_app, name="party")
 app.add_typer(ledger_app, name="ledger")
 err = Console(stderr=True)
 
 
-def open_service(settings: Settings) -> Service:
-    """Store (migrated) + server key + service, as every command needs them."""
+def open_service(settings: Settings, *, check_key: bool = True) -> Service:
+    """Store (migrated) + server key + service, as every command needs them.
+
+    The key must be the one that signed the ledger's newest checkpoint (`Log.check_key`): a
+    lost or replaced key is refused, and taken only by ``ledger rotate-key``.
+    """
     from deconfliction.config import keys
     from deconfliction.store import Store
     from deconfliction.usecases.service import Service
+    from deconfliction.usecases.tlog import KeyMismatch, Log
 
     store = Store(settings.database_url)
     store.migrate()
-    return Service(store, settings, keys.load_or_create(keys.key_path(settings)))
+    service = Service(store, settings, keys.load_or_create(keys.key_path(settings)))
+    if check_key:
+        try:
+            Log(service).check_key()
+        except KeyMismatch as e:
+            err.print(f"[red]refused:[/] {e.detail}")
+            store.close()
+            raise typer.Exit(2) from None
+        Log(service).ensure_checkpoint()
+    return service
 
 
 def _settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -181,67 +194,6 @@ def party_area(
         err.print(f"[red]error:[/] {file}: {e}")
         raise typer.Exit(1) from None
     print(f"party {name}: area of responsibility set ({len(area)} polygon(s))")
-
-
-@ledger_app.command("export")
-def ledger_export(
-    after: Annotated[int, typer.Option(help="Only entries after this seq.")] = 0,
-) -> None:
-    """Write the ledger as JSON Lines to stdout."""
-    service = open_service(_settings())
-    # Bytes, not text: the export must be the exact UTF-8 lines whatever the locale says.
-    out = sys.stdout.buffer
-    for line in service.ledger_lines(after):
-        out.write((line + "\n").encode())
-    out.flush()
-
-
-@ledger_app.command("verify")
-def ledger_verify(
-    file: Path,
-    server_key: Annotated[Path, typer.Option("--server-key", help="Server public key (PEM).")],
-    party_key: Annotated[
-        list[str] | None,
-        typer.Option("--party-key", help="PARTY=PEMFILE, to check parties' own signatures."),
-    ] = None,
-    head: Annotated[
-        str | None,
-        typer.Option(help="SEQ:HASH of a head kept earlier (GET /v1/ledger/head): the export "
-                     "must hold it, so a cut tail or a rewritten history fails."),
-    ] = None,
-    start: Annotated[
-        str | None,
-        typer.Option(help="SEQ:HASH of the entry just before the file's first line, to verify "
-                     "an export made with --after SEQ."),
-    ] = None,
-) -> None:
-    """Verify an exported ledger alone: exit 0 and OK, or exit 1 naming the first bad entry."""
-    from deconfliction.core import ledger
-
-    try:
-        key = ledger.load_public_key_pem(server_key.read_bytes())
-        parties = {}
-        for spec in party_key or []:
-            name, _, path = spec.partition("=")
-            parties[name] = ledger.load_public_key_pem(Path(path).read_bytes())
-        data = file.read_bytes()
-        kept, first = _seq_hash(head, "--head"), _seq_hash(start, "--start")
-    except (OSError, ValueError, DeconflictionError) as e:
-        print(f"FAIL: cannot read input: {e}")
-        raise typer.Exit(1) from None
-    verdict = ledger.verify_export(data, key, party_keys=parties, head=kept, start=first)
-    print(str(verdict))
-    raise typer.Exit(0 if verdict.ok else 1)
-
-
-def _seq_hash(text: str | None, option: str) -> tuple[int, str] | None:
-    if text is None:
-        return None
-    seq, _, digest = text.partition(":")
-    hex_ok = len(digest) == 64 and not digest.strip("0123456789abcdef")
-    if not (seq.isascii() and seq.isdigit() and hex_ok):
-        raise ValueError(f"{option} is SEQ:HASH (the hash as 64 lowercase hex digits)")
-    return int(seq), digest
 
 
 @app.command()

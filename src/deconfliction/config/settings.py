@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from deconfliction.core import tactical, visibility
+from deconfliction.core import note, tactical, tlog, visibility
 from deconfliction.core.errors import InvalidInput
 from deconfliction.core.limits import LIMIT_NAMES, Limits
 
@@ -31,6 +31,8 @@ class Settings:
     dss_public_keys: tuple[str, ...] = ()
     dss_audience: tuple[str, ...] = ("localhost", "127.0.0.1")
     server_key_path: str | None = None
+    log_origin: str = tlog.DEFAULT_ORIGIN
+    """The ledger's checkpoint origin and log key name (``DECONFLICTION_LOG_ORIGIN``)."""
     limits: Limits = field(default_factory=Limits)
     ack_loss_s: float = 60.0
     ack_warning_s: float = 60.0
@@ -111,6 +113,7 @@ class Settings:
             dss_public_keys=names("DSS_PUBLIC_KEYS", s.dss_public_keys),
             dss_audience=names("DSS_AUDIENCE", s.dss_audience),
             server_key_path=env.get("DECONFLICTION_SERVER_KEY", s.server_key_path),
+            log_origin=_origin(env.get("DECONFLICTION_LOG_ORIGIN", s.log_origin)),
             ack_loss_s=num("ACK_LOSS_S", s.ack_loss_s),
             ack_warning_s=num("ACK_WARNING_S", s.ack_warning_s),
             ack_caution_s=num("ACK_CAUTION_S", s.ack_caution_s),
@@ -263,3 +266,9 @@ def _profiles(raw: str | None, default: tuple[tuple[str, str, str], ...]
         a, _, b = str(pair).partition("/")
         out.append((a, b, profile))
     return tuple(out)
+
+
+def _origin(raw: str) -> str:
+    """``DECONFLICTION_LOG_ORIGIN``: also the log key's name, so no spaces and no ``+``."""
+    note.check_key_name(raw, "DECONFLICTION_LOG_ORIGIN")
+    return raw

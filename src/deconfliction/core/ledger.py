@@ -122,6 +122,7 @@ from typing import Any, Final, NoReturn
 from cryptography.exceptions import InvalidSignature as _BadCryptoSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from deconfliction.core import tlog
 from deconfliction.core.canonical import (
     MAX_SAFE_INTEGER,
     STRING_ENCODER,
@@ -255,6 +256,8 @@ class Fault(StrEnum):
     """The party's signature does not verify."""
     HEAD = "head"
     """The export stops before the expected head, or holds another entry there."""
+    CHECKPOINT = "checkpoint"
+    """A checkpoint or tree record is bad, or an entry no checkpoint covers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,10 +280,13 @@ class Verdict:
     detail: str | None = None
     party_checked: int = 0
     party_unchecked: int = 0
+    checkpoints: int = 0
 
     def __str__(self) -> str:
         if self.ok:
             text = f"OK {self.count} entries, head seq {self.last_seq} hash {self.last_hash}"
+            if self.checkpoints:
+                text += f"; {self.checkpoints} signed checkpoint(s) match the tree"
             if self.party_checked or self.party_unchecked:
                 text += (
                     f"; party signatures: {self.party_checked} verified, "
@@ -374,7 +380,8 @@ def _entry_texts(entry: LedgerEntry, body: str | None = None) -> tuple[bytes, by
         f',"private_digest":{private},"seq":{_seq_text(entry.seq)}'
     )
     end = f',"time":{enc(format_time(entry.time))}}}'
-    line = f'{start},"hash":{enc(entry.hash)}{middle},"signature":{enc(entry.signature)}{end}'
+    signature = "null" if entry.signature is None else enc(entry.signature)
+    line = f'{start},"hash":{enc(entry.hash)}{middle},"signature":{signature}{end}'
     try:
         return line.encode("utf-8"), (start + middle + end).encode("utf-8")
     except UnicodeEncodeError:
@@ -441,7 +448,11 @@ def entry_from_dict(obj: Mapping[str, Any]) -> LedgerEntry:
 
 def _parse_line(text: str) -> tuple[LedgerEntry, bytes]:
     """The entry on one line (without its newline) and the bytes its hash covers."""
-    obj = _loads(text)
+    return _parse_obj(_loads(text), text)
+
+
+def _parse_obj(obj: Any, text: str) -> tuple[LedgerEntry, bytes]:
+    """The entry ``obj`` read from ``text``, and the bytes its hash covers."""
     if not isinstance(obj, dict):
         raise _Bad(Fault.JSON, "a line must hold one JSON object")
     entry = _entry_from_dict(obj)
@@ -478,7 +489,7 @@ def _entry_from_dict(obj: Mapping[str, Any]) -> LedgerEntry:
     for name in ("prev_hash", "hash"):
         _check_hex(obj[name], name, optional=False)
     _check_hex(obj["private_digest"], "private_digest", optional=True)
-    _check_signature(obj["signature"], "signature", optional=False)
+    _check_signature(obj["signature"], "signature", optional=True)
     _check_signature(obj["party_signature"], "party_signature", optional=True)
     return LedgerEntry(
         seq=seq,
@@ -517,7 +528,7 @@ def append(
     body: Mapping[str, Any],
     private_digest: str | None = None,
     party_signature: str | None = None,
-    key: Ed25519PrivateKey,
+    key: Ed25519PrivateKey | None = None,
 ) -> LedgerEntry:
     """The next entry after ``prev`` (None for the first), hashed and signed with ``key``.
 
@@ -540,7 +551,8 @@ def append(
         The party's base64 Ed25519 signature over its submission, already checked with
         `check_party_signature`, or None.
     key
-        The server's signing key.
+        The server's signing key to sign this entry alone, or None (``signature`` is null):
+        a log signs checkpoints over its tree instead (`deconfliction.core.tlog`).
 
     Returns
     -------
@@ -568,7 +580,7 @@ def append_line(
     body: Mapping[str, Any],
     private_digest: str | None = None,
     party_signature: str | None = None,
-    key: Ed25519PrivateKey,
+    key: Ed25519PrivateKey | None = None,
 ) -> tuple[LedgerEntry, str]:
     """`append`, and the entry's exported line (`to_json_line`) with it.
 
@@ -596,7 +608,7 @@ def _append(
     body: Mapping[str, Any],
     private_digest: str | None,
     party_signature: str | None,
-    key: Ed25519PrivateKey,
+    key: Ed25519PrivateKey | None,
 ) -> tuple[LedgerEntry, str]:
     if prev is None:
         seq, prev_hash = 1, GENESIS_HASH
@@ -636,10 +648,11 @@ def _append(
         party_signature=party_signature,
     )
     digest = hashlib.sha256(_entry_texts(entry, body_text)[1]).hexdigest()
-    signature = key.sign(SIGNATURE_CONTEXT + bytes.fromhex(digest))
-    entry = dataclasses.replace(
-        entry, hash=digest, signature=base64.b64encode(signature).decode("ascii")
+    signature = (
+        None if key is None
+        else base64.b64encode(key.sign(SIGNATURE_CONTEXT + bytes.fromhex(digest))).decode("ascii")
     )
+    entry = dataclasses.replace(entry, hash=digest, signature=signature)
     return entry, _entry_texts(entry, body_text)[0].decode("utf-8")
 
 
@@ -648,12 +661,13 @@ def _append(
 
 def verify(
     lines: Iterable[str | bytes],
-    server_key: Ed25519PublicKey,
+    server_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
     *,
     party_keys: Mapping[str, Ed25519PublicKey] | None = None,
     submissions: Mapping[int, Mapping[str, Any]] | None = None,
     start: tuple[int, str] | None = None,
     head: tuple[int, str] | None = None,
+    checkpoints: Sequence[str] = (),
 ) -> Verdict:
     """Check an exported ledger, line by line, and stop at the first bad entry.
 
@@ -664,26 +678,40 @@ def verify(
         or with ``newline=""``, gives them; universal newlines would hide a flipped ``\\r``).
         Prefer `verify_export` on the file's bytes.
     server_key
-        The server's Ed25519 public key.
+        The server's Ed25519 public key, or several (the keys before and after a rotation):
+        an entry's or a checkpoint's signature must verify with one of them.
     party_keys
         Party name -> public key, to check party signatures; None checks none.
     submissions
         seq -> the submission body a party signed, for entries whose body does not hold it.
     start
         ``(seq, hash)`` of the entry just before the first line, for an ``?after=seq`` slice;
-        default ``(0, GENESIS_HASH)``.
+        default ``(0, GENESIS_HASH)``, or what the slice's tree record says.
     head
         ``(seq, hash)`` of an entry the export must contain (or start from), for instance the
         head seen earlier: catches a truncated export or a rewritten history.
+    checkpoints
+        Signed checkpoint notes kept from elsewhere (a witness, a proof): the export's tree must
+        have each one's root at its size.
 
     Returns
     -------
     Verdict
-        ``ok`` True when every line verifies (an empty export does, without ``head``).
+        ``ok`` True when every line verifies (an empty export does, without ``head``). An entry
+        without a signature of its own must be followed by a checkpoint record that covers it
+        (`deconfliction.core.tlog`).
     """
+    keys = [server_key] if isinstance(server_key, Ed25519PublicKey) else list(server_key)
     seq, last_hash = start if start is not None else (0, GENESIS_HASH)
     last_time: datetime | None = None
     count = checked = unchecked = 0
+    number = 0
+    entry: LedgerEntry | None = None
+    try:
+        tree = tlog.TreeCheck(keys, checkpoints, start=seq)
+    except InvalidInput as exc:
+        return Verdict(False, 0, seq, last_hash, None, None, Fault.CHECKPOINT,
+                       f"the checkpoint given: {exc.detail}")
     head_seen = head is not None and head[0] == seq
     if head_seen and head is not None and head[1] != last_hash:
         return Verdict(
@@ -696,11 +724,16 @@ def verify(
             Fault.HEAD,
             "the start point is not the expected head",
         )
-    number = 0
     for number, raw in enumerate(lines, 1):
-        entry: LedgerEntry | None = None
+        entry = None
         try:
-            entry, hashed = _parse_raw(raw)
+            data, text = _line_bytes(raw)
+            obj = _loads(text)
+            if isinstance(obj, dict) and len(obj) == 1 and next(iter(obj)) in _RECORDS:
+                seq, last_hash = _record(tree, obj, text, seq, last_hash, count, start)
+                head_seen = head_seen or (head is not None and head == (seq, last_hash))
+                continue
+            entry, hashed = _parse_obj(obj, text)
             if entry.seq != seq + 1:
                 what = "repeats or goes back" if entry.seq <= seq else "skips"
                 raise _Bad(Fault.SEQ, f"seq {entry.seq} {what}: expected {seq + 1}")
@@ -711,7 +744,8 @@ def verify(
             recomputed = hashlib.sha256(hashed).hexdigest()
             if recomputed != entry.hash:
                 raise _Bad(Fault.HASH, f"fields hash to {recomputed}, not to the hash given")
-            _check_server_signature(entry, server_key)
+            if entry.signature is not None:
+                _check_server_signature(entry, keys)
             if entry.party_signature is not None and party_keys is not None:
                 if _check_party(entry, party_keys, submissions):
                     checked += 1
@@ -723,6 +757,10 @@ def verify(
                         Fault.HEAD, "this entry is not the head seen before: history was rewritten"
                     )
                 head_seen = True
+            try:
+                tree.leaf(data, entry.seq, number, signed=entry.signature is not None)
+            except InvalidInput as exc:
+                raise _Bad(Fault.CHECKPOINT, exc.detail) from None
         except _Bad as bad:
             return Verdict(
                 False,
@@ -735,6 +773,7 @@ def verify(
                 bad.detail,
                 checked,
                 unchecked,
+                tree.checkpoints,
             )
         seq, last_hash, last_time = entry.seq, entry.hash, entry.time
         count += 1
@@ -744,20 +783,62 @@ def verify(
             if head[0] > seq
             else f"the export starts after the head at seq {head[0]}"
         )
-        return Verdict(
-            False, count, seq, last_hash, None, head[0], Fault.HEAD, detail, checked, unchecked
-        )
-    return Verdict(True, count, seq, last_hash, party_checked=checked, party_unchecked=unchecked)
+        return Verdict(False, count, seq, last_hash, None, head[0], Fault.HEAD, detail, checked,
+                       unchecked, tree.checkpoints)
+    if tree.first_uncovered is not None:
+        line, at = tree.first_uncovered
+        return Verdict(False, count, seq, last_hash, line, at, Fault.CHECKPOINT,
+                       "no signed checkpoint after this entry covers it (an export ends with "
+                       "the server's checkpoint)", checked, unchecked, tree.checkpoints)
+    why = tree.missing(seq)
+    if why is not None:
+        return Verdict(False, count, seq, last_hash, None, None, Fault.CHECKPOINT, why, checked,
+                       unchecked, tree.checkpoints)
+    return Verdict(True, count, seq, last_hash, party_checked=checked, party_unchecked=unchecked,
+                   checkpoints=tree.checkpoints)
+
+
+_RECORDS: Final = (tlog.CHECKPOINT_RECORD, tlog.TREE_RECORD)
+
+
+def _record(
+    tree: tlog.TreeCheck,
+    obj: dict[str, Any],
+    text: str,
+    seq: int,
+    last_hash: str,
+    count: int,
+    start: tuple[int, str] | None,
+) -> tuple[int, str]:
+    """Check a checkpoint or tree record line; the (seq, hash) the chain continues from."""
+    if canonical_json(obj) != text.encode("utf-8", "surrogatepass"):
+        raise _Bad(Fault.CANONICAL, "the line is not the canonical encoding of its record")
+    kind, value = next(iter(obj.items()))
+    try:
+        if kind == tlog.CHECKPOINT_RECORD:
+            tree.checkpoint(value, seq)
+            return seq, last_hash
+        if count or tree.checkpoints:
+            raise InvalidInput("a tree record comes before every entry", field="tree")
+        size, digest = tree.start(value, seq if start is not None else 0)
+    except InvalidInput as exc:
+        raise _Bad(Fault.CHECKPOINT, exc.detail) from None
+    if start is not None and digest != last_hash:
+        raise _Bad(Fault.CHECKPOINT, "the tree record's hash is not the start's")
+    if _HEX64.fullmatch(digest) is None:
+        raise _Bad(Fault.CHECKPOINT, "the tree record's hash must be 64 lowercase hex digits")
+    return size, digest
 
 
 def verify_export(
     data: bytes,
-    server_key: Ed25519PublicKey,
+    server_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
     *,
     party_keys: Mapping[str, Ed25519PublicKey] | None = None,
     submissions: Mapping[int, Mapping[str, Any]] | None = None,
     start: tuple[int, str] | None = None,
     head: tuple[int, str] | None = None,
+    checkpoints: Sequence[str] = (),
 ) -> Verdict:
     """`verify` a whole export file given as bytes, split at ``\\n`` only.
 
@@ -776,32 +857,37 @@ def verify_export(
     if parts[-1]:
         lines.append(parts[-1])
     return verify(
-        lines, server_key, party_keys=party_keys, submissions=submissions, start=start, head=head
+        lines, server_key, party_keys=party_keys, submissions=submissions, start=start, head=head,
+        checkpoints=checkpoints,
     )
 
 
-def _parse_raw(raw: str | bytes) -> tuple[LedgerEntry, bytes]:
+def _line_bytes(raw: str | bytes) -> tuple[bytes, str]:
+    """The line's bytes and text without its newline, which must be there."""
     if isinstance(raw, bytes):
         if not raw.endswith(b"\n"):
             raise _Bad(Fault.NEWLINE, "the line does not end with \\n")
         try:
-            text = raw[:-1].decode("utf-8")
+            return raw[:-1], raw[:-1].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _Bad(Fault.ENCODING, f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-    else:
-        if not raw.endswith("\n"):
-            raise _Bad(Fault.NEWLINE, "the line does not end with \\n")
-        text = raw[:-1]
-    return _parse_line(text)
+    if not raw.endswith("\n"):
+        raise _Bad(Fault.NEWLINE, "the line does not end with \\n")
+    return raw[:-1].encode("utf-8", "surrogatepass"), raw[:-1]
 
 
-def _check_server_signature(entry: LedgerEntry, server_key: Ed25519PublicKey) -> None:
+def _check_server_signature(entry: LedgerEntry, keys: Sequence[Ed25519PublicKey]) -> None:
+    assert entry.signature is not None
     signature = _b64decode(entry.signature)
     assert signature is not None  # the parser checked its form
-    try:
-        server_key.verify(signature, SIGNATURE_CONTEXT + bytes.fromhex(entry.hash))
-    except _BadCryptoSignature:
-        raise _Bad(Fault.SIGNATURE, "the server's signature does not verify") from None
+    message = SIGNATURE_CONTEXT + bytes.fromhex(entry.hash)
+    for key in keys:
+        try:
+            key.verify(signature, message)
+            return
+        except _BadCryptoSignature:
+            continue
+    raise _Bad(Fault.SIGNATURE, "the server's signature does not verify")
 
 
 def _check_party(

@@ -250,7 +250,8 @@ class LedgerEntry:
     private_digest: str | None
     prev_hash: str
     hash: str
-    signature: str
+    signature: str | None
+    """The server's signature of this entry alone; None when a checkpoint signs it instead."""
     party_signature: str | None = None
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "Verified",
     "Verifier",
     "add_signatures",
+    "check_key_name",
     "cosign",
     "format_checkpoint",
     "format_signer_key",
@@ -118,7 +119,8 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()
 
 
-def _check_name(name: str, field: str) -> None:
+def check_key_name(name: str, field: str) -> None:
+    """Raise `InvalidInput` naming ``field`` unless ``name`` can name a key (signed-note)."""
     if (
         not isinstance(name, str)
         or not name
@@ -141,7 +143,7 @@ def key_id(name: str, kind: int, public_key: Ed25519PublicKey) -> bytes:
 
 def verifier_for(name: str, public_key: Ed25519PublicKey, kind: int = NOTE_ED25519) -> Verifier:
     """The `Verifier` of ``public_key`` under ``name`` for signature type ``kind``."""
-    _check_name(name, "name")
+    check_key_name(name, "name")
     if kind not in (NOTE_ED25519, COSIGNATURE_ED25519):
         raise InvalidInput(f"signature type {kind} is not supported", field="vkey")
     return Verifier(name, key_id(name, kind, public_key), kind, public_key)
@@ -174,7 +176,7 @@ def parse_verifier_key(vkey: str, *, field: str = "vkey") -> Verifier:
     if len(parts) != 3 or _HEX8.fullmatch(parts[1]) is None:
         raise InvalidInput("a verifier key is <name>+<8 hex>+<base64 key>", field=field)
     name, id_hex, blob = parts
-    _check_name(name, field)
+    check_key_name(name, field)
     raw = _b64(blob, field)
     if len(raw) != 33 or raw[0] not in (NOTE_ED25519, COSIGNATURE_ED25519):
         raise InvalidInput("the key is not an Ed25519 note or cosignature key", field=field)
@@ -204,7 +206,7 @@ def parse_signer_key(skey: str) -> tuple[str, Ed25519PrivateKey]:
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"] or _HEX8.fullmatch(parts[3]) is None:
         raise InvalidInput("a signer key is PRIVATE+KEY+<name>+<8 hex>+<base64>", field="skey")
     name, raw = parts[2], _b64(parts[4], "skey")
-    _check_name(name, "skey")
+    check_key_name(name, "skey")
     if len(raw) != 33 or raw[0] != NOTE_ED25519:
         raise InvalidInput("not an Ed25519 signer key", field="skey")
     key = Ed25519PrivateKey.from_private_bytes(raw[1:])
@@ -253,7 +255,7 @@ def parse_note(note: str | bytes, *, field: str = "checkpoint") -> tuple[str, li
         if not line.startswith(_DASH):
             raise InvalidInput("a signature line starts with '— '", field=field)
         name, _, blob = line[len(_DASH) :].partition(" ")
-        _check_name(name, field)
+        check_key_name(name, field)
         raw = _b64(blob, field)
         if len(raw) < 5:
             raise InvalidInput("a signature is a key ID and at least one byte", field=field)

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError
 
 from deconfliction.core.errors import InvalidInput
+from deconfliction.core.merkle import Frontier
 from deconfliction.core.model import (
     LedgerEntry,
 )
@@ -65,6 +66,13 @@ class Store:
         self._event_parties: set[str] = set()
         """Parties with stream events in the open batch (savepoints released, not yet committed)."""
         self._on_events: list[Callable[[frozenset[str]], None]] = []
+        self.ledger_frontier: Frontier | None = None
+        """The Merkle tree's frontier after `ledger_head` (valid only while that is)."""
+        self.ledger_batch = 0
+        """The newest write batch that appended to the ledger."""
+        self.before_commit: Callable[[Tx], None] | None = None
+        """Run inside a batch that appended to the ledger, just before it commits (the service
+        signs one checkpoint there for the whole batch)."""
         if self.is_sqlite:
             self.engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30}
@@ -167,6 +175,7 @@ class Store:
                 # The cached ledger head and operations may be ones this savepoint just took
                 # back (another process may later store other contents under the same version).
                 self.ledger_head = None
+                self.ledger_frontier = None
                 for key in tx.remembered:
                     self._cache.pop(key, None)
                 if isinstance(e, DataError | self.engine.dialect.loaded_dbapi.DataError):
@@ -214,6 +223,8 @@ class Store:
         parties, self._event_parties = frozenset(self._event_parties), set()
         failure: BaseException | None = None
         try:
+            if self.before_commit is not None and self.ledger_batch == self._batch:
+                self.before_commit(Tx(self, conn, self._batch))
             conn.commit()
         except BaseException as e:
             failure = e

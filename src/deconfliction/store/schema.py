@@ -33,7 +33,9 @@ from sqlalchemy import (
 
 __all__ = [
     "alerts",
+    "checkpoints",
     "conflicts",
+    "cosignatures",
     "dss_availability",
     "dss_constraints",
     "dss_intents",
@@ -252,6 +254,9 @@ ledger = Table(
     Column("line", Text, nullable=False),
     Column("hash", String(64), nullable=False),
     Column("private", JSON, nullable=True),
+    # The hashes of the Merkle tree nodes this entry's leaf completes, bottom up (32 bytes each;
+    # `deconfliction.core.merkle.node_home`): every proof for any past size is read from here.
+    Column("tree", LargeBinary, nullable=True),
 )
 
 # --- ASTM F3548 (/dss/v1): what an operational intent adds to its operation, subscriptions,
@@ -305,3 +310,23 @@ dss_availability = Table(
     Column("version", Integer, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", Serial, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("note", Text, nullable=False),
+)
+"""One signed checkpoint (C2SP note) per committed batch of ledger writes, by tree size."""
+
+cosignatures = Table(
+    "cosignatures",
+    metadata,
+    Column("size", Serial, ForeignKey("checkpoints.size"), primary_key=True,
+           autoincrement=False),
+    Column("party", String, ForeignKey("parties.name"), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+"""A party's cosignature/v1 signature line over the checkpoint of that size."""

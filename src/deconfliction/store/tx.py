@@ -71,7 +71,8 @@ _INSERTS = {
     "VALUES (:id, :party, :kind, :severity, :created_at, :deadline, :level, :body)",
     "events": "INSERT INTO events (party, kind, body, created_at) "
     "VALUES (:party, :kind, :body, :created_at)",
-    "ledger": "INSERT INTO ledger (seq, line, hash, private) VALUES (:seq, :line, :hash, :private)",
+    "ledger": "INSERT INTO ledger (seq, line, hash, private, tree) "
+    "VALUES (:seq, :line, :hash, :private, :tree)",
 }
 _JSON_COLUMNS = {"alerts": ("body",), "events": ("body",), "ledger": ("private",)}
 _BOXES_PER_VOLUME = 8
@@ -544,10 +545,11 @@ class Tx:
         ).first()
         return None if row is None else str(row[0])
 
-    def insert_ledger(self, seq: int, line: str, digest: str, private: Any) -> None:
+    def insert_ledger(self, seq: int, line: str, digest: str, private: Any, tree: bytes) -> None:
         """Append one ledger line (the private part stays in the database only; held back
-        inside `deferred`)."""
-        self._put("ledger", dict(seq=seq, line=line, hash=digest, private=private))
+        inside `deferred`) with the Merkle tree hashes its leaf completes."""
+        self._put("ledger", dict(seq=seq, line=line, hash=digest, private=private, tree=tree))
+        self.store.ledger_batch = self.batch
 
     def ledger_lines(self, after: int = 0, limit: int | None = None) -> Iterator[str]:
         """Ledger lines with seq > ``after``, in order."""

@@ -1,6 +1,10 @@
 """What every use case stands on: the store, the settings, the server's key, the clock, and
 appending a ledger entry inside the caller's transaction.
 
+Entries are not signed one by one: each append adds the entry's line as a leaf of the ledger's
+Merkle tree, and once per committed batch of writes (`Store.before_commit`) the server signs one
+C2SP checkpoint over the tree (`deconfliction.core.tlog`).
+
 `Service` and `Hotline` both record through it, so neither needs the other to write the ledger.
 """
 
@@ -14,9 +18,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.config.settings import Settings
-from deconfliction.core import ledger
+from deconfliction.core import ledger, merkle, tlog
 from deconfliction.core.errors import InvalidInput
+from deconfliction.core.model import LedgerEntry
 from deconfliction.store import Store, Tx
+from deconfliction.store import tlog as tree_sql
 
 __all__ = ["Recorder"]
 
@@ -35,6 +41,30 @@ class Recorder:
         self.settings = settings
         self.key = key
         self.clock = clock or (lambda: datetime.now(UTC))
+        store.before_commit = self.sign_checkpoint
+
+    def _frontier(self, tx: Tx, prev: LedgerEntry | None) -> merkle.Frontier:
+        """The tree's frontier after ``prev`` (the newest entry): cached, or read back."""
+        size = 0 if prev is None else prev.seq
+        frontier = self.store.ledger_frontier
+        if frontier is None or frontier.size != size:
+            frontier = tree_sql.frontier(tx, size)
+            self.store.ledger_frontier = frontier
+        return frontier
+
+    def sign_checkpoint(self, tx: Tx) -> None:
+        """Sign and store the checkpoint of the ledger as it stands in ``tx`` (once per batch)."""
+        tip = tx.ledger_tip()
+        if tip is None:
+            return
+        head = self.store.ledger_head
+        frontier = self.store.ledger_frontier
+        if head is None or (head.seq, head.hash) != tip or frontier is None or (
+            frontier.size != tip[0]
+        ):
+            frontier = tree_sql.frontier(tx, tip[0])
+        note = tlog.sign_checkpoint(self.settings.log_origin, tip[0], frontier.root(), self.key)
+        tree_sql.insert_checkpoint(tx, tip[0], note, self.clock().timestamp())
 
     def record(
         self,
@@ -86,14 +116,15 @@ class Recorder:
             body=dict(body),
             private_digest=digest,
             party_signature=party_signature,
-            key=self.key,
         )
+        done = self._frontier(tx, prev).append(merkle.leaf_hash(line.encode("utf-8")))
         tx.insert_ledger(
             entry.seq,
             line,
             entry.hash,
             None if private is None
             else {"owner": owner or actor, "salt": salt.hex(), "private": private},
+            b"".join(done),
         )
         self.store.ledger_head = entry
         self.store.ledger_head_batch = tx.batch
