@@ -15,6 +15,7 @@ from deconfliction.core.errors import Forbidden, InvalidInput, InvalidSignature,
 from deconfliction.core.model import Severity
 from deconfliction.usecases.hotline import Hotline, check_ladder, check_signature, deadline_s
 from deconfliction.usecases.service import ACK_DEADLINES_S, Caller, Service
+from deconfliction.usecases.tlog import Log
 from tests.conftest import make_service
 
 T0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
@@ -260,7 +261,7 @@ def test_ledger_holds_message_text_only_as_digest(svc: Service) -> None:
     hot = Hotline(svc)
     text = "hold at FL250, callsign SECRET-7"
     hot.send(Caller("IL"), "RU", text)
-    export = "".join(line + "\n" for line in svc.ledger_lines())
+    export = "".join(line + "\n" for line in Log(svc).export())
     assert "SECRET-7" not in export
     sent = next(e for e in entries(svc) if e["kind"] == "message.sent")
     assert sent["body"] == {

@@ -12,7 +12,7 @@ import base64
 import hashlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconfliction.core.errors import InvalidInput
@@ -243,6 +243,7 @@ def test_node_home_finds_each_node_in_the_leaf_that_completed_it() -> None:
     assert node_hash(NODES[Node(0, 0)], NODES[Node(0, 1)]) == NODES[Node(1, 0)]
 
 
+@settings(deadline=None, max_examples=60)
 @given(st.integers(1, 300), st.data())
 def test_every_proof_of_a_random_tree_verifies(size: int, data: st.DataObject) -> None:
     leaves = [leaf_hash(n.to_bytes(4, "big")) for n in range(size)]

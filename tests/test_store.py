@@ -328,7 +328,7 @@ def test_values_round_trip(store: Store) -> None:
               "severity": "advisory", "body": {"x": 1}}],
             codec.to_epoch(T0),
         )
-        tx.insert_ledger(2**40, "line", "0" * 64, {"k": "v"})
+        tx.insert_ledger(2**40, "line", "0" * 64, {"k": "v"}, bytes(32))
         seq = tx.insert_event("IL", "alert", {"n": 1}, 1.5)
     store._cache.clear()
     with store.read() as tx:
