@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 import unicodedata
@@ -121,14 +122,18 @@ class Checkpoint:
 
 def check_key_name(name: str, field: str) -> None:
     """Raise `InvalidInput` naming ``field`` unless ``name`` can name a key (signed-note)."""
-    if (
-        not isinstance(name, str)
-        or not name
+    if not (isinstance(name, str) and _good_name(name)):
+        raise InvalidInput("a key name must be non-empty, without spaces or '+'", field=field)
+
+
+@functools.lru_cache(maxsize=256)
+def _good_name(name: str) -> bool:
+    return not (
+        not name
         or "+" in name
         or any(c.isspace() or unicodedata.category(c) == "Zs" for c in name)
         or any(ord(c) < 0x20 for c in name)
-    ):
-        raise InvalidInput("a key name must be non-empty, without spaces or '+'", field=field)
+    )
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
@@ -137,8 +142,13 @@ def _raw_public(key: Ed25519PublicKey) -> bytes:
 
 def key_id(name: str, kind: int, public_key: Ed25519PublicKey) -> bytes:
     """``SHA-256(name || 0x0A || kind || public key)[:4]`` (signed-note, tlog-cosignature)."""
-    data = name.encode("utf-8") + b"\n" + bytes([kind]) + _raw_public(public_key)
-    return hashlib.sha256(data).digest()[:4]
+    return _key_id(name, kind, _raw_public(public_key))
+
+
+@functools.lru_cache(maxsize=256)
+def _key_id(name: str, kind: int, raw: bytes) -> bytes:
+    # Cached: the server signs a checkpoint per committed batch with the same name and key.
+    return hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([kind]) + raw).digest()[:4]
 
 
 def verifier_for(name: str, public_key: Ed25519PublicKey, kind: int = NOTE_ED25519) -> Verifier:

@@ -7,6 +7,6 @@ process and a power cut); PostgreSQL is used when the URL says so.
 """
 
 from deconfliction.store.database import Store, hash_token
-from deconfliction.store.tx import Box, Tx
+from deconfliction.store.tx import Box, JSONText, Tx
 
-__all__ = ["Box", "Store", "Tx", "hash_token"]
+__all__ = ["Box", "JSONText", "Store", "Tx", "hash_token"]

@@ -29,7 +29,7 @@ from deconfliction.core.merkle import Frontier
 from deconfliction.core.model import (
     LedgerEntry,
 )
-from deconfliction.store.tx import _NAMED, Tx, hash_token
+from deconfliction.store.tx import _NAMED, JSONText, Tx, hash_token
 
 __all__ = ["Store", "hash_token"]
 
@@ -132,7 +132,7 @@ class Store:
         """``value`` as a parameter for a JSON column (None stays SQL NULL)."""
         if value is None:
             return None
-        text_ = json.dumps(value)
+        text_ = value if isinstance(value, JSONText) else json.dumps(value)
         if self.is_sqlite:
             return text_
         from psycopg.types.json import Json  # the PostgreSQL extra only

@@ -22,6 +22,7 @@ __all__ = [
     "cosignatures",
     "entry",
     "frontier",
+    "has_checkpoint",
     "insert_checkpoint",
     "insert_cosignature",
     "nodes",
@@ -60,13 +61,21 @@ def frontier(tx: Tx, at: int) -> merkle.Frontier:
     return merkle.Frontier(at, [found[n] for n in wanted])
 
 
-def insert_checkpoint(tx: Tx, at: int, note: str, now: float) -> bool:
-    """Store the signed checkpoint of size ``at``; False when one of that size exists."""
-    c = s.checkpoints.c
-    if tx.conn.execute(select(c.size).where(c.size == at)).first() is not None:
-        return False
-    tx.conn.execute(insert(s.checkpoints), {"size": at, "created_at": now, "note": note})
-    return True
+def has_checkpoint(tx: Tx, at: int) -> bool:
+    """Whether the checkpoint of size ``at`` is stored."""
+    return bool(tx.run(_HAS_CHECKPOINT, {"size": at}))
+
+
+def insert_checkpoint(tx: Tx, at: int, note: str, now: float) -> None:
+    """Store the signed checkpoint of size ``at`` (once per committed batch: the driver's own
+    statement, as for the write path's other hot inserts)."""
+    tx.run(_INSERT_CHECKPOINT, {"size": at, "created_at": now, "note": note})
+
+
+_HAS_CHECKPOINT = "SELECT 1 FROM checkpoints WHERE size = :size"
+_INSERT_CHECKPOINT = (
+    "INSERT INTO checkpoints (size, created_at, note) VALUES (:size, :created_at, :note)"
+)
 
 
 def checkpoint(

@@ -33,13 +33,21 @@ from deconfliction.store import schema as s
 if TYPE_CHECKING:
     from deconfliction.store.database import Store
 
-__all__ = ["EVENTS_CHANNEL", "TRACKS_CHANNEL", "Box", "Tx", "hash_token"]
+__all__ = ["EVENTS_CHANNEL", "TRACKS_CHANNEL", "Box", "JSONText", "Tx", "hash_token"]
 
 EVENTS_CHANNEL = "deconfliction_events"
 """PostgreSQL: the channel a committed transaction that wrote stream events notifies."""
 TRACKS_CHANNEL = "deconfliction_tracks"
 """PostgreSQL: the channel a committed transaction that stored track reports notifies (the
 engine's leader ticks at once rather than at the end of its period)."""
+
+
+class JSONText(str):
+    """A value already encoded as JSON text, stored in a JSON column as it is (a caller that
+    encoded a large body once, for a digest, need not have it encoded again per column)."""
+
+    __slots__ = ()
+
 
 Box = tuple[float, float, float, float]
 """min_lon, min_lat, max_lon, max_lat."""
@@ -499,7 +507,7 @@ class Tx:
         severity: str,
         now: float,
         deadline: float,
-        body: dict[str, Any],
+        body: dict[str, Any] | JSONText,
     ) -> None:
         """Store a new alert (held back inside `deferred`)."""
         self._put(
@@ -526,7 +534,9 @@ class Tx:
         self._events_written()
         return int(res.inserted_primary_key[0])  # type: ignore[index]
 
-    def queue_event(self, party: str, kind: str, body: dict[str, Any], now: float) -> None:
+    def queue_event(
+        self, party: str, kind: str, body: dict[str, Any] | JSONText, now: float
+    ) -> None:
         """`insert_event` without the number (held back inside `deferred`)."""
         self.event_parties.add(party)
         self._put("events", dict(party=party, kind=kind, body=body, created_at=now))

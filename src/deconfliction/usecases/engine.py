@@ -13,6 +13,7 @@ report than the stored one is ignored.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import hmac
 import math
@@ -60,6 +61,7 @@ def _tag(secret: bytes, *parts: str) -> str:
     return hmac.new(secret, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a tick names each aircraft to every other party
 def pseudonym(party: str, aircraft: str, secret: bytes) -> str:
     """How another party's aircraft is named to a party: its party and an opaque tag.
 

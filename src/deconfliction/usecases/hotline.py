@@ -52,7 +52,7 @@ from deconfliction.config.settings import Settings
 from deconfliction.core import codec, ledger
 from deconfliction.core.errors import Forbidden, InvalidInput, InvalidSignature
 from deconfliction.core.model import Caller, Severity
-from deconfliction.store import Tx
+from deconfliction.store import JSONText, Tx
 from deconfliction.store import hotline as sql
 from deconfliction.usecases.recorder import Recorder
 
@@ -238,6 +238,10 @@ def raise_alert(
             memo.setdefault(name, list(stored) if stored else list(DEFAULT_LADDER))
     ladder = _ladder(tx, party)
     deadline = now + timedelta(seconds=deadline_s(service.settings, severity, ladder, 0))
+    # A tick's alert lists every finding of its severity for the party (thousands in a flood):
+    # encoded once, canonically, for the ledger's digest, the alert row, the event and the
+    # private part kept for the party alike.
+    body_json = ledger.canonical_json(dict(body)).decode("utf-8")
     tx.insert_alert(
         alert_id,
         party,
@@ -245,9 +249,9 @@ def raise_alert(
         severity.value,
         codec.to_epoch(now),
         codec.to_epoch(deadline),
-        dict(body),
+        JSONText(body_json),
     )
-    public = {
+    public: dict[str, Any] = {
         "id": alert_id,
         "to": party,
         "kind": kind,
@@ -256,16 +260,18 @@ def raise_alert(
         "level_name": _level_name(ladder, 0),
         "created_at": codec.rfc3339(now),
         "deadline": codec.rfc3339(deadline),
-        "body": dict(body),
     }
-    tx.queue_event(party, "alert", public, codec.to_epoch(now))
+    head = json.dumps(public)
+    tx.queue_event(party, "alert", JSONText(f'{head[:-1]}, "body": {body_json}}}'),
+                   codec.to_epoch(now))
+    public["body"] = body
     # The ledger is shared with every party, and an alert's body is written for its addressee
     # (its own aircraft named in clear): the entry commits to the body by digest only. The
     # level's name is the party's own free text ("Maj. X tel 555"): the ledger has the level's
     # number, and the name only inside the digest of the party's ``party.ladder`` entry.
     service.record(tx, now, "server", ledger.EntryKind.ALERT_RAISED,
                    {k: v for k, v in public.items() if k not in _PRIVATE_KEYS},
-                   private=dict(body), owner=party)
+                   private=dict(body), owner=party, private_json=body_json)
     return alert_id
 
 

@@ -10,6 +10,7 @@ C2SP checkpoint over the tree (`deconfliction.core.tlog`).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from deconfliction.config.settings import Settings
 from deconfliction.core import ledger, merkle, tlog
 from deconfliction.core.errors import InvalidInput
 from deconfliction.core.model import LedgerEntry
-from deconfliction.store import Store, Tx
+from deconfliction.store import JSONText, Store, Tx
 from deconfliction.store import tlog as tree_sql
 
 __all__ = ["Recorder"]
@@ -55,8 +56,8 @@ class Recorder:
     def sign_checkpoint(self, tx: Tx) -> None:
         """Sign and store the checkpoint of the ledger as it stands in ``tx`` (once per batch)."""
         tip = tx.ledger_tip()
-        if tip is None:
-            return
+        if tip is None or tree_sql.has_checkpoint(tx, tip[0]):
+            return  # what the batch appended was rolled back: nothing new to sign
         head = self.store.ledger_head
         frontier = self.store.ledger_frontier
         if head is None or (head.seq, head.hash) != tip or frontier is None or (
@@ -78,9 +79,11 @@ class Recorder:
         private_field: str | None = None,
         party_signature: str | None = None,
         owner: str | None = None,
+        private_json: str | None = None,
     ) -> None:
         """Append a ledger entry by ``actor`` inside ``tx``; ``private`` goes in only as a
-        salted digest (kept with its salt for its owner: ``owner``, or else ``actor``)."""
+        salted digest (kept with its salt for its owner: ``owner``, or else ``actor``);
+        ``private_json``, when given, is ``private`` already as canonical JSON."""
         # Parsing the newest line costs more than the append itself; the store keeps the entry
         # it last wrote and it is used only while it is still the newest row, so a rolled-back
         # transaction or another process appending is noticed.
@@ -99,8 +102,11 @@ class Recorder:
             prev_line = tx.ledger_last()
             prev = None if prev_line is None else ledger.from_json_line(prev_line)
         salt = os.urandom(16)
+        # ``private_json``: the caller encoded the private part once (canonical JSON) for its
+        # own rows too; the digest of those bytes is the digest of the part.
         try:
-            digest = None if private is None else ledger.private_digest(private, salt=salt)
+            digest = None if private is None else ledger.private_digest(
+                private if private_json is None else private_json.encode("utf-8"), salt=salt)
         except InvalidInput as e:
             # The digest names a path inside the private part; the caller knows its name.
             if private_field is None:
@@ -123,7 +129,10 @@ class Recorder:
             line,
             entry.hash,
             None if private is None
-            else {"owner": owner or actor, "salt": salt.hex(), "private": private},
+            else {"owner": owner or actor, "salt": salt.hex(), "private": private}
+            if private_json is None
+            else JSONText(f'{{"owner":{json.dumps(owner or actor)},"salt":"{salt.hex()}",'
+                          f'"private":{private_json}}}'),
             b"".join(done),
         )
         self.store.ledger_head = entry
