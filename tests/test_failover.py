@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deconfliction.core import ledger
+from deconfliction.core import ledger, tlog
 from tests.conftest import free_port, make_service
 from tests.postgres import database_url
 
@@ -199,8 +199,8 @@ def test_leader_killed_again_and_again_announces_each_conflict_once(
                                         if a["kind"] in ("tactical", "findings")
                                         for c in conflicts(a) if c.startswith("tactical-"))
             headers = {"Authorization": f"Bearer {tokens['IL']}"}
-            entries = c.get("/v1/ledger", params={"limit": 10000}, headers=headers).json()
             head = c.get("/v1/ledger/head", headers=headers).json()
+            entries = c.get("/v1/ledger", params={"limit": 10000}, headers=headers).json()
     finally:
         for s in servers:
             if s.proc is not None and s.proc.poll() is None:
@@ -214,7 +214,10 @@ def test_leader_killed_again_and_again_announces_each_conflict_once(
         assert seqs == sorted(set(seqs))  # in order, none twice
     assert cut + resumed.seqs() == fresh.seqs()
     assert fresh.alerted() == set(alerts["RU"])
-    lines = [ledger.canonical_json(e).decode() + "\n" for e in entries["entries"]]
+    # The head's checkpoint signs the tree of exactly the entries up to the head.
+    lines = [ledger.canonical_json(e).decode() + "\n" for e in entries["entries"]
+             if e["seq"] <= head["seq"]]
+    lines.append(tlog.checkpoint_record(head["checkpoint"]) + "\n")
     verdict = ledger.verify(lines, public, head=(head["seq"], head["hash"]))
     assert verdict.ok, str(verdict)
 

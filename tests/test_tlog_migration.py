@@ -1,4 +1,4 @@
-"""Migration 0006 on a ledger written before the log had a tree: every entry gets its tree
+"""Migration 0007 on a ledger written before the log had a tree: every entry gets its tree
 hashes, the server signs the first checkpoint, and the old signed entries export and verify."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def test_a_ledger_of_before_gets_its_tree_and_a_checkpoint(
     cfg.set_main_option("script_location", str(Path(database.__file__).parent / "migrations"))
     with svc.store.engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0005")
+        command.downgrade(cfg, "0006")
     # Entries as the server wrote them before: each signed alone, no tree.
     t = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
     prev = None

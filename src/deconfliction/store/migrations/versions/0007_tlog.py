@@ -1,7 +1,7 @@
 """The ledger as a transparency log: tree hashes per entry, checkpoints, cosignatures.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 
 Revision 0001 creates tables from the current `schema` metadata, so a fresh database already
 has these: each is added only where it is missing. Entries written before this revision get
@@ -16,8 +16,8 @@ from alembic import op
 
 from deconfliction.core import merkle
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
