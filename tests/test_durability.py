@@ -221,6 +221,9 @@ def check(server: Server, load: Load, tokens: dict[str, str], public: Ed25519Pub
     return len(entries)
 
 
+# Ten server starts on a machine at load 12 took over two minutes: the test counts writes,
+# not seconds, so only the overall bound against a hung run is loosened.
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sigkill_loses_no_acknowledged_write(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str

@@ -53,7 +53,9 @@ def scene(running: Running) -> Iterator[dict[str, Any]]:
         svc.remove_party("GONE")
         revoked = svc.issue_token("UN", level=1)
         svc.revoke_token("UN", revoked)
-        yield {"op": op.json()["id"], "version": op.json()["version"],
+        op_seq = next(e["seq"] for e in il.get("/v1/ledger", params={"limit": 10000}).json()[
+            "entries"] if e["kind"] == "operation.created" and e["body"]["id"] == op.json()["id"])
+        yield {"op": op.json()["id"], "version": op.json()["version"], "op_seq": op_seq,
                "zone": zone.json()["id"], "alert": alerts[0]["id"],
                "seq": msg.json()["seq"], "removed": gone, "revoked": revoked}
 
@@ -98,6 +100,12 @@ def requests(s: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
         # The console's sign-in: the token travels in the body (a wrong one is refused).
         ("post", "/session"): {"json": {"token": "not-a-token"}},
         ("get", "/session"): {},
+        ("get", "/v1/ledger/checkpoint"): {},
+        ("get", "/v1/ledger/proof/inclusion"): {"params": {"seq": 1}},
+        ("get", "/v1/ledger/proof/consistency"): {"params": {"from": 1}},
+        # IL's notice: its private part (the mission) is IL's alone.
+        ("get", "/v1/ledger/entries/{seq}"): {"path": {"seq": s["op_seq"]}},
+        ("post", "/v1/ledger/cosignatures"): {"json": {"size": 1, "cosignature": "— IL AAAA"}},
     }
 
 
