@@ -90,7 +90,10 @@ class Store:
                 pool_size=2,
                 max_overflow=4,
                 pool_pre_ping=True,
-                connect_args={"options": "-c synchronous_commit=on"},
+                # A writer stopped (not killed) inside a transaction would hold the write
+                # lock of every process; PostgreSQL ends such a session after 20 s instead.
+                connect_args={"options": "-c synchronous_commit=on "
+                              "-c idle_in_transaction_session_timeout=20000"},
             )
             # A read sees one snapshot for all its statements, as SQLite's read transaction does.
             self._reader = create_engine(
