@@ -34,6 +34,8 @@ keys_mod = _module("deconfliction.config.keys", "deconfliction.keys")
 engine_mod = _module("deconfliction.usecases.engine", "deconfliction.engine")
 model_mod = _module("deconfliction.core.model", "deconfliction.model")
 ledger_mod = _module("deconfliction.core.ledger", "deconfliction.ledger")
+verify_mod = _module("deconfliction.core.verification", "deconfliction.core.ledger",
+                     "deconfliction.ledger")
 store_mod = _module("deconfliction.store")
 traffic_mod = _module("deconfliction.sim.traffic")
 PARTIES = ("IL", "RU", "US", "UN", "TR")
@@ -146,7 +148,7 @@ class Side:
             data += tlog.checkpoint_record(signed) + "\n"
         raw = data.encode()
         t0 = time.perf_counter()
-        verdict = ledger_mod.verify_export(raw, key.public_key())
+        verdict = verify_mod.verify_export(raw, key.public_key())
         seconds = time.perf_counter() - t0
         assert verdict.ok and verdict.count == n, str(verdict)
         return {"seconds": seconds, "bytes": len(raw)}

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from deconfliction.core import ledger, merkle, tlog
+from deconfliction.core import ledger, merkle, tlog, verification
 from tests.api.helpers import box, operation, volume
 from tests.conftest import free_port, make_service
 from tests.postgres import BACKENDS, database_url
@@ -212,7 +212,8 @@ def check(server: Server, load: Load, tokens: dict[str, str], public: Ed25519Pub
     assert newest.size == head["seq"] == len(entries)
     lines = [ledger.canonical_json(e).decode() + "\n" for e in entries]
     lines.append(tlog.checkpoint_record(head["checkpoint"]) + "\n")
-    verdict = ledger.verify(lines, public, head=(head["seq"], head["hash"]), checkpoints=served)
+    verdict = verification.verify(lines, public, head=(head["seq"], head["hash"]),
+                                  checkpoints=served)
     assert verdict.ok, str(verdict)
     created = {e["body"]["id"] for e in entries if e["kind"] == "operation.created"}
     assert set(load.ops) <= created

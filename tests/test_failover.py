@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deconfliction.core import ledger, tlog
+from deconfliction.core import ledger, tlog, verification
 from tests.conftest import free_port, make_service
 from tests.postgres import database_url
 
@@ -218,7 +218,7 @@ def test_leader_killed_again_and_again_announces_each_conflict_once(
     lines = [ledger.canonical_json(e).decode() + "\n" for e in entries["entries"]
              if e["seq"] <= head["seq"]]
     lines.append(tlog.checkpoint_record(head["checkpoint"]) + "\n")
-    verdict = ledger.verify(lines, public, head=(head["seq"], head["hash"]))
+    verdict = verification.verify(lines, public, head=(head["seq"], head["hash"]))
     assert verdict.ok, str(verdict)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from deconfliction.config.settings import Settings
-from deconfliction.core import codec, ledger
+from deconfliction.core import codec, ledger, verification
 from deconfliction.core.errors import Forbidden, InvalidInput, InvalidSignature, NotFound
 from deconfliction.core.model import Severity
 from deconfliction.usecases.hotline import Hotline, check_ladder, check_signature, deadline_s
@@ -280,7 +280,7 @@ def test_ledger_holds_message_text_only_as_digest(svc: Service) -> None:
     assert ledger.private_matches(
         text, salt=bytes.fromhex(kept["salt"]), digest=sent["private_digest"]
     )
-    assert ledger.verify_export(export.encode(), svc.key.public_key()).ok
+    assert verification.verify_export(export.encode(), svc.key.public_key()).ok
 
 
 def test_party_signature_checked_against_registered_key(svc: Service) -> None:

@@ -39,10 +39,9 @@ from deconfliction.core.ledger import (
     private_matches,
     sign_party,
     to_json_line,
-    verify,
-    verify_export,
 )
 from deconfliction.core.model import LedgerEntry
+from deconfliction.core.verification import verify, verify_export
 
 T0 = datetime(2026, 11, 23, 17, 40, tzinfo=UTC)
 SERVER = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))

@@ -93,7 +93,8 @@ def test_party_area_command_sets_replaces_and_refuses(tmp_path: Path) -> None:
     svc.add_party("IL")
     url = svc.store.engine.url.render_as_string(hide_password=False)
     svc.store.close()
-    env = {"DECONFLICTION_DATABASE_URL": url, "PATH": "/usr/bin:/bin"}
+    env = {"DECONFLICTION_DATABASE_URL": url, "PATH": "/usr/bin:/bin",
+           "DECONFLICTION_SERVER_KEY": str(tmp_path / "server.key")}
     (tmp_path / "ok.json").write_text(json.dumps(box(35.0, 33.0, 36.0, 34.0)))
     (tmp_path / "open.json").write_text(json.dumps(
         {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1]]]}))
@@ -113,3 +114,13 @@ def test_party_area_command_sets_replaces_and_refuses(tmp_path: Path) -> None:
         assert kinds.count("party.area") == 1
     finally:
         svc.store.close()
+
+
+def test_examples_in_the_docstrings_run() -> None:
+    import doctest
+
+    from deconfliction.core import ledger, responsibility, verification, visibility
+
+    for module in (responsibility, visibility, ledger, verification):
+        result = doctest.testmod(module, raise_on_error=False, verbose=False)
+        assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deconfliction.core import ledger, merkle, note, proof, tlog
+from deconfliction.core import ledger, merkle, note, proof, tlog, verification
 from deconfliction.core.errors import InvalidInput
 from deconfliction.core.model import LedgerEntry
 
@@ -45,16 +45,16 @@ def test_an_export_with_its_checkpoint_verifies_and_tampering_names_the_line() -
     assert all(e.signature is None for e in entries)
     signed = tlog.sign_checkpoint(ORIGIN, 9, roots[9], key)
     export = _export(lines, signed)
-    verdict = ledger.verify(export, key.public_key())
+    verdict = verification.verify(export, key.public_key())
     assert verdict.ok and verdict.count == 9 and verdict.checkpoints == 1, str(verdict)
     changed = list(export)
     changed[4] = changed[4].replace('"k":4', '"k":5')
-    bad = ledger.verify(changed, key.public_key())
+    bad = verification.verify(changed, key.public_key())
     assert (bad.line, bad.reason) == (5, ledger.Fault.HASH)
     dropped = export[:3] + export[4:]
-    assert ledger.verify(dropped, key.public_key()).line == 4
+    assert verification.verify(dropped, key.public_key()).line == 4
     swapped = [*export[:2], export[3], export[2], *export[4:]]
-    assert ledger.verify(swapped, key.public_key()).line == 3
+    assert verification.verify(swapped, key.public_key()).line == 3
     # A rewritten chain (every hash recomputed) still cannot match the signed root.
     other_entries = []
     for k, e in enumerate(entries):
@@ -62,16 +62,16 @@ def test_an_export_with_its_checkpoint_verifies_and_tampering_names_the_line() -
                                            time=T, actor="RU" if k == 0 else e.actor,
                                            kind=e.kind, body=e.body))
     rewritten = _export([ledger.to_json_line(e) for e in other_entries], signed)
-    bad = ledger.verify(rewritten, key.public_key())
+    bad = verification.verify(rewritten, key.public_key())
     assert (bad.line, bad.reason) == (10, ledger.Fault.CHECKPOINT), str(bad)
     # Another key, a checkpoint of another size, or none at all: refused.
-    assert ledger.verify(export, ledger.generate_key().public_key()).line == 10
+    assert verification.verify(export, ledger.generate_key().public_key()).line == 10
     early = _export(lines, tlog.sign_checkpoint(ORIGIN, 8, roots[8], key))
-    assert ledger.verify(early, key.public_key()).reason == ledger.Fault.CHECKPOINT
-    bare = ledger.verify(export[:-1], key.public_key())
+    assert verification.verify(early, key.public_key()).reason == ledger.Fault.CHECKPOINT
+    bare = verification.verify(export[:-1], key.public_key())
     assert (bare.line, bare.seq, bare.reason) == (1, 1, ledger.Fault.CHECKPOINT)
     # Several keys (before and after a rotation): one of them must have signed.
-    assert ledger.verify(export, [ledger.generate_key().public_key(), key.public_key()]).ok
+    assert verification.verify(export, [ledger.generate_key().public_key(), key.public_key()]).ok
 
 
 def test_checkpoints_mid_export_cover_what_comes_before_them() -> None:
@@ -80,9 +80,9 @@ def test_checkpoints_mid_export_cover_what_comes_before_them() -> None:
     mid = tlog.checkpoint_record(tlog.sign_checkpoint(ORIGIN, 3, roots[3], key)) + "\n"
     end = tlog.checkpoint_record(tlog.sign_checkpoint(ORIGIN, 6, roots[6], key)) + "\n"
     body = [line + "\n" for line in lines]
-    assert ledger.verify([*body[:3], mid, *body[3:], end], key.public_key()).checkpoints == 2
+    assert verification.verify([*body[:3], mid, *body[3:], end], key.public_key()).checkpoints == 2
     # Entries after the last checkpoint are not covered.
-    bad = ledger.verify([*body[:3], mid, *body[3:]], key.public_key())
+    bad = verification.verify([*body[:3], mid, *body[3:]], key.public_key())
     assert (bad.line, bad.reason) == (5, ledger.Fault.CHECKPOINT)
 
 
@@ -95,16 +95,16 @@ def test_a_slice_starts_with_a_tree_record() -> None:
     record = tlog.tree_record(5, entries[4].hash, front.hashes) + "\n"
     signed = tlog.sign_checkpoint(ORIGIN, 11, roots[11], key)
     sliced = [record, *_export(lines[5:], signed)]
-    verdict = ledger.verify(sliced, key.public_key())
+    verdict = verification.verify(sliced, key.public_key())
     assert verdict.ok and verdict.count == 6 and verdict.last_seq == 11, str(verdict)
-    assert ledger.verify(sliced, key.public_key(), start=(5, entries[4].hash)).ok
-    assert not ledger.verify(sliced, key.public_key(), start=(5, "0" * 64)).ok
+    assert verification.verify(sliced, key.public_key(), start=(5, entries[4].hash)).ok
+    assert not verification.verify(sliced, key.public_key(), start=(5, "0" * 64)).ok
     # A wrong frontier cannot reach the signed root.
     lying = tlog.tree_record(5, entries[4].hash, [merkle.leaf_hash(b"x"), *front.hashes[1:]])
-    bad = ledger.verify([lying + "\n", *sliced[1:]], key.public_key())
+    bad = verification.verify([lying + "\n", *sliced[1:]], key.public_key())
     assert (bad.line, bad.reason) == (8, ledger.Fault.CHECKPOINT)
     # Without the record the slice cannot be held to the checkpoint.
-    bad = ledger.verify(sliced[1:], key.public_key(), start=(5, entries[4].hash))
+    bad = verification.verify(sliced[1:], key.public_key(), start=(5, entries[4].hash))
     assert bad.reason == ledger.Fault.CHECKPOINT
 
 
@@ -113,14 +113,14 @@ def test_a_checkpoint_kept_from_elsewhere_catches_a_rewrite_or_a_cut() -> None:
     _, lines, _, roots = _log(8, key)
     export = _export(lines, tlog.sign_checkpoint(ORIGIN, 8, roots[8], key))
     kept = tlog.sign_checkpoint(ORIGIN, 5, roots[5], key)
-    assert ledger.verify(export, key.public_key(), checkpoints=[kept]).ok
+    assert verification.verify(export, key.public_key(), checkpoints=[kept]).ok
     fork = tlog.sign_checkpoint(ORIGIN, 5, roots[4], key)  # the server signed another tree
-    bad = ledger.verify(export, key.public_key(), checkpoints=[fork])
+    bad = verification.verify(export, key.public_key(), checkpoints=[fork])
     assert (bad.line, bad.reason) == (5, ledger.Fault.CHECKPOINT) and "rewritten" in str(bad)
     later = tlog.sign_checkpoint(ORIGIN, 20, roots[8], key)
-    assert "truncated" in str(ledger.verify(export, key.public_key(), checkpoints=[later]))
+    assert "truncated" in str(verification.verify(export, key.public_key(), checkpoints=[later]))
     stranger = tlog.sign_checkpoint(ORIGIN, 5, roots[5], ledger.generate_key())
-    assert not ledger.verify(export, key.public_key(), checkpoints=[stranger]).ok
+    assert not verification.verify(export, key.public_key(), checkpoints=[stranger]).ok
 
 
 def test_signed_entries_of_before_still_verify_beside_unsigned_ones() -> None:
@@ -132,8 +132,8 @@ def test_signed_entries_of_before_still_verify_beside_unsigned_ones() -> None:
         front.append(merkle.leaf_hash(text.encode()))
     export = _export([ledger.to_json_line(old), line],
                      tlog.sign_checkpoint(ORIGIN, 2, front.root(), key))
-    assert ledger.verify(export, key.public_key()).ok
-    assert ledger.verify([ledger.to_json_line(old) + "\n"], key.public_key()).ok
+    assert verification.verify(export, key.public_key()).ok
+    assert verification.verify([ledger.to_json_line(old) + "\n"], key.public_key()).ok
     assert new.signature is None
 
 

@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import insert, select
 
 import deconfliction.store.database as database
-from deconfliction.core import ledger, merkle
+from deconfliction.core import ledger, merkle, verification
 from deconfliction.store import schema as s
 from deconfliction.store import tlog as tree_sql
 from deconfliction.usecases.tlog import Log
@@ -55,10 +55,10 @@ def test_a_ledger_of_before_gets_its_tree_and_a_checkpoint(
     log.ensure_checkpoint()
     export = [line + "\n" for line in log.export()]
     assert len(export) == 14
-    verdict = ledger.verify(export, svc.key.public_key())
+    verdict = verification.verify(export, svc.key.public_key())
     assert verdict.ok and verdict.checkpoints == 1, str(verdict)
     # The log goes on from there: new entries continue the same tree.
     svc.add_party("RU")
     export = [line + "\n" for line in log.export()]
-    assert ledger.verify(export, svc.key.public_key()).count == 14
+    assert verification.verify(export, svc.key.public_key()).count == 14
     svc.store.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deconfliction.config import keys
-from deconfliction.core import ledger, tlog
+from deconfliction.core import ledger, tlog, verification
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
 
@@ -21,10 +21,10 @@ def test_entries_and_head_verify(running: Running) -> None:
     lines = [ledger.canonical_json(e).decode() + "\n" for e in entries]
     key = ledger.load_public_key_pem(head["public_key"])
     # Entries carry no signature of their own: the head's checkpoint signs their tree.
-    bare = ledger.verify(lines, key, head=(head["seq"], head["hash"]))
+    bare = verification.verify(lines, key, head=(head["seq"], head["hash"]))
     assert not bare.ok and bare.reason == ledger.Fault.CHECKPOINT and bare.line == 1
     signed = [*lines, tlog.checkpoint_record(head["checkpoint"]) + "\n"]
-    verdict = ledger.verify(signed, key, head=(head["seq"], head["hash"]))
+    verdict = verification.verify(signed, key, head=(head["seq"], head["hash"]))
     assert verdict.ok and verdict.count == head["seq"] and verdict.checkpoints == 1
     assert lines == [line + "\n" for line in running.service.ledger_lines()][: len(lines)]
 
@@ -45,7 +45,7 @@ def test_after_and_limit_slice(running: Running) -> None:
     key = ledger.load_public_key_pem(head["public_key"])
     # The chain holds from the start; signing it needs the tree of the prefix (the CLI's
     # export --after writes it as a tree record), which a bare page lacks.
-    sliced = ledger.verify(lines, key, start=(start, prev["hash"]))
+    sliced = verification.verify(lines, key, start=(start, prev["hash"]))
     assert sliced.count == 3 and sliced.reason == ledger.Fault.CHECKPOINT
     assert ru.get("/v1/ledger", params={"after": -1}).status_code == 422
     assert running.client(None).get("/v1/ledger/head").status_code == 401

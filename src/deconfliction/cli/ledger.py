@@ -70,7 +70,7 @@ def ledger_verify(
     ] = None,
 ) -> None:
     """Verify an exported ledger alone: exit 0 and OK, or exit 1 naming the first bad entry."""
-    from deconfliction.core import ledger
+    from deconfliction.core import ledger, verification
 
     try:
         keys = [ledger.load_public_key_pem(p.read_bytes()) for p in server_key]
@@ -84,7 +84,7 @@ def ledger_verify(
     except (OSError, ValueError, DeconflictionError) as e:
         print(f"FAIL: cannot read input: {e}")
         raise typer.Exit(1) from None
-    verdict = ledger.verify_export(data, keys, party_keys=parties, head=kept, start=first,
+    verdict = verification.verify_export(data, keys, party_keys=parties, head=kept, start=first,
                                    checkpoints=notes)
     print(str(verdict))
     raise typer.Exit(0 if verdict.ok else 1)

@@ -130,7 +130,7 @@ def _frontier(value: Any) -> tuple[int, str, merkle.Frontier]:
 
 
 class TreeCheck:
-    """What `ledger.verify` keeps of the tree while it reads an export.
+    """What `verification.verify` keeps of the tree while it reads an export.
 
     Each entry line is added as a leaf; a checkpoint record must sign the root of the leaves so
     far, and covers them; an entry the server did not sign alone must be covered by a later

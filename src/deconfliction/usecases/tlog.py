@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deconfliction.core import ledger, merkle, note, tlog
+from deconfliction.core import ledger, merkle, note, tlog, verification
 from deconfliction.core.errors import DeconflictionError, Forbidden, InvalidInput, NotFound
 from deconfliction.store import Tx
 from deconfliction.store import tlog as tree_sql
@@ -67,7 +67,7 @@ class Log:
                 tlog.open_checkpoint(newest[1], [public])
             elif last is not None:
                 entry = ledger.from_json_line(last)
-                if entry.signature is not None and not ledger.verify(
+                if entry.signature is not None and not verification.verify(
                     [last + "\n"], public, start=(entry.seq - 1, entry.prev_hash)
                 ).ok:
                     raise InvalidInput("the newest entry is signed by another key")
