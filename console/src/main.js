@@ -314,6 +314,10 @@ function alertTitle(a) {
   const b = a.body || {};
   const kind = a.kind.replace('_', ' ');
   if (a.kind === 'tactical') return `${kind}: ${(b.aircraft || []).join(' × ')}`;
+  if (a.kind === 'findings') {
+    const kinds = [...new Set((b.findings || []).map((f) => f.kind.replace('_', ' ')))];
+    return `${b.count || (b.findings || []).length} findings: ${kinds.join(', ')}`;
+  }
   if (b.zone) return `${kind}: ${(b.aircraft || []).join(' ')} · ${b.zone.name}`;
   if (a.kind === 'strategic' || b.operation) return `${kind}: operation ${String(b.operation || b.id || '').slice(0, 8)}`;
   return `${kind}: ${(b.aircraft || []).join(' ')}`;
@@ -336,7 +340,10 @@ function renderAlerts() {
     return el('li', { class: `alert sev-${a.severity} ${acked ? 'acked' : 'open'}`, 'data-alert': a.id },
       el('div', { class: 'alert-head' },
         el('span', { class: `sev sev-${a.severity}` }, sev.word),
-        el('button', { type: 'button', class: 'linklike', onclick: () => b.id && selectConflict(b.id) }, alertTitle(a))),
+        el('button', { type: 'button', class: 'linklike', onclick: () => {
+          const id = b.id || ((b.findings || [])[0] || {}).id;
+          if (id) selectConflict(id);
+        } }, alertTitle(a))),
       figures && el('div', { class: 'figures' }, figures),
       el('div', { class: 'alert-meta' },
         `raised ${U.utc(a.created_at)} · level ${a.level}${a.level_name ? ` (${a.level_name})` : ''}${a.top && !acked ? ' · TOP OF LADDER' : ''}`),

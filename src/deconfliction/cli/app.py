@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -229,8 +230,12 @@ def demo(
     except (OSError, ScenarioError) as e:
         err.print(f"[red]scenario:[/] {e}")
         raise typer.Exit(2) from None
-    # The scenario's deployment: its minimum notice (in the run's own time, see --speed).
-    settings = _settings(min_notice_s=chosen.min_notice_s)
+    # The scenario's deployment: its minimum notice (in the run's own time, see --speed), and
+    # room for the traffic it flies (the default caps are 2,000 aircraft a party).
+    per_party = math.ceil(aircraft / max(1, len(chosen.background))) + len(chosen.aircraft)
+    settings = _settings(min_notice_s=chosen.min_notice_s,
+                         max_aircraft=max(2_000, 2 * per_party),
+                         max_reports_per_s=max(4_000.0, 4.0 * per_party))
     service = open_service(settings)
     options = DemoOptions(host=host, port=port, speed=speed, duration_s=duration,
                           aircraft=aircraft, open_browser=not no_open, serve=not no_serve)

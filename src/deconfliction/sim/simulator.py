@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pyproj
-from shapely.geometry import Point, shape
+from shapely.geometry import LineString, Point, shape
 
 from deconfliction.sim.scenario_file import Aircraft, Scenario, VolumeSpec
 
@@ -76,7 +76,8 @@ def position(a: Aircraft, t_s: float) -> tuple[float, float, float, float, float
 
 def background_aircraft(scenario: Scenario, n: int, *, seed: int = 0) -> list[Aircraft]:
     """``n`` more aircraft, parties taken in turn, each flying a repeating route of three to
-    five points inside its party's background area (FL100-FL380, 250-480 kt)."""
+    five points whose legs all lie inside its party's background area (FL100-FL380,
+    250-480 kt)."""
     if n <= 0 or not scenario.background:
         return []
     rng = np.random.default_rng(seed)
@@ -87,10 +88,18 @@ def background_aircraft(scenario: Scenario, n: int, *, seed: int = 0) -> list[Ai
         w, s, e, north = area.bounds
         points: list[tuple[float, float, float]] = []
         alt = float(rng.uniform(100, 380)) * 100 * 0.3048
-        while len(points) < int(rng.integers(3, 6)):
+        want = int(rng.integers(3, 6))
+        while len(points) < want:
             lon, lat = float(rng.uniform(w, e)), float(rng.uniform(s, north))
-            if area.contains(Point(lon, lat)):
-                points.append((lon, lat, alt))
+            # Every leg, the closing one too, stays inside the area: background traffic is
+            # load, not a story of its own (no border crossings, no incursions).
+            if not area.contains(Point(lon, lat)) or (points and not area.contains(
+                    LineString([points[-1][:2], (lon, lat)]))):
+                continue
+            if len(points) == want - 1 and not area.contains(
+                    LineString([(lon, lat), points[0][:2]])):
+                continue
+            points.append((lon, lat, alt))
         points.append(points[0])
         out.append(Aircraft(f"{party}{k:05d}", party, tuple(points),
                             float(rng.uniform(250, 480)) * 1852 / 3600,

@@ -119,6 +119,8 @@ class Engine:
     _tracks_lock: threading.Lock = field(default_factory=threading.Lock)
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Per party: reports it may still send now, and when that was computed (monotonic s)."""
+    _pseudonyms: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Pseudonyms already computed (the picture names thousands a second)."""
     secret: bytes = field(init=False, repr=False)
     """Keys pseudonyms and conflict ids (see `naming_secret`)."""
     alerting: Alerting = field(init=False, repr=False)
@@ -636,26 +638,46 @@ class Engine:
         now = now or self.service.clock()
         now_s = codec.to_epoch(now)
         tr = self._track_arrays()
-        fresh = np.flatnonzero((now_s - tr.t) <= self.service.settings.stale_s)
+        st = self.service.settings
+        fresh = np.flatnonzero((now_s - tr.t) <= st.stale_s)
         mine = np.array([tr.party[k] == caller.party for k in fresh.tolist()], dtype=np.bool_)
-        sees = self._sees(caller.party, mine, now_s - tr.t[fresh], tr.lon[fresh],
-                          tr.lat[fresh], tr.alt_m[fresh])
-        shown = fresh[mine | sees]
+        own, others = fresh[mine], fresh[~mine]
+        # `_sees`' rule, asked about the other parties' aircraft only: the viewer's own need
+        # no answer, and with 10,000 of them asking costs a second.
+        sees = visibility.visible(
+            self.service.areas().get(caller.party, ()), tr.lon[own], tr.lat[own],
+            tr.alt_m[own], now_s - tr.t[own], tr.lon[others], tr.lat[others],
+            tr.alt_m[others], radius_m=st.view_radius_m, height_m=st.view_height_m,
+            recent_s=st.view_recent_s)
+        shown = np.concatenate([own, others[sees]])
         out = []
-        for k in sorted(shown.tolist(),
-                        key=lambda k: (tr.party[k], tr.aircraft[k])):
-            is_own = tr.party[k] == caller.party
+        cols = [a[shown].tolist() for a in (tr.t, tr.lon, tr.lat, tr.alt_m, tr.gs_mps,
+                                             tr.track_deg, tr.vs_mps)]
+        times: dict[float, str] = {}  # a batch's reports share their time
+        names = self._pseudonyms
+        if len(names) > 200_000:
+            names.clear()
+        for n, (k, t, lon, lat, alt, gs, trk, vs) in enumerate(zip(shown.tolist(), *cols,
+                                                                   strict=True)):
+            is_own = n < len(own)
+            if is_own:
+                name = tr.aircraft[k]
+            else:
+                name = names.get((tr.party[k], tr.aircraft[k]))
+                if name is None:
+                    name = names[(tr.party[k], tr.aircraft[k])] = pseudonym(
+                        tr.party[k], tr.aircraft[k], self.secret)
+            stamp = times.get(t)
+            if stamp is None:
+                stamp = times[t] = codec.rfc3339(codec.from_epoch(t))
             row: dict[str, Any] = {
-                "aircraft": tr.aircraft[k] if is_own
-                else pseudonym(tr.party[k], tr.aircraft[k], self.secret),
-                "party": tr.party[k], "own": is_own,
-                "t": codec.rfc3339(codec.from_epoch(float(tr.t[k]))),
-                "lon": float(tr.lon[k]), "lat": float(tr.lat[k]), "alt_m": float(tr.alt_m[k]),
-                "gs_mps": float(tr.gs_mps[k]), "track_deg": float(tr.track_deg[k]),
-                "vs_mps": float(tr.vs_mps[k])}
+                "aircraft": name, "party": tr.party[k], "own": is_own, "t": stamp,
+                "lon": lon, "lat": lat, "alt_m": alt, "gs_mps": gs, "track_deg": trk,
+                "vs_mps": vs}
             if is_own:
                 row["operation"] = tr.operation[k]
             out.append(row)
+        out.sort(key=lambda r: (r["party"], r["aircraft"]))
         return {"at": codec.rfc3339(now), "tracks": out}
 
     # --- identify --------------------------------------------------------------------------
