@@ -207,7 +207,8 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=a.chromium, args=ARGS)
         token = tokens["BENCH"]
         try:
-            for label, query in (("WebGL points", ""), ("canvas fallback", "?nowebgl")):
+            for label, query in (("as the page chooses", ""), ("WebGL forced", "?webgl"),
+                                 ("canvas forced", "?nowebgl")):
                 r = update_cost(browser, url, token, a.aircraft, a.updates, query)
                 print(f"{a.aircraft:,} aircraft at 1 Hz, {label} (webgl={bool(r['webgl'])}): "
                       f"apply+render main thread p50 {r['main_p50']:.0f} ms "

@@ -207,10 +207,12 @@ export class Picture {
     this.labelsUpTo = labelsUpTo;
     this.ownLabelsUpTo = ownLabelsUpTo;
     this.highlight = new Set(); // aircraft names in the caller's conflicts, and the selection
-    // WebGL points read each feature's coordinates and properties afresh when their source
-    // changes, so an aircraft nobody labels is moved in place and the source told once; the
-    // canvas layers (and labels) need each geometry's own change event.
-    this.inPlace = false;
+    // Both track layers read each feature's coordinates and properties afresh when their
+    // source changes (WebGL points rebuild their buffers; the canvas layer, with no spatial
+    // index, replays every feature), so an aircraft nobody labels is moved in place and the
+    // source told once. The labels' layer culls by cached extents: labelled aircraft get
+    // each geometry's own change event.
+    this.inPlace = true;
   }
 
   key(t) { return `${t.party}/${t.aircraft}`; }

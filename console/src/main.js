@@ -104,7 +104,6 @@ async function start(who) {
   if (!view) {
     view = createMap($('map'));
     view.picture = new L.Picture(view.sources);
-    view.picture.inPlace = view.webgl;
     view.detail = new DetailPanel($('detail'), $('detail-body'), { state, api, select });
     view.notice = new NoticeForm({ map: view.map, source: view.sources.draft, state, api,
       onCreated: refreshOperations, now: serverNow });

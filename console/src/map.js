@@ -15,12 +15,21 @@ import * as L from './layers.js';
 
 export const ATTRIBUTION = borders.attribution;
 
-/** Whether this browser can draw the WebGL points layer; `?nowebgl` forces the canvas path. */
+/** Whether to draw aircraft on the WebGL points layer: when the browser has WebGL on a GPU.
+ * A software rasteriser (SwiftShader, llvmpipe: headless or GPU-less machines) draws 10,000
+ * points slower than the canvas does (bench/console.py), so it gets the canvas path.
+ * `?nowebgl` forces the canvas path, `?webgl` the WebGL one. */
 export function webglAvailable() {
-  if (new URLSearchParams(window.location.search).has('nowebgl')) return false;
+  const q = new URLSearchParams(window.location.search);
+  if (q.has('nowebgl')) return false;
   try {
     const c = document.createElement('canvas');
-    return Boolean(c.getContext('webgl2') || c.getContext('webgl'));
+    const gl = c.getContext('webgl2') || c.getContext('webgl');
+    if (!gl) return false;
+    if (q.has('webgl')) return true;
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
+    return !/swiftshader|llvmpipe|softpipe|software/i.test(renderer);
   } catch {
     return false;
   }

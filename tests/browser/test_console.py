@@ -45,13 +45,14 @@ class Recorder:
         cdp.on("Network.eventSourceMessageReceived", lambda e: self.events.append(e["data"]))
 
 
-def open_console(browser: Any, demo: Demo, party: str, name: str) -> tuple[Any, Any, Recorder]:
+def open_console(browser: Any, demo: Demo, party: str, name: str, query: str = ""
+                 ) -> tuple[Any, Any, Recorder]:
     context = browser.new_context(viewport={"width": 1400, "height": 860})
     page = context.new_page()
     recorder = Recorder(context, page)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(demo.url + "/")
+    page.goto(demo.url + "/" + query)
     page.wait_for_selector("#signin:not([hidden])")
     page.fill("#token", demo.tokens[party])
     page.keyboard.press("Enter")  # keyboard reachable: Enter submits the sign-in form
@@ -77,7 +78,10 @@ def test_a_bad_token_is_refused_in_words(browser: Any, demo: Demo) -> None:
 
 def test_head_on_conflict_ack_and_need_to_know(browser: Any, demo: Demo) -> None:
     il_ctx, il, _ = open_console(browser, demo, "IL", "2-il")
-    ru_ctx, ru, ru_seen = open_console(browser, demo, "RU", "2-ru")
+    # RU's page draws aircraft on the WebGL points layer (forced: on a machine without a GPU
+    # the page would choose the canvas, which IL's page then uses).
+    ru_ctx, ru, ru_seen = open_console(browser, demo, "RU", "2-ru", "?webgl")
+    assert ru.evaluate("window.deconfliction.view.webgl") is True
 
     # The head-on encounter: on IL's alert list and as a line on IL's map.
     tactical = il.locator("li.alert.open", has_text="tactical: SUFA31")
