@@ -138,6 +138,8 @@ async function start(who) {
     message: (m) => { state.received.push(m); renderMessages(); },
     'message.read': (m) => { const s = state.sent.find((x) => x.seq === m.seq && x.to === m.to); if (s) s.read_at = m.read_at; renderMessages(); },
     'track.dropped': (d) => view.picture.drop(d.aircraft),
+    // The service ends a stream whose token was revoked or whose session ended.
+    revoked: () => session.who().catch(() => showSignIn('Your session has ended. Sign in again to continue.')),
   }, {
     onOpen: () => { $('link').textContent = 'live'; $('link').className = 'link ok'; },
     onClosed: async () => {

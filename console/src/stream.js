@@ -3,7 +3,7 @@
 // ended: 401), the caller's `onClosed` decides what to show.
 
 const KINDS = ['alert', 'ack', 'escalation', 'conflict', 'message', 'message.read',
-  'track.dropped', 'peer.ack', 'operation'];
+  'track.dropped', 'peer.ack', 'operation', 'revoked'];
 
 export function openStream(handlers, { onOpen, onClosed } = {}) {
   let source = null;

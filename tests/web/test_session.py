@@ -33,13 +33,21 @@ def test_sign_in_sets_a_strict_http_only_cookie(running: Running) -> None:
     assert c.get("/v1/picture").status_code == 200
 
 
-def test_the_cookie_opens_the_stream(running: Running) -> None:
+def test_the_cookie_opens_the_stream_and_keeps_it(running: Running) -> None:
     c = sign_in(running, "RU")
+    sent = running.client("IL").post("/v1/messages", json={"to": "RU", "text": "cookie check",
+                                                            "refs": []})
+    assert sent.status_code == 201
     with c.stream("GET", "/v1/stream", params={"after": 0}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
-        first = next(r.iter_lines())
-        assert first.startswith(": after 0")
+        lines = r.iter_lines()
+        assert next(lines).startswith(": after 0")
+        # The stream re-checks who is asking at each read: the session, not a bearer token.
+        for line in lines:
+            assert not line.startswith("event: revoked"), line
+            if "cookie check" in line:
+                break
 
 
 def test_sign_out_ends_the_session(running: Running) -> None:

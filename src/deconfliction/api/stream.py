@@ -56,6 +56,7 @@ from deconfliction.core.errors import InvalidInput, OverLimit, Unauthenticated
 from deconfliction.store import notify
 from deconfliction.usecases.hotline import Event, Hotline
 from deconfliction.usecases.service import Caller
+from deconfliction.web.auth import caller_of
 
 __all__ = ["KEEPALIVE_S", "RETRY_AFTER_S", "Streams", "Subscription", "format_event", "router",
            "streaming"]
@@ -260,9 +261,10 @@ async def streaming(app: FastAPI) -> AsyncIterator[None]:
                 await task
 
 
-def _token(request: Request) -> str:
-    """The request's bearer token (it authenticated already: the header is well-formed)."""
-    return request.headers.get("authorization", "").partition(" ")[2].strip()
+def _still(request: Request) -> Callable[[], object]:
+    """Checks again who the request is (bearer token or console session): a stream whose
+    token was revoked, or whose session ended, stops at its next read."""
+    return functools.partial(caller_of, request)
 
 
 def format_event(e: Event) -> str:
@@ -387,7 +389,7 @@ def stream(
             start = hotline.stream_start()
         return _StreamResponse(
             _events(hotline, caller, start, sub,
-                    functools.partial(service.authenticate, _token(request))),
+                    _still(request)),
             sub,
             service.settings.stream_send_timeout_s,
             media_type="text/event-stream",
