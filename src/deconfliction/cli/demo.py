@@ -9,6 +9,8 @@ terminal shows the scenario's clock, the traffic and each party's open alerts.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 import webbrowser
@@ -153,7 +155,10 @@ def run(service: Service, scenario: Scenario, options: DemoOptions, console: Con
         console.print(f"API: {url}/v1/...   documentation: {url}/docs")
         if not options.serve:
             return
-        if options.open_browser:
+        # Without a display (a server, CI) a browser would only start a text one, or fail.
+        graphical = sys.platform in ("darwin", "win32") or bool(
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        if options.open_browser and graphical:
             webbrowser.open(f"{url}/")
         runner = threading.Thread(target=sim.run, kwargs={"duration_s": options.duration_s},
                                   name="demo-simulator", daemon=True)
