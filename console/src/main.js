@@ -65,6 +65,7 @@ let timers = [];
 // --- sign-in ------------------------------------------------------------------------------
 function showSignIn(message = '', { error = false } = {}) {
   stop();
+  state.me = null; // late answers of the ended session must not speak over this message
   $('console').hidden = true;
   $('signin').hidden = false;
   $('signin-error').textContent = message;
@@ -89,11 +90,14 @@ $('signin-form').addEventListener('submit', async (e) => {
 });
 
 $('signout').addEventListener('click', async () => {
+  stop();
+  state.me = null;
   try { await session.signOut(); } catch { /* the session is gone either way */ }
   showSignIn('Signed out.');
 });
 
-onSessionEnded(() => showSignIn('Your session has ended. Sign in again to continue.'));
+const ENDED = 'Your session has ended. Sign in again to continue.';
+onSessionEnded(() => { if (state.me) showSignIn(ENDED); });
 
 // --- start and stop -----------------------------------------------------------------------
 async function start(who) {
@@ -139,14 +143,15 @@ async function start(who) {
     'message.read': (m) => { const s = state.sent.find((x) => x.seq === m.seq && x.to === m.to); if (s) s.read_at = m.read_at; renderMessages(); },
     'track.dropped': (d) => view.picture.drop(d.aircraft),
     // The service ends a stream whose token was revoked or whose session ended.
-    revoked: () => session.who().catch(() => showSignIn('Your session has ended. Sign in again to continue.')),
+    revoked: () => session.who().catch(() => { if (state.me) showSignIn(ENDED); }),
   }, {
     onOpen: () => { $('link').textContent = 'live'; $('link').className = 'link ok'; },
     onClosed: async () => {
       $('link').textContent = 'reconnecting…';
       $('link').className = 'link bad';
+      if (!state.me) return false;
       try { await session.who(); return true; } catch (err) {
-        if (err.status === 401) { showSignIn('Your session has ended. Sign in again to continue.'); return false; }
+        if (err.status === 401) { if (state.me) showSignIn(ENDED); return false; }
         return true;
       }
     },
@@ -187,6 +192,7 @@ async function refreshOperations() {
   const now = new Date();
   const end = new Date(now.getTime() + 7 * 86400e3);
   const data = await api(`/v1/operations?start=${now.toISOString()}&end=${end.toISOString()}`);
+  if (!state.me) return; // signed out meanwhile
   state.operations = data.operations;
   view.sources.operations.clear(true);
   view.sources.operations.addFeatures(L.operationFeatures(state.operations, state.me.party));
@@ -205,6 +211,7 @@ async function refreshPicture() {
   picturePending = true;
   try {
     const data = await api('/v1/picture');
+    if (!state.me) return;
     observeClock(data.at);
     view.picture.apply(data.tracks);
     drawConflicts();
@@ -325,6 +332,7 @@ function alertTitle(a) {
 }
 
 function renderAlerts() {
+  if (!state.me) return;
   const list = $('alerts');
   const alerts = [...state.alerts.values()].sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
   const open = alerts.filter((a) => a.open !== false && !a.acked_at).length;
@@ -370,6 +378,7 @@ async function ack(a, button) {
 
 // --- messages ----------------------------------------------------------------------------------
 function renderMessages() {
+  if (!state.me) return;
   const parties = new Set(state.peers);
   for (const m of state.received) parties.add(m.from);
   for (const m of state.sent) parties.add(m.to);

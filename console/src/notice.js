@@ -158,6 +158,7 @@ export class NoticeForm {
 
   checkBefore() {
     const box = $('notice-before');
+    if (!this.state.me) return;
     const v = this.volume();
     if (!this.outline || !v.start || !v.end || !Number.isFinite(v.lower) || !Number.isFinite(v.upper)) {
       box.textContent = '';
