@@ -10,13 +10,8 @@ counted as they are answered, never after a time window: a slow machine gives th
 from __future__ import annotations
 
 import base64
-import os
 import random
-import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -26,57 +21,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from deconfliction.core import ledger, merkle, tlog, verification
 from tests.api.helpers import box, operation, volume
-from tests.conftest import free_port, make_service
+from tests.conftest import make_service
 from tests.postgres import BACKENDS, database_url
+from tests.serve_process import ServeProcess
 
 KILLS = 10
 WAIT_S = 120.0
 """How long a round may take to reach its count before the test gives up (a hung server)."""
 
 
-class Server:
+class Server(ServeProcess):
     """``deconfliction serve`` in its own process, over one database."""
 
     def __init__(self, tmp: Path, db_url: str) -> None:
-        self.tmp = tmp
-        self.db_url = db_url
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def spawn(self) -> None:
-        """Start the process; it takes a second or two to import before it opens the database."""
-        env = {
-            **os.environ,
-            "DECONFLICTION_DATABASE_URL": self.db_url,
-            "DECONFLICTION_SERVER_KEY": str(self.tmp / "server.key"),
-            # Writers here go as fast as they can: durability is measured, not the limits.
-            "DECONFLICTION_RATE_PER_TOKEN": "0",
-            "DECONFLICTION_RATE_PER_ADDRESS": "0",
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deconfliction.cli", "serve", "--port", str(self.port)],
-            cwd=self.tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def ready(self) -> None:
-        """Wait until it answers."""
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError("the server did not come up")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        # Writers here go as fast as they can: durability is measured, not the limits.
+        super().__init__(tmp, db_url, {"DECONFLICTION_RATE_PER_TOKEN": "0",
+                                       "DECONFLICTION_RATE_PER_ADDRESS": "0"})
 
 
 class Load:

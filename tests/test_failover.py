@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ import pytest
 from deconfliction.core import ledger, tlog, verification
 from tests.conftest import free_port, make_service
 from tests.postgres import database_url
+from tests.serve_process import ServeProcess
 
 PROCESSES = 3
 KILLS = 3
@@ -38,36 +38,17 @@ HUNG_S = 60.0
 """Only a hung run waits this long for anything."""
 
 
-class Server:
-    """``deconfliction serve`` in its own process."""
+class Server(ServeProcess):
+    """``deconfliction serve`` in its own process, with a short lease and tick."""
 
     def __init__(self, tmp: Path, db_url: str) -> None:
-        self.tmp = tmp
-        self.db_url = db_url
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def spawn(self) -> None:
-        env = {**os.environ, "DECONFLICTION_DATABASE_URL": self.db_url,
-               "DECONFLICTION_SERVER_KEY": str(self.tmp / "server.key"),
-               "DECONFLICTION_LEASE_S": str(LEASE_S), "DECONFLICTION_TICK_S": "0.25"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "deconfliction.cli", "serve", "--port", str(self.port)],
-            cwd=self.tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        super().__init__(tmp, db_url, {"DECONFLICTION_LEASE_S": str(LEASE_S),
+                                       "DECONFLICTION_TICK_S": "0.25"})
 
     def engine(self) -> str | None:
         """``leader`` or ``follower``; None while it does not answer."""
-        try:
-            r = httpx.get(f"{self.url}/healthz", timeout=2)
-        except httpx.TransportError:
-            return None
-        return str(r.json()["engine"]) if r.status_code == 200 else None
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
+        health = self.healthz()
+        return None if health is None else str(health["engine"])
 
 
 def wait_for(what: str, check: Any) -> Any:
