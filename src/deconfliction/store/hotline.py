@@ -21,7 +21,6 @@ __all__ = [
     "ack_alert",
     "alert",
     "alerts_of",
-    "areas",
     "escalate_alert",
     "event_parties_after",
     "events_after",
@@ -215,11 +214,3 @@ def ladders(tx: Tx) -> list[tuple[str, Any]]:
     """(name, stored ladder) of every party."""
     return [(r[0], None if r[1] is None else json.loads(r[1]) if isinstance(r[1], str) else r[1])
             for r in tx.run("SELECT name, ladder FROM parties")]
-
-
-def areas(tx: Tx) -> dict[str, Any]:
-    """The stored area of responsibility (GeoJSON) of every party that has one."""
-    rows = tx.run("SELECT name, area FROM parties WHERE area IS NOT NULL")
-    # A taken-away area may be stored as JSON null rather than SQL NULL.
-    found = {r[0]: json.loads(r[1]) if isinstance(r[1], str) else r[1] for r in rows}
-    return {p: a for p, a in found.items() if a is not None}

@@ -247,6 +247,16 @@ class Tx:
         """Change a party's public key or ladder."""
         self.conn.execute(update(s.parties).where(s.parties.c.name == name).values(**values))
 
+    def areas(self, party: str | None = None) -> dict[str, str]:
+        """The stored area of responsibility (GeoJSON text) of ``party``, or of every party,
+        left out where there is none. As text, so a caller can tell an unchanged area from
+        its text without decoding it."""
+        sql = "SELECT name, CAST(area AS TEXT) FROM parties WHERE area IS NOT NULL"
+        rows = self.run(sql if party is None else sql + " AND name = :name",
+                        None if party is None else {"name": party})
+        # A taken-away area may be stored as JSON null rather than SQL NULL.
+        return {r[0]: r[1] for r in rows if r[1] not in (None, "null")}
+
     # --- the spatio-temporal index ------------------------------------------------------
     def _index(
         self,

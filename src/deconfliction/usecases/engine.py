@@ -645,7 +645,7 @@ class Engine:
         # `_sees`' rule, asked about the other parties' aircraft only: the viewer's own need
         # no answer, and with 10,000 of them asking costs a second.
         sees = visibility.visible(
-            self.service.areas().get(caller.party, ()), tr.lon[own], tr.lat[own],
+            self.service.area(caller.party), tr.lon[own], tr.lat[own],
             tr.alt_m[own], now_s - tr.t[own], tr.lon[others], tr.lat[others],
             tr.alt_m[others], radius_m=st.view_radius_m, height_m=st.view_height_m,
             recent_s=st.view_recent_s)
@@ -738,7 +738,7 @@ class Engine:
         """Which of these aircraft ``viewer`` may see under SPEC §1 (`core.visibility`);
         ``own`` marks the viewer's own aircraft among them, ``age_s`` their reports' age."""
         st = self.service.settings
-        area = self.service.areas().get(viewer, ())
+        area = self.service.area(viewer)
         return visibility.visible(area, lon[own], lat[own], alt[own], age_s[own], lon, lat, alt,
                                   radius_m=st.view_radius_m, height_m=st.view_height_m,
                                   recent_s=st.view_recent_s)

@@ -8,6 +8,7 @@ on disk with its record, or neither is.
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 import uuid
@@ -44,7 +45,6 @@ from deconfliction.core.model import (
 )
 from deconfliction.core.overlap import outlines_overlap
 from deconfliction.store import Box, Store, Tx, hash_token
-from deconfliction.store import hotline as hotline_store
 from deconfliction.store import tracks as track_store
 from deconfliction.usecases import hotline
 from deconfliction.usecases.recorder import Recorder
@@ -79,7 +79,7 @@ class Service(Recorder):
         # Shapes of the outlines the strategic check meets, reused while the decoded
         # operations they belong to stay in the store's cache.
         self._shapes: geometry.Memo = {}
-        self._areas: dict[str, tuple[Any, responsibility.Area]] = {}
+        self._areas: dict[str, tuple[str, responsibility.Area]] = {}
 
     # --- parties --------------------------------------------------------------------------
     def add_party(self, name: str) -> str:
@@ -597,32 +597,40 @@ class Service(Recorder):
                            vols: Sequence[Volume4D]) -> None:
         """A party's zones lie within its area of responsibility; a buffer may reach
         ``buffer_reach_m`` beyond it (SPEC §1)."""
-        stored = hotline_store.areas(tx).get(party)
+        area = self.area(party, tx)
         reach = self.settings.buffer_reach_m if kind == ZoneKind.BUFFER else 0.0
         for i, v in enumerate(vols):
-            if stored is None:
+            if not area:
                 raise InvalidInput("the party has no area of responsibility, so it may create "
                                    "no zone", field=f"volumes[{i}].outline")
-            if not responsibility.within(v.outline, self.area_of(party, stored), reach_m=reach):
+            if not responsibility.within(v.outline, area, reach_m=reach):
                 raise InvalidInput(
                     "lies outside the party's area of responsibility"
                     + (f" (a buffer may reach {reach:.0f} m beyond it)" if reach else ""),
                     field=f"volumes[{i}].outline")
 
-    def area_of(self, party: str, stored: Any) -> responsibility.Area:
-        """The parsed area of ``party`` from its stored GeoJSON, kept while it is unchanged."""
+    def _parsed(self, party: str, text: str) -> responsibility.Area:
+        """``party``'s area from its stored text, decoded only when the text changed."""
         held = self._areas.get(party)
-        if held is not None and held[0] == stored:
-            return held[1]
-        area = responsibility.area_from_geojson(stored)
-        self._areas[party] = (stored, area)
-        return area
+        if held is None or held[0] != text:
+            held = (text, responsibility.area_from_geojson(json.loads(text)))
+            self._areas[party] = held
+        return held[1]
+
+    def area(self, party: str, tx: Tx | None = None) -> responsibility.Area:
+        """``party``'s area of responsibility (empty: none); read in ``tx`` when given, since
+        the deployment may change it from another process at any time."""
+        if tx is None:
+            with self.store.read() as own:
+                return self.area(party, own)
+        text = tx.areas(party).get(party)
+        return () if text is None else self._parsed(party, text)
 
     def areas(self) -> dict[str, responsibility.Area]:
         """Every party's area of responsibility (parties without one are left out)."""
         with self.store.read() as tx:
-            stored = hotline_store.areas(tx)
-        return {p: self.area_of(p, g) for p, g in stored.items()}
+            texts = tx.areas()
+        return {p: self._parsed(p, text) for p, text in texts.items()}
 
     def set_area(self, name: str, geojson: Any) -> responsibility.Area:
         """The deployment sets ``name``'s area of responsibility (None: takes it away);
