@@ -1,0 +1,163 @@
+"""Conflict rows and how each party sees them: keyed ids and pseudonyms, a row in one party's
+view (another party's aircraft never by name), and one tick's tactical snapshot.
+
+Plain functions over the engine's rows; `deconfliction.usecases.engine` writes and announces
+them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from deconfliction.core import codec, resolution, tactical
+from deconfliction.core.model import Severity
+
+__all__ = ["CONFLICT_KINDS", "naming_secret", "pseudonym"]
+
+
+def naming_secret(key: Ed25519PrivateKey) -> bytes:
+    """The server's secret for pseudonyms and conflict ids, derived from its signing key (so
+    names stay stable across restarts and need no second secret to keep)."""
+    return hashlib.sha256(b"deconfliction-naming-v1\x00" + key.private_bytes_raw()).digest()
+
+
+def _tag(secret: bytes, *parts: str) -> str:
+    return hmac.new(secret, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a tick names each aircraft to every other party
+def pseudonym(party: str, aircraft: str, secret: bytes) -> str:
+    """How another party's aircraft is named to a party: its party and an opaque tag.
+
+    The aircraft id may be a callsign, a private detail: a stable tag lets a duty officer follow
+    one aircraft across updates without learning its callsign. The tag is keyed with the
+    server's secret: an unkeyed hash of a guessable callsign could be reversed by trying them.
+    """
+    return f"{party}:{_tag(secret, party, aircraft)[:10]}"
+
+
+
+def _split(key: str) -> tuple[str, str]:
+    party, _, aircraft = key.partition("/")
+    return party, aircraft
+
+
+def _view(row: dict[str, Any], viewer: str, secret: bytes) -> dict[str, Any]:
+    """A conflict as ``viewer`` may see it: other parties' aircraft under pseudonyms."""
+    body = dict(row["body"])
+    keys: list[str] = body.pop("aircraft_keys", [])
+    out: dict[str, Any] = {"id": row["id"], "kind": row["kind"], "parties": row["parties"],
+                           "severity": row["severity"]}
+    aircraft = []
+    for k in keys:
+        party, ac = _split(k)
+        aircraft.append(ac if party == viewer else pseudonym(party, ac, secret))
+    out["aircraft"] = aircraft
+    resolutions = body.pop("resolutions", None)
+    positions = body.pop("positions", None)
+    if positions is not None:
+        out["positions"] = [
+            {**p, "aircraft": name} for p, name in zip(positions, aircraft, strict=True)]
+    if resolutions is not None:
+        out["resolutions"] = {name: resolutions[k] for k, name in zip(keys, aircraft, strict=True)
+                              if k in resolutions and _split(k)[0] == viewer}
+    # The row's own id, kind, parties and severity always win over what the body carries.
+    return {**out, **{k: v for k, v in body.items() if k not in out}}
+
+
+def _tactical_id(a: str, b: str, secret: bytes) -> str:
+    # Opaque and keyed: the id is shown to both parties, and aircraft ids may be callsigns.
+    return "tactical-" + _tag(secret, a, b)[:20]
+
+
+
+_FINDING_KINDS = ("zone_incursion", "nonconformance", "unidentified")
+CONFLICT_KINDS = ("tactical", *_FINDING_KINDS, "strategic")
+"""Every conflict kind `GET /v1/conflicts` lists (SPEC §3)."""
+
+
+def _finding_id(kind: str, ref: str, key: str, secret: bytes) -> str:
+    return f"{kind}-" + _tag(secret, ref, key)[:20]
+
+
+def _finding_row(cid: str, kind: str, severity: Severity, aircraft_keys: list[str],
+                 other_party: str | None, body: dict[str, Any]) -> dict[str, Any]:
+    parties = {_split(k)[0] for k in aircraft_keys}
+    if other_party is not None:
+        parties.add(other_party)
+    return {"id": cid, "kind": kind, "parties": sorted(parties), "severity": str(severity),
+            "body": {"aircraft_keys": aircraft_keys, **body}, "ref_a": None, "ref_b": None}
+
+
+def _position(states: tuple[np.ndarray, ...], k: int) -> dict[str, float]:
+    lon, lat, alt, gs, trk, vs = (float(a[k]) for a in states)
+    return {"lon": lon, "lat": lat, "alt_m": alt, "gs_mps": gs, "track_deg": trk, "vs_mps": vs}
+
+
+def _resolution_json(r: resolution.Resolution) -> dict[str, Any]:
+    return {"heading_deg": r.heading_deg, "track_deg": r.track_deg, "altitude_m": r.altitude_m,
+            "alt_m": r.alt_m, "speed_pct": r.speed_pct, "gs_mps": r.gs_mps}
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """One tick's tactical picture: `detect`'s answer and the states it was computed from."""
+
+    now: datetime
+    found: tactical.Found
+    severity: np.ndarray
+    keys: list[str]
+    party: np.ndarray
+    states: tuple[np.ndarray, ...]
+    secret: bytes
+    level: np.ndarray
+    """Alert level 1-3 of each pair (`deconfliction.core.alerting.Picture.level`)."""
+    do365: np.ndarray
+    """Whether the ``do365`` profile governs each pair (else ``sep``)."""
+
+    def pair(self, n: int) -> list[str]:
+        return sorted((self.keys[int(self.found.i[n])], self.keys[int(self.found.j[n])]))
+
+    def index(self, wanted: set[tactical.PairKey]) -> dict[tactical.PairKey, int]:
+        """Where each wanted pair (sorted aircraft keys) stands in ``found``."""
+        out: dict[tactical.PairKey, int] = {}
+        for n, (i, j) in enumerate(zip(self.found.i.tolist(), self.found.j.tolist(),
+                                       strict=True)):
+            a, b = self.keys[i], self.keys[j]
+            key = (a, b) if a <= b else (b, a)
+            if key in wanted:
+                out[key] = n
+        return out
+
+    def pair_id(self, n: int) -> str:
+        a, b = self.pair(n)
+        return _tactical_id(a, b, self.secret)
+
+    def row(self, n: int, resolutions: dict[str, Any] | None) -> dict[str, Any]:
+        """Pair ``n`` as a conflicts row."""
+        f = self.found
+        i, j = int(f.i[n]), int(f.j[n])
+        pair = self.pair(n)
+        ends = [i, j] if self.keys[i] == pair[0] else [j, i]
+        body: dict[str, Any] = {
+            "aircraft_keys": pair,
+            "t_in_s": float(f.t_in[n]), "t_out_s": float(f.t_out[n]),
+            "t_cpa_s": float(f.t_cpa[n]), "d_cpa_m": float(f.d_cpa_m[n]),
+            "v_cpa_m": float(f.v_cpa_m[n]), "at": codec.rfc3339(self.now),
+            "positions": [_position(self.states, k) for k in ends],
+            # Which rule found it: a duty officer reads a DO-365 level, not only a severity.
+            "profile": "do365" if self.do365[n] else "sep", "alert_level": int(self.level[n]),
+        }
+        if resolutions is not None:
+            body["resolutions"] = resolutions
+        return {"id": _tactical_id(pair[0], pair[1], self.secret), "kind": "tactical",
+                "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
+                "severity": str(self.severity[n]), "body": body}
