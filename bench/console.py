@@ -1,19 +1,24 @@
 """Speed of the duty officer's console in headless Chromium (issue 12, item 8). Not a test.
 
     .venv/bin/python bench/console.py [--aircraft 10000] [--updates 30] [--minutes 10]
+                                      [--baseline REV | --baseline none]
 
 A real service on 127.0.0.1 (SQLite in a temporary folder) serves the built console; one
-party signs in on the page. Then:
+party signs in on the page. Chromium runs with --disable-gpu: every canvas is drawn by the CPU,
+and WebGL is software (SwiftShader), on the machine's cores.
 
-1. **Update cost.** The page's own `Picture.apply` is fed 10,000 aircraft (5 % the viewer's
-   own, the rest four other parties under pseudonyms) moving at 1 Hz, exactly as
-   `/v1/picture` answers them, and the map drawn: main-thread time of apply + synchronous
-   render, and the time until OpenLayers reports the frame complete (WebGL layers build their
-   buffers in a worker). Both for the WebGL points layer and the canvas fallback (`?nowebgl`).
-   Chromium runs with --disable-gpu: WebGL is software (SwiftShader) on the 2 CPU cores.
+1. **Update cost.** 10,000 aircraft (5 % the viewer's own, the rest four other parties under
+   pseudonyms) moving at 1 Hz, in /v1/picture's JSON: the page decodes each update, applies
+   it to its picture (`view.picture.apply`) and OpenLayers draws the frame; timed until the
+   browser has painted it ("complete"), and the main thread's part (decode + apply + render).
+   The same steps run against the console built at ``--baseline`` (default: the last commit
+   that drew aircraft as OpenLayers features with style functions), its bundle served to the
+   same page in the same run, alternating old and new in rounds so both meet the same load;
+   ratios new/old are printed with the absolute figures and the load average.
+   Both for the path the page chooses here (no GPU: canvas) and WebGL forced (``?webgl``).
 2. **Fetching the picture.** The same 10,000 aircraft reported to the service over HTTP, and
    the page's `fetch('/v1/picture')` + JSON parse timed.
-3. **First useful paint** of the demo page: from navigation start to the page's
+3. **First useful paint** of the page: from navigation start to the page's
    ``deconfliction:useful`` mark (zones, operations and the first picture drawn).
 4. **Memory after ``--minutes``** of 1 Hz updates: JS heap (after a forced GC) at one minute
    and at the end; growth beyond 20 % fails the target.
@@ -24,7 +29,10 @@ Timing here compares nothing across machines; the figures go in the issue's note
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -45,11 +53,15 @@ from deconfliction.config.settings import Settings
 from deconfliction.store import Store
 from deconfliction.usecases.service import Service
 
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "1b5fb92f8bf0eff23d1a493bded3f5f6c53e19fd"
+"""The last commit whose console drew aircraft as OpenLayers features with style functions."""
+
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--enable-precise-memory-info"]
 
-# Runs in the page: synthetic aircraft, moved 1 s each update, in /v1/picture's form.
+# Runs in the page: synthetic aircraft in /v1/picture's form, moved 1 s each update.
 SETUP_JS = """(n) => {
   let seed = 12345;
   const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
@@ -66,6 +78,11 @@ SETUP_JS = """(n) => {
   window.__bench = { ac, step: 0 };
 }"""
 
+# One update as the page meets it: the /v1/picture answer's text decoded, applied to the
+# picture, and the frame OpenLayers draws for it, until the browser has painted it (a task
+# queued after `rendercomplete` runs once the frame's paint is done). Returns
+# [decode, apply, frame (render on the main thread), complete] in ms. The same for the old
+# rendering and the new: it uses only `view.picture.apply` and the map.
 STEP_JS = """() => new Promise((resolve) => {
   const b = window.__bench;
   for (const a of b.ac) {
@@ -73,14 +90,29 @@ STEP_JS = """() => new Promise((resolve) => {
     a.lat += a.gs_mps * Math.cos(r) / 111320;
     a.lon += a.gs_mps * Math.sin(r) / (111320 * Math.cos(a.lat * Math.PI / 180));
   }
-  const tracks = b.ac.map((a) => ({ ...a }));
-  const view = window.deconfliction.view;
+  const text = JSON.stringify({ at: new Date().toISOString(), tracks: b.ac });
+  const map = window.deconfliction.view.map;
+  let start = 0;
+  let frame = 0;
+  const pre = () => { start = performance.now(); };
+  const post = () => { if (start) frame += performance.now() - start; start = 0; };
+  map.on('precompose', pre);
+  map.on('postrender', post);
   const t0 = performance.now();
-  view.picture.apply(tracks);
-  view.map.renderSync();
+  const data = JSON.parse(text);
   const t1 = performance.now();
-  view.map.once('rendercomplete', () => resolve([t1 - t0, performance.now() - t0]));
-  view.map.render();
+  window.deconfliction.view.picture.apply(data.tracks);
+  const t2 = performance.now();
+  map.once('rendercomplete', () => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      map.un('precompose', pre);
+      map.un('postrender', post);
+      resolve([t1 - t0, t2 - t1, frame, performance.now() - t0]);
+    };
+    ch.port2.postMessage(0);
+  });
+  map.render();
 })"""
 
 
@@ -107,26 +139,6 @@ def sign_in(page: Any, url: str, token: str, query: str = "") -> None:
     page.fill("#token", token)
     page.keyboard.press("Enter")
     page.wait_for_selector("#console:not([hidden])")
-
-
-def update_cost(browser: Any, url: str, token: str, n: int, updates: int, query: str
-                ) -> dict[str, float]:
-    page = browser.new_page(viewport={"width": 1400, "height": 860})
-    sign_in(page, url, token, query)
-    page.evaluate("() => { for (let i = 1; i < 99999; i++) clearInterval(i); }")  # no polling
-    page.evaluate(SETUP_JS, n)
-    main, full = [], []
-    for k in range(updates + 3):
-        a, b = page.evaluate(STEP_JS)
-        if k >= 3:  # the first updates create the features
-            main.append(a)
-            full.append(b)
-        time.sleep(max(0.0, 1.0 - b / 1000.0))
-    webgl = page.evaluate("window.deconfliction.view.webgl")
-    page.close()
-    return {"webgl": float(webgl), "main_p50": statistics.median(main),
-            "main_max": max(main), "frame_p50": statistics.median(full),
-            "frame_p95": sorted(full)[int(0.95 * (len(full) - 1))]}
 
 
 def picture_fetch(browser: Any, url: str, token: str, n: int) -> dict[str, float]:
@@ -168,10 +180,77 @@ def first_paint(browser: Any, url: str, token: str) -> float:
     return float(statistics.median(samples))
 
 
-def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> tuple[float, float]:
+def build_baseline(rev: str, tmp: Path) -> Path:
+    """The console as commit ``rev`` had it, built with today's node packages into ``tmp``."""
+    dest = tmp / "baseline"
+    dest.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "console",
+                              "src/deconfliction/sim/data/levant-10m.geojson"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    os.symlink(ROOT / "console" / "node_modules", dest / "console" / "node_modules")
+    subprocess.run(["node", "build.mjs"], cwd=dest / "console", check=True)
+    return dest / "src/deconfliction/web/static"
+
+
+def open_page(browser: Any, url: str, token: str, query: str, bundle: Path | None) -> Any:
     page = browser.new_page(viewport={"width": 1400, "height": 860})
-    sign_in(page, url, token)
-    page.evaluate("() => { for (let i = 1; i < 99999; i++) clearInterval(i); }")
+    if bundle is not None:  # the old console: its bundle in place of the built one
+        def serve_old(route: Any) -> None:
+            name = route.request.url.rsplit("/", 1)[-1]
+            route.fulfill(path=str(bundle / name), headers={"Cache-Control": "no-store"})
+
+        page.route("**/static/app.*", serve_old)
+    sign_in(page, url, token, query)
+    page.evaluate("() => { for (let i = 1; i < 99999; i++) clearInterval(i); }")  # no polling
+    return page
+
+
+def steps(page: Any, updates: int, out: list[list[float]]) -> None:
+    for _ in range(updates):
+        t = time.monotonic()
+        out.append(page.evaluate(STEP_JS))
+        time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
+
+
+def pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))]
+
+
+def update_cost(browser: Any, url: str, token: str, n: int, updates: int, query: str,
+                bundles: dict[str, Path | None], rounds: int = 3) -> dict[str, Any]:
+    """Old and new pages side by side; each round gives each ``updates // rounds`` updates."""
+    pages = {}
+    for name, bundle in bundles.items():
+        pages[name] = open_page(browser, url, token, query, bundle)
+        pages[name].evaluate(SETUP_JS, n)
+        for _ in range(3):  # the first updates create what the picture holds
+            pages[name].evaluate(STEP_JS)
+    got: dict[str, list[list[float]]] = {name: [] for name in bundles}
+    loads = []
+    for _ in range(rounds):
+        for name, page in pages.items():
+            steps(page, max(1, updates // rounds), got[name])
+            loads.append(os.getloadavg()[0])
+    out: dict[str, Any] = {"load": (min(loads), max(loads))}
+    for name, page in pages.items():
+        rows = got[name]
+        main = [d + a + f for d, a, f, _ in rows]
+        complete = [c for *_, c in rows]
+        out[name] = {"webgl": bool(page.evaluate("window.deconfliction.view.webgl")),
+                     "decode": statistics.median(r[0] for r in rows),
+                     "apply": statistics.median(r[1] for r in rows),
+                     "render": statistics.median(r[2] for r in rows),
+                     "main_p50": statistics.median(main), "main_p95": pct(main, 0.95),
+                     "complete_p50": statistics.median(complete),
+                     "complete_p95": pct(complete, 0.95)}
+        page.close()
+    return out
+
+
+def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> tuple[float, float]:
+    page = open_page(browser, url, token, "", None)
     page.evaluate(SETUP_JS, n)
     cdp = page.context.new_cdp_session(page)
     cdp.send("HeapProfiler.enable")
@@ -193,44 +272,66 @@ def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> tuple[
     return (first if first is not None else last), last
 
 
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--aircraft", type=int, default=10_000)
     ap.add_argument("--updates", type=int, default=30)
     ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--baseline", default=BASELINE,
+                    help="git revision whose console to compare with, or 'none'")
     ap.add_argument("--chromium", default="/usr/bin/chromium")
     a = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        bundles: dict[str, Path | None] = {"new": None}
+        if a.baseline != "none":
+            bundles = {"old": build_baseline(a.baseline, Path(tmp)), "new": None}
         url, tokens, server, thread, service = serve(Path(tmp))
         browser = p.chromium.launch(executable_path=a.chromium, args=ARGS)
         token = tokens["BENCH"]
+        print(f"{a.aircraft:,} aircraft at 1 Hz, {a.updates} updates each; times in ms "
+              "(p50, p95 of complete and of the main thread)", flush=True)
         try:
-            for label, query in (("as the page chooses", ""), ("WebGL forced", "?webgl"),
-                                 ("canvas forced", "?nowebgl")):
-                r = update_cost(browser, url, token, a.aircraft, a.updates, query)
-                print(f"{a.aircraft:,} aircraft at 1 Hz, {label} (webgl={bool(r['webgl'])}): "
-                      f"apply+render main thread p50 {r['main_p50']:.0f} ms "
-                      f"(max {r['main_max']:.0f}), until frame complete p50 "
-                      f"{r['frame_p50']:.0f} ms, p95 {r['frame_p95']:.0f} ms", flush=True)
+            for label, query in (("as the page chooses", ""), ("WebGL forced", "?webgl")):
+                r = update_cost(browser, url, token, a.aircraft, a.updates, query, bundles)
+                lo, hi = r["load"]
+                for name in bundles:
+                    x = r[name]
+                    print(f"  {label:20} {name} (webgl={x['webgl']}): complete "
+                          f"{x['complete_p50']:.0f} / {x['complete_p95']:.0f}; main thread "
+                          f"{x['main_p50']:.0f} / {x['main_p95']:.0f} (decode {x['decode']:.0f}"
+                          f", apply {x['apply']:.0f}, render {x['render']:.0f})", flush=True)
+                if "old" in r:
+                    o, n = r["old"], r["new"]
+                    print(f"  {label:20} new/old: complete p50 "
+                          f"{n['complete_p50'] / o['complete_p50']:.2f}, p95 "
+                          f"{n['complete_p95'] / o['complete_p95']:.2f}; main thread p50 "
+                          f"{n['main_p50'] / o['main_p50']:.2f} (load average "
+                          f"{lo:.2f}-{hi:.2f} during the rounds)", flush=True)
             paint = first_paint(browser, url, token)
-            print(f"first useful paint (empty picture): {paint:.0f} ms after navigation",
-                  flush=True)
+            print(f"first useful paint (empty picture): {paint:.0f} ms after navigation; "
+                  f"{load()}", flush=True)
             f = picture_fetch(browser, url, token, a.aircraft)
             print(f"GET /v1/picture with {f['tracks']:,.0f} aircraft, fetch + parse in the "
-                  f"page: p50 {f['fetch_p50']:.0f} ms", flush=True)
+                  f"page: p50 {f['fetch_p50']:.0f} ms; {load()}", flush=True)
             paint = first_paint(browser, url, token)
-            print(f"first useful paint with {a.aircraft:,} aircraft: {paint:.0f} ms", flush=True)
+            print(f"first useful paint with {a.aircraft:,} aircraft: {paint:.0f} ms; "
+                  f"{load()}", flush=True)
             if a.minutes > 0:
                 m1, m2 = memory(browser, url, token, a.aircraft, a.minutes)
                 print(f"JS heap after GC: {m1:.1f} MB at 1 min, {m2:.1f} MB after "
-                      f"{a.minutes:g} min ({(m2 / m1 - 1) * 100:+.1f} %)", flush=True)
+                      f"{a.minutes:g} min ({(m2 / m1 - 1) * 100:+.1f} %); {load()}", flush=True)
         finally:
             browser.close()
             server.should_exit = True
             thread.join(timeout=10)
             service.store.close()
+            shutil.rmtree(Path(tmp) / "baseline", ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,17 @@ export const SEVERITY = {
 };
 
 // Party colours avoid red, amber and green, which mean severity on this page.
-const PARTY_COLOURS = ['#4fc3f7', '#e1a6ff', '#f5f5f5', '#80deea', '#b0a4ff', '#c5e1a5'];
+export const PARTY_COLOURS = ['#4fc3f7', '#e1a6ff', '#f5f5f5', '#80deea', '#b0a4ff', '#c5e1a5'];
 const partyIndex = new Map();
 export function partyColour(party, me) {
   if (party === me) return PARTY_COLOURS[0];
   if (!partyIndex.has(party)) partyIndex.set(party, 1 + (partyIndex.size % (PARTY_COLOURS.length - 1)));
   return PARTY_COLOURS[partyIndex.get(party)];
 }
-function partySlot(party, me) {
-  partyColour(party, me);
-  return party === me ? 0 : partyIndex.get(party);
+export function partySlot(party, me) {
+  if (party === me) return 0;
+  if (!partyIndex.has(party)) partyColour(party, me);
+  return partyIndex.get(party);
 }
 
 const geojson = new GeoJSON();
@@ -135,188 +136,6 @@ export const WEBGL_TRACK_STYLE = {
   'shape-rotate-with-view': true,
   'shape-scale': [0.75, 1.15],
 };
-
-const shapeCache = new Map();
-export function trackStyle(feature) {
-  const slot = feature.get('slot');
-  const hl = feature.get('hl');
-  const rotBucket = Math.round(feature.get('rot') / (Math.PI / 36));
-  const key = `${slot}|${hl}|${rotBucket}`;
-  let style = shapeCache.get(key);
-  if (!style) {
-    style = new Style({
-      image: new RegularShape({
-        points: 3, radius: hl ? 10 : 7, scale: [0.75, 1.15],
-        rotation: rotBucket * (Math.PI / 36), rotateWithView: true,
-        fill: new Fill({ color: PARTY_COLOURS[slot] || PARTY_COLOURS[5] }),
-        stroke: new Stroke({ color: hl ? '#ff4d4d' : '#0b1622', width: hl ? 2.5 : 1 }),
-      }),
-    });
-    shapeCache.set(key, style);
-  }
-  return style;
-}
-
-export function labelText(t) {
-  return `${t.aircraft}\n${U.altShort(t.alt_m)} ${U.speedShort(t.gs_mps)}`;
-}
-
-export function labelStyle(feature) {
-  return new Style({
-    text: new Text({
-      text: labelText(feature.get('track')),
-      font: '11px ui-monospace, monospace',
-      textAlign: 'left',
-      offsetX: 12,
-      offsetY: -2,
-      fill: new Fill({ color: PARTY_COLOURS[feature.get('slot')] || '#ddd' }),
-      stroke: new Stroke({ color: '#0b1622', width: 3 }),
-    }),
-  });
-}
-
-const trailStyles = new Map();
-export function trailStyle(feature) {
-  const slot = feature.get('slot');
-  if (!trailStyles.has(slot)) {
-    trailStyles.set(slot, new Style({
-      stroke: new Stroke({ color: `${PARTY_COLOURS[slot] || '#ddd'}88`, width: 1.5 }),
-    }));
-  }
-  return trailStyles.get(slot);
-}
-
-const R_MERC = 6378137;
-/** EPSG:3857 of lon/lat, written into ``out`` (no allocation: called 10,000 times a second). */
-function mercator(lon, lat, out) {
-  out[0] = (lon * Math.PI * R_MERC) / 180;
-  out[1] = Math.log(Math.tan(((90 + lat) * Math.PI) / 360)) * R_MERC;
-  return out;
-}
-
-/** The live picture: one feature per aircraft, kept in its source and moved in place on every
- * picture (adding and removing 10,000 features a second costs ten times more than moving them),
- * with a short trail and a label for the aircraft that matter. */
-export class Picture {
-  constructor(sources, { trailLength = 10, fullTrailsUpTo = 2000, labelsUpTo = 400, ownLabelsUpTo = 300 } = {}) {
-    this.sources = sources;
-    this.me = null;
-    this.tracks = new globalThis.Map(); // key -> {track, feature, trail, trailFeature, labelled, trailed}
-    this.trailLength = trailLength;
-    this.fullTrailsUpTo = fullTrailsUpTo;
-    this.labelsUpTo = labelsUpTo;
-    this.ownLabelsUpTo = ownLabelsUpTo;
-    this.highlight = new Set(); // aircraft names in the caller's conflicts, and the selection
-    // Both track layers read each feature's coordinates and properties afresh when their
-    // source changes (WebGL points rebuild their buffers; the canvas layer, with no spatial
-    // index, replays every feature), so an aircraft nobody labels is moved in place and the
-    // source told once. The labels' layer culls by cached extents: labelled aircraft get
-    // each geometry's own change event.
-    this.inPlace = true;
-  }
-
-  key(t) { return `${t.party}/${t.aircraft}`; }
-
-  /** Replace the picture with ``tracks`` (one entry per aircraft as /v1/picture sends it). */
-  apply(tracks) {
-    const seen = new Set();
-    const added = [];
-    const labelAdd = [];
-    const labelDrop = [];
-    const trailAdd = [];
-    const trailDrop = [];
-    const many = tracks.length > this.fullTrailsUpTo;
-    const labelAll = tracks.length <= this.labelsUpTo;
-    let own = 0;
-    for (const t of tracks) if (t.party === this.me) own += 1;
-    const labelOwn = own <= this.ownLabelsUpTo;
-    const xy = [0, 0];
-    let movedInPlace = false;
-    for (const t of tracks) {
-      const key = this.key(t);
-      seen.add(key);
-      mercator(t.lon, t.lat, xy);
-      let held = this.tracks.get(key);
-      const hl = this.highlight.has(t.aircraft) ? 1 : 0;
-      const slot = partySlot(t.party, this.me);
-      const props = { layer: 'track', track: t, hl, slot, rot: (t.track_deg * Math.PI) / 180 };
-      if (!held) {
-        const feature = new Feature({ geometry: new Point([xy[0], xy[1]]) });
-        feature.setId(key);
-        feature.setProperties(props, true);
-        held = { feature, trail: [], trailFeature: null, labelled: false, trailed: false };
-        this.tracks.set(key, held);
-        added.push(feature);
-      }
-      held.track = t;
-      const mine = t.party === this.me;
-      const label = labelAll || hl === 1 || (mine && labelOwn);
-      if (added[added.length - 1] !== held.feature) {
-        held.feature.setProperties(props, true);
-        const g = held.feature.getGeometry();
-        if (this.inPlace && !label && !held.labelled) {
-          const flat = g.getFlatCoordinates();
-          flat[0] = xy[0];
-          flat[1] = xy[1];
-          movedInPlace = true;
-        } else {
-          g.setCoordinates([xy[0], xy[1]]);
-        }
-      }
-      if (label !== held.labelled) (label ? labelAdd : labelDrop).push(held.feature);
-      held.labelled = label;
-      const last = held.trail[held.trail.length - 1];
-      if (!last || last[0] !== xy[0] || last[1] !== xy[1]) {
-        held.trail.push([xy[0], xy[1]]);
-        if (held.trail.length > this.trailLength) held.trail.shift();
-      }
-      const trail = (!many || hl === 1 || mine) && held.trail.length > 1;
-      if (trail) {
-        if (!held.trailFeature) held.trailFeature = new Feature({ geometry: new LineString(held.trail) });
-        held.trailFeature.set('slot', slot, true);
-        if (held.trailed) held.trailFeature.getGeometry().setCoordinates(held.trail);
-        else {
-          held.trailFeature.getGeometry().setCoordinates(held.trail);
-          trailAdd.push(held.trailFeature);
-        }
-      } else if (held.trailed) {
-        trailDrop.push(held.trailFeature);
-      }
-      held.trailed = trail;
-    }
-    for (const [key, held] of this.tracks) {
-      if (seen.has(key)) continue;
-      this.sources.tracks.removeFeature(held.feature);
-      if (held.labelled) labelDrop.push(held.feature);
-      if (held.trailed) trailDrop.push(held.trailFeature);
-      this.tracks.delete(key);
-    }
-    if (added.length) this.sources.tracks.addFeatures(added);
-    if (movedInPlace) this.sources.tracks.changed();
-    for (const f of labelDrop) this.sources.labels.removeFeature(f);
-    if (labelAdd.length) this.sources.labels.addFeatures(labelAdd);
-    for (const f of trailDrop) this.sources.trails.removeFeature(f);
-    if (trailAdd.length) this.sources.trails.addFeatures(trailAdd);
-  }
-
-  drop(aircraft) {
-    for (const [key, held] of this.tracks) {
-      if (held.track.aircraft !== aircraft) continue;
-      this.sources.tracks.removeFeature(held.feature);
-      if (held.labelled) this.sources.labels.removeFeature(held.feature);
-      if (held.trailed) this.sources.trails.removeFeature(held.trailFeature);
-      this.tracks.delete(key);
-    }
-  }
-
-  /** Where an aircraft (as the caller names it) is now, in map coordinates, if shown. */
-  position(aircraft) {
-    for (const held of this.tracks.values()) {
-      if (held.track.aircraft === aircraft) return held.feature.getGeometry().getCoordinates();
-    }
-    return null;
-  }
-}
 
 // --- conflicts and findings -----------------------------------------------------------------
 export function conflictFeatures(conflicts, picture) {

@@ -107,7 +107,6 @@ async function start(who) {
   $('who').textContent = `${who.party} duty officer${who.level ? ` (level ${who.level})` : ''}`;
   if (!view) {
     view = createMap($('map'));
-    view.picture = new L.Picture(view.sources);
     view.detail = new DetailPanel($('detail'), $('detail-body'), { state, api, select });
     view.notice = new NoticeForm({ map: view.map, source: view.sources.draft, state, api,
       onCreated: refreshOperations, now: serverNow });
@@ -252,7 +251,7 @@ function drawConflicts() {
   const mine = new Set();
   for (const c of state.conflicts.values()) for (const a of c.aircraft || []) mine.add(a);
   if (state.selected && state.selected.aircraft) mine.add(state.selected.aircraft);
-  view.picture.highlight = mine;
+  view.picture.setHighlight(mine);
   const { lines, markers } = L.conflictFeatures([...state.conflicts.values()], view.picture);
   view.sources.conflicts.clear(true);
   view.sources.conflicts.addFeatures(lines);
@@ -260,16 +259,31 @@ function drawConflicts() {
   view.sources.findings.addFeatures(markers);
 }
 
+// The aircraft on top, as drawn: the picture's own hit test (its layers have no features), then
+// OpenLayers' for everything else.
 function pick(pixel) {
+  if (view.layers.tracks.getVisible()) {
+    const at = view.map.getCoordinateFromPixel(pixel);
+    const held = view.picture.hit(at, 10 * view.map.getView().getResolution());
+    if (held) { selectTrack(held); return; }
+  }
   let hit = null;
-  view.map.forEachFeatureAtPixel(pixel, (f) => { hit = f; return true; }, { hitTolerance: 6 });
+  view.map.forEachFeatureAtPixel(pixel, (f) => { hit = f; return true; },
+    { hitTolerance: 6, layerFilter: (l) => l !== view.layers.tracks });
   if (!hit) return;
   select(hit);
 }
 
+function selectTrack(held) {
+  state.selected = { kind: 'track', key: held.key, aircraft: held.track.aircraft };
+  view.detail.show(state.selected, view.picture);
+  drawConflicts(); // the selection is highlighted (outlined, labelled) at once
+  updateRef();
+}
+
 function select(feature) {
   const layer = feature.get('layer');
-  if (layer === 'track') state.selected = { kind: 'track', key: feature.getId(), aircraft: feature.get('track').aircraft };
+  if (layer === 'conflict') state.selected = { kind: 'conflict', id: feature.get('conflict').id };
   else if (layer === 'conflict') state.selected = { kind: 'conflict', id: feature.get('conflict').id };
   else if (layer === 'finding') state.selected = { kind: 'conflict', id: feature.get('conflict').id, also: feature.get('findings').map((c) => c.id) };
   else if (layer === 'operation') state.selected = { kind: 'operation', id: feature.get('op').id };
@@ -301,6 +315,7 @@ function buildLayerSwitches() {
     U.setMetric($('metric').checked);
     view.scale.setUnits(U.isMetric() ? 'metric' : 'nautical');
     for (const s of Object.values(view.sources)) s.changed();
+    view.picture.changed();
     for (const node of document.querySelectorAll('.alt-unit')) node.textContent = U.altitudeInputUnit();
     renderAlerts();
     view.detail.refresh();
@@ -476,7 +491,12 @@ for (const tab of document.querySelectorAll('[data-tab]')) {
     if (tab.dataset.tab === 'ledger') refreshHead().catch(() => {});
   });
 }
-$('detail-close').addEventListener('click', () => { $('detail').hidden = true; state.selected = null; updateRef(); });
+$('detail-close').addEventListener('click', () => {
+  $('detail').hidden = true;
+  state.selected = null;
+  if (view) drawConflicts();
+  updateRef();
+});
 
 // For the page-speed benchmark and tests: the live picture, as the page holds it.
 window.deconfliction = { state, get view() { return view; }, U, describe, serverNow };

@@ -12,6 +12,8 @@ import { fromLonLat } from 'ol/proj.js';
 import { defaults as defaultControls, ScaleLine } from 'ol/control.js';
 import borders from '../../src/deconfliction/sim/data/levant-10m.geojson';
 import * as L from './layers.js';
+import { Picture } from './picture.js';
+import { aircraftLayers } from './aircraft.js';
 
 export const ATTRIBUTION = borders.attribution;
 
@@ -62,24 +64,26 @@ export function createMap(target) {
     zones: new VectorSource(),
     operations: new VectorSource(),
     draft: new VectorSource(),
-    trails: new VectorSource({ useSpatialIndex: false }),
-    tracks: new VectorSource({ useSpatialIndex: false }),
-    labels: new VectorSource({ useSpatialIndex: false }),
+    tracks: new VectorSource({ useSpatialIndex: false }), // for the WebGL points layer only
     conflicts: new VectorSource({ useSpatialIndex: false }),
     findings: new VectorSource({ useSpatialIndex: false }),
   };
   const webgl = webglAvailable();
+  // Aircraft: arrays drawn by our own canvas layers (aircraft.js); on a GPU the WebGL points
+  // layer draws the symbols from one feature per aircraft, the canvas layers the rest.
+  const picture = new Picture({ features: webgl ? sources.tracks : null });
+  const drawn = aircraftLayers(picture, { symbols: !webgl });
   const layers = {
     zones: new VectorLayer({ source: sources.zones, style: L.zoneStyle, declutter: 'areas' }),
     operations: new VectorLayer({ source: sources.operations, style: L.operationStyle, declutter: 'areas' }),
     draft: new VectorLayer({ source: sources.draft, style: L.draftStyle }),
-    trails: new VectorLayer({ source: sources.trails, style: L.trailStyle, updateWhileAnimating: false }),
+    trails: drawn.trails,
     conflicts: new VectorLayer({ source: sources.conflicts, style: L.conflictStyle }),
     findings: new VectorLayer({ source: sources.findings, style: L.findingStyle }),
     tracks: webgl
-      ? new WebGLPointsLayer({ source: sources.tracks, style: L.WEBGL_TRACK_STYLE, disableHitDetection: false })
-      : new VectorLayer({ source: sources.tracks, style: L.trackStyle }),
-    labels: new VectorLayer({ source: sources.labels, style: L.labelStyle, declutter: 'labels' }),
+      ? new WebGLPointsLayer({ source: sources.tracks, style: L.WEBGL_TRACK_STYLE, disableHitDetection: true })
+      : drawn.tracks,
+    labels: drawn.labels,
   };
   const scale = new ScaleLine({ units: 'nautical' });
   const map = new Map({
@@ -91,5 +95,5 @@ export function createMap(target) {
       .extend([scale]),
     keyboardEventTarget: target,
   });
-  return { map, sources, layers, webgl, scale };
+  return { map, sources, layers, webgl, scale, picture };
 }

@@ -220,6 +220,73 @@ def test_a_notice_drawn_in_the_form_creates_the_operation(browser: Any, demo: De
     ctx.close()
 
 
+# In the page: the caller's own aircraft on screen farthest from any other (clicked by pixel).
+LONELY_OWN = """() => {
+  const v = window.deconfliction.view; const p = v.picture; const [w, h] = v.map.getSize();
+  const px = [];
+  for (let i = 0; i < p.n; i++) px.push(v.map.getPixelFromCoordinate([p.x[i], p.y[i]]));
+  let best = null;
+  for (let i = 0; i < p.n; i++) {
+    const [x, y] = px[i];
+    if (!p.own[i] || x < 40 || y < 40 || x > w - 120 || y > h - 40) continue;
+    let near = Infinity;
+    for (let j = 0; j < p.n; j++) {
+      if (j !== i) near = Math.min(near, Math.hypot(px[j][0] - x, px[j][1] - y));
+    }
+    if (!best || near > best.near) best = { name: p.held[i].track.aircraft, x, y, near };
+  }
+  return best;
+}"""
+
+# The pixels of one aircraft layer's canvas in a box around (x, y), as [r, g, b, a] lists.
+PIXELS = """([layer, x, y, dx0, dy0, dx1, dy1]) => {
+  const c = document.querySelector(`canvas[data-layer=${layer}]`);
+  const r = window.devicePixelRatio;
+  const d = c.getContext('2d').getImageData(Math.round((x + dx0) * r), Math.round((y + dy0) * r),
+    Math.round((dx1 - dx0) * r), Math.round((dy1 - dy0) * r)).data;
+  const out = [];
+  for (let k = 0; k < d.length; k += 4) if (d[k + 3]) out.push([...d.slice(k, k + 4)]);
+  return out;
+}"""
+
+
+def test_an_aircraft_on_the_canvas_layers_is_drawn_and_opens_its_panel(
+        browser: Any, demo: Demo) -> None:
+    # The canvas layers (what a machine without a GPU gets) draw from the picture's arrays:
+    # there is no feature to find, so the page's own hit test must find the aircraft.
+    ctx, page, _ = open_console(browser, demo, "IL", "10-aircraft", "?nowebgl")
+    assert page.evaluate("window.deconfliction.view.webgl") is False
+    target = wait_until(lambda: page.evaluate(LONELY_OWN), "one of IL's aircraft on screen")
+    assert isinstance(target, dict)
+    name, x, y = target["name"], target["x"], target["y"]
+    # Its heading symbol is drawn in IL's own colour (#4fc3f7), not in another party's.
+    symbol = page.evaluate(PIXELS, ["tracks", x, y, -6, -6, 6, 6])
+    assert any(b > 200 and g > 150 and r < 140 for r, g, b, _ in symbol), symbol[:5]
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+    page.wait_for_selector("#detail:not([hidden])")
+    detail = page.text_content("#detail") or ""
+    assert f"Aircraft {name}" in detail, detail
+    assert "altitude" in detail and "ground speed" in detail and "party" in detail
+    # The selection is highlighted at once, and its label is drawn beside it.
+    assert page.evaluate(f"window.deconfliction.view.picture.highlight.has({json.dumps(name)})")
+    at = page.evaluate(f"""() => window.deconfliction.view.map.getPixelFromCoordinate(
+        window.deconfliction.view.picture.position({json.dumps(name)}))""")
+    label = page.evaluate(PIXELS, ["labels", at[0], at[1], 10, -14, 70, 12])
+    assert len(label) > 20, "no label beside the selected aircraft"
+    shot(page, "10-aircraft-selected")
+    # Closing the panel drops the selection's highlight (a conflict's stays).
+    page.click("#detail-close")
+    assert page.evaluate("""(name) => {
+        const d = window.deconfliction;
+        const inConflict = [...d.state.conflicts.values()]
+          .some((c) => (c.aircraft || []).includes(name));
+        return d.view.picture.highlight.has(name) === inConflict;
+    }""", name)
+    assert not page.errors  # type: ignore[attr-defined]
+    ctx.close()
+
+
 def test_an_ended_session_offers_sign_in_again(browser: Any, demo: Demo) -> None:
     ctx, page, _ = open_console(browser, demo, "UN", "9-session")
     # The session ends elsewhere (another tab signs out): the page notices and says so.
