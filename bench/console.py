@@ -103,7 +103,15 @@ STEP_JS = """() => new Promise((resolve) => {
   const t1 = performance.now();
   window.deconfliction.view.picture.apply(data.tracks);
   const t2 = performance.now();
+  // A frame that never completes (a WebGL layer whose buffers never come back) counts as
+  // a miss, not a hang.
+  const miss = setTimeout(() => {
+    map.un('precompose', pre);
+    map.un('postrender', post);
+    resolve([t1 - t0, t2 - t1, frame, NaN]);
+  }, 10000);
   map.once('rendercomplete', () => {
+    clearTimeout(miss);
     const ch = new MessageChannel();
     ch.port1.onmessage = () => {
       map.un('precompose', pre);
@@ -237,14 +245,15 @@ def update_cost(browser: Any, url: str, token: str, n: int, updates: int, query:
     for name, page in pages.items():
         rows = got[name]
         main = [d + a + f for d, a, f, _ in rows]
-        complete = [c for *_, c in rows]
+        complete = [c if c == c else float("inf") for *_, c in rows]  # a miss: never
         out[name] = {"webgl": bool(page.evaluate("window.deconfliction.view.webgl")),
                      "decode": statistics.median(r[0] for r in rows),
                      "apply": statistics.median(r[1] for r in rows),
                      "render": statistics.median(r[2] for r in rows),
                      "main_p50": statistics.median(main), "main_p95": pct(main, 0.95),
                      "complete_p50": statistics.median(complete),
-                     "complete_p95": pct(complete, 0.95)}
+                     "complete_p95": pct(complete, 0.95),
+                     "missed": sum(c == float("inf") for c in complete)}
         page.close()
     return out
 
@@ -305,7 +314,9 @@ def main() -> None:
                     print(f"  {label:20} {name} (webgl={x['webgl']}): complete "
                           f"{x['complete_p50']:.0f} / {x['complete_p95']:.0f}; main thread "
                           f"{x['main_p50']:.0f} / {x['main_p95']:.0f} (decode {x['decode']:.0f}"
-                          f", apply {x['apply']:.0f}, render {x['render']:.0f})", flush=True)
+                          f", apply {x['apply']:.0f}, render {x['render']:.0f})"
+                          + (f"; {x['missed']} frames never completed" if x["missed"] else ""),
+                          flush=True)
                 if "old" in r:
                     o, n = r["old"], r["new"]
                     print(f"  {label:20} new/old: complete p50 "

@@ -281,6 +281,24 @@ function selectTrack(held) {
   updateRef();
 }
 
+// The keyboard's way to the aircraft: with the map focused, n / p step to the next / previous
+// one (the caller's conflicts first, then its own, then the others, each by name), centre it
+// and open its panel; Escape closes the panel.
+function stepAircraft(dir) {
+  const conflicted = new Set();
+  for (const c of state.conflicts.values()) for (const a of c.aircraft || []) conflicted.add(a);
+  const rank = (h) => (conflicted.has(h.track.aircraft) ? 0 : h.track.party === state.me.party ? 1 : 2);
+  const name = (h) => h.track.aircraft;
+  const list = [...view.picture.tracks.values()]
+    .sort((a, b) => rank(a) - rank(b) || (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+  if (!list.length) return;
+  const s = state.selected;
+  const at = s && s.kind === 'track' ? list.findIndex((h) => h.key === s.key) : -1;
+  const next = at < 0 ? (dir > 0 ? 0 : list.length - 1) : (at + dir + list.length) % list.length;
+  selectTrack(list[next]);
+  view.map.getView().animate({ center: view.picture.position(name(list[next])), duration: 250 });
+}
+
 function select(feature) {
   const layer = feature.get('layer');
   if (layer === 'conflict') state.selected = { kind: 'conflict', id: feature.get('conflict').id };
@@ -491,11 +509,20 @@ for (const tab of document.querySelectorAll('[data-tab]')) {
     if (tab.dataset.tab === 'ledger') refreshHead().catch(() => {});
   });
 }
-$('detail-close').addEventListener('click', () => {
+function closeDetail() {
   $('detail').hidden = true;
   state.selected = null;
   if (view) drawConflicts();
   updateRef();
+}
+$('detail-close').addEventListener('click', closeDetail);
+$('map').addEventListener('keydown', (e) => {
+  if (!view || !state.me || e.altKey || e.ctrlKey || e.metaKey) return;
+  if (e.key === 'Escape') closeDetail();
+  else if (e.key === 'n' || e.key === 'p') {
+    e.preventDefault();
+    stepAircraft(e.key === 'n' ? 1 : -1);
+  }
 });
 
 // For the page-speed benchmark and tests: the live picture, as the page holds it.

@@ -283,6 +283,23 @@ def test_an_aircraft_on_the_canvas_layers_is_drawn_and_opens_its_panel(
           .some((c) => (c.aircraft || []).includes(name));
         return d.view.picture.highlight.has(name) === inConflict;
     }""", name)
+
+    # From the keyboard: focus the map, n steps to the first aircraft (a conflict's, else one
+    # of IL's own) and opens its panel, p steps back round to the last, Escape closes it.
+    page.focus("#map")
+    page.keyboard.press("n")
+    page.wait_for_selector("#detail:not([hidden])")
+    first = page.evaluate("window.deconfliction.state.selected")
+    assert first["kind"] == "track"
+    assert f"Aircraft {first['aircraft']}" in (page.text_content("#detail") or "")
+    page.keyboard.press("n")
+    second = page.evaluate("window.deconfliction.state.selected")
+    assert second["kind"] == "track" and second["key"] != first["key"]
+    page.keyboard.press("p")
+    assert page.evaluate("window.deconfliction.state.selected")["key"] == first["key"]
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#detail", state="hidden")
+    assert page.evaluate("window.deconfliction.state.selected") is None
     assert not page.errors  # type: ignore[attr-defined]
     ctx.close()
 
