@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from deconfliction.core.errors import InvalidInput
-from deconfliction.core.tactical import Found, Minima, States, detect, detect_between
+from deconfliction.core.tactical import (
+    Found,
+    Minima,
+    States,
+    conflicted,
+    detect,
+    detect_between,
+)
 from deconfliction.core.units import PartyArray
 
 pytest.importorskip("numba")
@@ -228,3 +235,146 @@ def test_engine_is_checked() -> None:
     with pytest.raises(InvalidInput) as err:
         detect(*(np.zeros(2),) * 6, engine="fortran")  # type: ignore[arg-type]
     assert err.value.field == "engine"
+
+
+# -- pairs of one party ------------------------------------------------------------------------
+
+
+def packed(n_fake: int, seed: int, parties: tuple[str, ...] = ("IL", "RU", "UN")) -> tuple[
+        States, np.ndarray]:
+    """A flood: ``n_fake`` aircraft of party XX packed 200 m apart around one aircraft of each
+    of ``parties``, all at one level (every pair within reach), plus stray aircraft."""
+    rng = np.random.default_rng(seed)
+    side = int(np.ceil(np.sqrt(n_fake)))
+    k = np.arange(n_fake)
+    lon = np.r_[10.0 + (k % side - side / 2) * 0.002, 10.0 + rng.uniform(-0.05, 0.05, 40)]
+    lat = np.r_[10.0 + (k // side - side / 2) * 0.002, 10.0 + rng.uniform(-0.05, 0.05, 40)]
+    n = lon.size
+    owner = np.r_[np.full(n_fake, "XX"), np.array(parties)[rng.integers(0, len(parties), 40)]]
+    moving = rng.uniform(size=n) < 0.5
+    s = States(lon, lat, 5000.0 + rng.uniform(-200, 200, n) * moving,
+               np.where(moving, rng.uniform(0, 250, n), 0.0), rng.uniform(0, 360, n),
+               np.where(moving, rng.uniform(-5, 5, n), 0.0))
+    return s, owner
+
+
+def brute(s: States, party: np.ndarray | None, lookahead_s: float = 300.0) -> Found:
+    """The oracle: every pair of different parties through the closed form, no pruning."""
+    from deconfliction.core.pruning import _side
+    from deconfliction.core.tactical import _solve
+
+    side = _side(s)
+    iu, ju = np.triu_indices(side.ids.size, 1)
+    if party is not None:
+        keep = party[side.ids[iu]] != party[side.ids[ju]]
+        iu, ju = iu[keep], ju[keep]
+    sol = _solve(side.table[:, iu], side.table[:, ju], R, H, lookahead_s)
+    h = sol.hit
+    return Found(side.ids[iu[h]], side.ids[ju[h]], sol.t_in[h], sol.t_out[h], sol.t_cpa[h],
+                 sol.d_cpa_m[h], sol.v_cpa_m[h])
+
+
+@settings(max_examples=12, deadline=None)
+@given(n_fake=st.integers(50, 700), seed=st.integers(0, 2**32 - 1),
+       lookahead_s=st.sampled_from([0.0, 60.0, 300.0]))
+def test_packed_party_matches_brute_force(n_fake: int, seed: int, lookahead_s: float) -> None:
+    # A party packing its own aircraft changes nothing but the work: every pair of different
+    # parties is found, with the figures of the closed form over all pairs.
+    s, owner = packed(n_fake, seed)
+    oracle = brute(s, owner, lookahead_s)
+    f = both(s, owner, lookahead_s=lookahead_s)
+    assert_same(f, oracle)
+    assert f.i.size >= n_fake  # the strays among the fakes
+    assert np.all(owner[f.i] != owner[f.j])
+    # Asked for, the same party's pairs are all there too.
+    assert_same(both(s, owner, lookahead_s=lookahead_s, same_party=True),
+                brute(s, None, lookahead_s))
+
+
+def _scanned(s: States, party: np.ndarray, *, skip: bool) -> tuple[int, int]:
+    """Slices and candidate pairs the compiled pass scans for the scene (and ``skip``: pairs
+    of one party left out)."""
+    from deconfliction.core import kernels
+    from deconfliction.core.pruning import _margin, _plane, _reach, _side
+
+    side = _side(s)
+    codes = np.unique(party, return_inverse=True)[1].reshape(-1)[side.ids].astype(np.int64)
+    p = int(codes.max()) + 1
+    minima = np.empty((3, p, p))
+    minima[0], minima[1], minima[2] = R, H, 300.0
+    plane = _plane([side])
+    assert plane is not None
+    k = 4
+    margin = _margin(R, float(side.gs.max()), 300.0)
+    reach, reach_v = _reach(k, R, H, margin, float(side.gs.max()),
+                            float(np.abs(side.vs_mps).max()), 300.0)
+    _, _, scanned = kernels.grid_pass(
+        side.table, side.table, True, np.concatenate([plane, np.zeros((1, 3))]), codes, codes,
+        minima, skip, np.linspace(0.0, 300.0, k + 1), True, reach, reach_v,
+        (R + margin) * (1 + 1e-9), False, np.full(side.ids.size, -1, dtype=np.int64))
+    return k, int(scanned)
+
+
+def test_pairs_of_one_party_are_never_candidates() -> None:
+    # 1,500 aircraft of one party within 8 km of each other around 40 of other parties: with
+    # parties, each slice scans at most the pairs that have an aircraft of another party in
+    # them; without, all 1.1 million pairs of the cluster.
+    s, owner = packed(1500, seed=7)
+    k, scanned = _scanned(s, owner, skip=True)
+    n_other = int(np.sum(owner != "XX"))
+    cross = n_other * (owner.size - n_other) + n_other * (n_other - 1) // 2
+    assert scanned <= k * cross
+    _, all_pairs = _scanned(s, owner, skip=False)
+    assert all_pairs >= 1500 * 1499 // 2
+    # And the answer is the oracle's.
+    assert_same(detect(*s, owner, engine="numba"), brute(s, owner))
+
+
+def test_detect_between_skips_the_same_party_as_brute_force() -> None:
+    # Resolution asks so: a manoeuvred aircraft of the packed party against all traffic.
+    s, owner = packed(800, seed=11)
+    a = States(*(c[:50] for c in s))
+    for engine in ("numpy", "numba"):
+        f = detect_between(a, s, owner[:50], owner, engine=engine)  # type: ignore[arg-type]
+        pairs = {(i, j) for i, j in zip(f.i.tolist(), f.j.tolist(), strict=True)}
+        expected = {(i, j) for i, j in zip(*brute_between(a, s, owner[:50], owner),
+                                           strict=True)}
+        assert pairs == expected and pairs
+
+
+def brute_between(a: States, b: States, pa: np.ndarray, pb: np.ndarray
+                  ) -> tuple[list[int], list[int]]:
+    from deconfliction.core.pruning import _side
+    from deconfliction.core.tactical import _solve
+
+    sa, sb = _side(a), _side(b)
+    ia = np.repeat(np.arange(sa.ids.size), sb.ids.size)
+    jb = np.tile(np.arange(sb.ids.size), sa.ids.size)
+    keep = pa[sa.ids[ia]] != pb[sb.ids[jb]]
+    ia, jb = ia[keep], jb[keep]
+    hit = _solve(sa.table[:, ia], sb.table[:, jb], R, H, 300.0).hit
+    return sa.ids[ia[hit]].tolist(), sb.ids[jb[hit]].tolist()
+
+
+@settings(max_examples=15, deadline=None)
+@given(n_fake=st.integers(20, 500), n_a=st.integers(1, 120), seed=st.integers(0, 2**32 - 1),
+       with_parties=st.booleans())
+def test_conflicted_is_whether_detect_between_has_a_pair(n_fake: int, n_a: int, seed: int,
+                                                         with_parties: bool) -> None:
+    # Resolution's question, answered stopping at each aircraft's first pair: the same
+    # answer as every pair of `detect_between`, less each aircraft's excluded one.
+    s, owner = packed(n_fake, seed)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, owner.size, n_a)
+    a = States(*(c[pick] for c in s))
+    exclude = np.where(rng.uniform(size=n_a) < 0.7, pick, -1)
+    pa, pb = (owner[pick], owner) if with_parties else (None, None)
+    f = detect_between(a, s, pa, pb, engine="numpy")
+    expected = np.zeros(n_a, dtype=bool)
+    expected[f.i[f.j != exclude[f.i]]] = True
+    for engine in ("numpy", "numba"):
+        got = conflicted(a, s, pa, pb, exclude=exclude, engine=engine)  # type: ignore[arg-type]
+        assert got.tolist() == expected.tolist()
+    with pytest.raises(InvalidInput) as err:
+        conflicted(a, s, exclude=exclude[:-1] if n_a > 1 else np.zeros(2, dtype=np.intp))
+    assert err.value.field == "exclude"

@@ -186,43 +186,81 @@ def test_live_aircraft_cap_and_report_rate_are_429_naming_the_limit(small: Runni
 
 def test_a_flood_of_invented_aircraft_is_one_alert_per_severity(running: Running) -> None:
     il, ru = running.client("IL"), running.client("RU")
-    before = {a["id"] for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]}
+
+    def alerts() -> dict[str, dict[str, Any]]:
+        return {a["id"]: a for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]}
+
+    seen = set(alerts())
     # Everyone hovers, so every pair stays in conflict however slowly the test runs.
     il.post("/v1/tracks", json={"reports": [report("VICTIM", 100.0, -40.0, gs=0)]})
     # 40 invented RU aircraft around IL's, all in conflict with it at once.
     ru.post("/v1/tracks", json={"reports": [
         report(f"FAKE{k}", 100.0 + (k % 8 - 4) * 0.01, -40.0 + (k // 8 - 2) * 0.01,
                alt_m=9000 + (k % 3) * 50, gs=0) for k in range(40)]})
-    running.engine.tick()
-    new = [a for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]
-           if a["id"] not in before]
-    severities = [a["severity"] for a in new]
-    assert len(severities) == len(set(severities)) >= 1
-    assert sum(a["body"].get("count", 1) for a in new) == 40
+    found: list[str] = []
+    ticks = 0
+    while True:
+        held = running.engine.tick().held
+        ticks += 1
+        now = alerts()
+        new = [a for cid, a in now.items() if cid not in seen]
+        seen |= set(now)
+        # Each tick: at most one alert per severity, however many findings it brings.
+        severities = [a["severity"] for a in new]
+        assert len(severities) == len(set(severities))
+        for a in new:
+            found += [f["id"] for f in a["body"]["findings"]] if "count" in a["body"] else [
+                a["body"]["id"]]
+        if not held:
+            break
+        assert ticks < 40
+    # All 40 reach the victim, each once; the sender's flood spreads over its own ticks.
+    flood = {c["id"] for c in il.get("/v1/conflicts").json()["conflicts"]
+             if "VICTIM" in c["aircraft"]}
+    assert len(flood) == 40
+    assert sorted(f for f in found if f in flood) == sorted(flood)
+    assert ticks > 1
 
 
-def test_a_flood_delays_the_senders_resolutions_not_the_victims(running: Running) -> None:
-    il, ru = running.client("IL"), running.client("RU")
+def test_a_flood_delays_the_senders_findings_and_resolutions_not_the_victims(
+        running: Running) -> None:
+    il, ru, un = running.client("IL"), running.client("RU"), running.client("UN")
     il.post("/v1/tracks", json={"reports": [report("VICTIM2", 100.0, 40.0, gs=0)]})
     ru.post("/v1/tracks", json={"reports": [
         report(f"FAKE2-{k}", 100.0 + (k % 8 - 4) * 0.01, 40.0 + (k // 8 - 2) * 0.01, gs=0)
         for k in range(40)]})
+    # Bystanders, far away: RU's real aircraft and UN's, in conflict with each other.
+    ru.post("/v1/tracks", json={"reports": [report("REAL2", -20.0, 10.0, trk=90)]})
+    un.post("/v1/tracks", json={"reports": [report("UN2", -19.9, 10.0, trk=270)]})
+    # And the victim's own aircraft in conflict with UN's elsewhere.
+    il.post("/v1/tracks", json={"reports": [report("OWN2", 60.0, 10.0, trk=90)]})
+    un.post("/v1/tracks", json={"reports": [report("UN3", 60.1, 10.0, trk=270)]})
     running.engine.tick()
 
     def near(client: Any) -> list[dict[str, Any]]:
         return [c for c in client.get("/v1/conflicts").json()["conflicts"]
                 if c["kind"] == "tactical"
-                and ("VICTIM2" in c["aircraft"] or any("FAKE2" in a for a in c["aircraft"]))]
+                and ("VICTIM2" in c["aircraft"]
+                    or any(a.startswith("FAKE2-") for a in c["aircraft"]))]
 
-    # The victim's own resolution is in every one of its 40 conflicts at once...
+    def others(client: Any, name: str) -> list[dict[str, Any]]:
+        return [c for c in client.get("/v1/conflicts").json()["conflicts"]
+                if c["kind"] == "tactical" and name in c["aircraft"]]
+
+    # The bystanders' and the victim's other conflicts go out on the first tick...
+    assert len(others(un, "UN2")) == 1 and len(others(il, "OWN2")) == 1
+    # ...the flood a bounded number a tick, the victim's resolution in each at once...
     mine = near(il)
-    assert len(mine) == 40 and all("VICTIM2" in c["resolutions"] for c in mine)
-    # ...while the sender's invented aircraft wait their turn, a bounded number a tick.
-    theirs = near(ru)
-    first = sum(1 for c in theirs if c["resolutions"])
-    assert 0 < first < 40
+    assert 0 < len(mine) < 40 and all("VICTIM2" in c["resolutions"] for c in mine)
+    counts = [len(mine)]
     for _ in range(40):
-        if all(c["resolutions"] for c in near(ru)):
+        if len(near(il)) == 40 and all(c["resolutions"] for c in near(ru)):
             break
         running.engine.tick()
+        mine = near(il)
+        assert all("VICTIM2" in c["resolutions"] for c in mine)
+        counts.append(len(mine))
+    # ...and every one of them reaches both parties in the end, the sender's resolved too.
+    assert len(near(il)) == len(near(ru)) == 40
     assert all(c["resolutions"] for c in near(ru))
+    assert counts == sorted(counts) and len(counts) > 2

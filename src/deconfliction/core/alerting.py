@@ -64,6 +64,11 @@ class Picture(NamedTuple):
     do365: npt.NDArray[np.bool_]
     """Whether the pair is governed by ``do365``."""
 
+    def take(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Picture:
+        """The pairs ``keep`` selects (a mask, or indices in the order wanted)."""
+        return Picture(_take(self.found, keep), self.severity[keep], self.level[keep],
+                       self.do365[keep])
+
 
 def _take(f: tactical.Found, k: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> tactical.Found:
     return tactical.Found(f.i[k], f.j[k], f.t_in[k], f.t_out[k], f.t_cpa[k], f.d_cpa_m[k],

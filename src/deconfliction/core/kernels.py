@@ -10,6 +10,13 @@ cells is scanned only across the altitude window. Every pair inside the pruning 
 kd-tree's enclosing ball would, then the vertical pre-test, the closed form, and the slice rule
 (keep a pair in the slice that holds its ``t_in``).
 
+When pairs of one party do not count (SPEC §2: a tactical conflict is between parties), each
+cell is sorted by party and then altitude, and runs of one party are never scanned against
+runs of the same party: a party packing 1,800 aircraft around another's costs the pairs with
+that other aircraft, not 1.6 million of its own (24 ms a tick, measured, before this).
+Resolution asks only whether a manoeuvre meets anyone (``first_only``): an aircraft stops
+being scanned at its first pair.
+
 Compiled once per process on first call (cached on disk by numba), single-threaded.
 """
 
@@ -161,11 +168,21 @@ def _cells(
 def _bin(
     coords: npt.NDArray[np.float64],
     alt: npt.NDArray[np.float64],
+    code: npt.NDArray[np.int64],
+    by_code: bool,
     lo: npt.NDArray[np.float64],
     cell: float,
     shape: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Counting sort of the points into cells, each cell by altitude: (order, cell starts)."""
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
+    """Counting sort of the points into cells, each cell by altitude, or by (code, altitude)
+    with ``by_code``: (order, cell starts, segment starts, each cell's first segment).
+
+    A segment is a run of one cell's points (of one code, with ``by_code``): segment ``s``
+    holds ``order[seg[s]:seg[s + 1]]``, and cell ``c`` the segments ``cell_seg[c]`` to
+    ``cell_seg[c + 1] - 1``, none when it is empty.
+    """
     dims = shape.size
     n = coords.shape[1]
     ncell = 1
@@ -194,19 +211,37 @@ def _bin(
         s, e = start[c], start[c + 1]
         if e - s > _SMALL_CELL:
             seg = order[s:e].copy()
-            by_alt = np.argsort(alt[seg], kind="mergesort")
+            by_alt = seg[np.argsort(alt[seg], kind="mergesort")]
+            if by_code:
+                # Stable: within a code the altitude order stays.
+                by_alt = by_alt[np.argsort(code[by_alt], kind="mergesort")]
             for m in range(e - s):
-                order[s + m] = seg[by_alt[m]]
+                order[s + m] = by_alt[m]
         else:
             for m in range(s + 1, e):
                 k = order[m]
                 v = alt[k]
+                kc = code[k] if by_code else 0
                 q = m - 1
-                while q >= s and alt[order[q]] > v:
+                while q >= s:
+                    qc = code[order[q]] if by_code else 0
+                    if not (qc > kc or (qc == kc and alt[order[q]] > v)):
+                        break
                     order[q + 1] = order[q]
                     q -= 1
                 order[q + 1] = k
-    return order, start
+    seg_start = np.empty(n + 1, dtype=np.int64)
+    cell_seg = np.empty(ncell + 1, dtype=np.int64)
+    nseg = 0
+    for c in range(ncell):
+        cell_seg[c] = nseg
+        for m in range(start[c], start[c + 1]):
+            if m == start[c] or (by_code and code[order[m]] != code[order[m - 1]]):
+                seg_start[nseg] = m
+                nseg += 1
+    cell_seg[ncell] = nseg
+    seg_start[nseg] = n
+    return order, start, seg_start[: nseg + 1].copy(), cell_seg
 
 
 @njit(cache=True)
@@ -309,6 +344,131 @@ def _pair(
 
 
 @njit(cache=True)
+def _scan(
+    sta: npt.NDArray[np.float64],
+    stb: npt.NDArray[np.float64],
+    sxa: npt.NDArray[np.float64],
+    sxb: npt.NDArray[np.float64],
+    salta: npt.NDArray[np.float64],
+    saltb: npt.NDArray[np.float64],
+    sca: npt.NDArray[np.int64],
+    scb: npt.NDArray[np.int64],
+    a_s: int,
+    a_e: int,
+    b_s: int,
+    b_e: int,
+    diagonal: bool,
+    prune: bool,
+    window: float,
+    reach2: float,
+    reach_h2: float,
+    half: float,
+    minima: npt.NDArray[np.float64],
+    t0: float,
+    t1: float,
+    last: bool,
+    sol: npt.NDArray[np.float64],
+    buf: npt.NDArray[np.int64],
+    perm_a: npt.NDArray[np.int64],
+    order_a: npt.NDArray[np.int64],
+    perm_b: npt.NDArray[np.int64],
+    order_b: npt.NDArray[np.int64],
+    same: bool,
+    m: int,
+    idx: npt.NDArray[np.int64],
+    fig: npt.NDArray[np.float64],
+    first_only: bool,
+    done: npt.NDArray[np.bool_],
+    skip: npt.NDArray[np.int64],
+) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
+    """Every pair of a's run ``[a_s, a_e)`` and b's run ``[b_s, b_e)`` (only ``p < q`` on the
+    ``diagonal``: one run against itself), each run sorted by altitude: pruned, solved, and
+    appended to ``idx``/``fig`` from row ``m``; the new row count and arrays, and how many
+    pairs the altitude window let through to the distance test. With ``first_only``, an
+    aircraft of a marked ``done`` is passed over, and one is marked at its first pair (not
+    counting its b aircraft ``skip``)."""
+    scanned = 0
+    ax0, ax1, ax2 = sxa[0], sxa[1], sxa[2]
+    bx0, bx1, bx2 = sxb[0], sxb[1], sxb[2]
+    first = b_s
+    end = b_s if prune else b_e
+    for p in range(a_s, a_e):
+        if first_only and done[perm_a[order_a[p]]]:
+            continue
+        # Altitudes ascend in both runs: the window only moves up.
+        floor_alt = salta[p] - window
+        ceiling = salta[p] + window
+        if diagonal:
+            first = p + 1
+            end = max(end, first)
+        else:
+            while first < b_e and saltb[first] < floor_alt:
+                first += 1
+        while end < b_e and saltb[end] <= ceiling:
+            end += 1
+        x0 = ax0[p]
+        x1 = ax1[p]
+        x2 = ax2[p]
+        # Branch-free first pass: the aircraft within the pruning distance.
+        found = 0
+        scanned += max(0, end - first)
+        if prune:
+            for q in range(first, end):
+                dx0 = bx0[q] - x0
+                dx1 = bx1[q] - x1
+                dx2 = bx2[q] - x2
+                buf[found] = q
+                found += dx0 * dx0 + dx1 * dx1 + dx2 * dx2 <= reach2
+        else:
+            for q in range(first, end):
+                buf[found] = q
+                found += 1
+        u0 = sxa[3, p]
+        u1 = sxa[4, p]
+        u2 = sxa[5, p]
+        for f in range(found):
+            q = buf[f]
+            if prune:
+                # Closest approach inside the slice of the projected relative motion, linear
+                # in time, against the in-plane reach.
+                dx0 = bx0[q] - x0
+                dx1 = bx1[q] - x1
+                dx2 = bx2[q] - x2
+                du0 = sxb[3, q] - u0
+                du1 = sxb[4, q] - u1
+                du2 = sxb[5, q] - u2
+                d2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+                pu = dx0 * du0 + dx1 * du1 + dx2 * du2
+                uu = du0 * du0 + du1 * du1 + du2 * du2
+                tau = 0.0
+                if uu > 0.0:
+                    tau = min(max(-pu / uu, -half), half)
+                if not d2 + tau * (2.0 * pu + uu * tau) <= reach_h2:
+                    continue
+            # The closed form is exactly symmetric in its two aircraft (every difference only
+            # changes sign), so (q, p) needs no second branch.
+            if not _pair(sta, stb, p, q, sca[p], scb[q], minima, t0, t1, last, sol):
+                continue
+            if m == idx.shape[1]:
+                idx, fig = _grow(idx, fig)
+            i = perm_a[order_a[p]]
+            j = perm_b[order_b[q]]
+            if first_only and j == skip[i]:
+                continue
+            if same:
+                i, j = min(i, j), max(i, j)
+            idx[0, m] = i
+            idx[1, m] = j
+            for g in range(5):
+                fig[g, m] = sol[g]
+            m += 1
+            if first_only:
+                done[i] = True
+                break
+    return m, idx, fig, scanned
+
+
+@njit(cache=True)
 def grid_pass(
     ta: npt.NDArray[np.float64],
     tb: npt.NDArray[np.float64],
@@ -323,7 +483,9 @@ def grid_pass(
     reach_m: float,
     reach_v_m: float,
     reach_h_m: float,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    first_only: bool,
+    skip: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
     """Conflicting pairs of the kinematics tables ``ta``, ``tb`` (11, n), as `tactical` lays
     them out; ``same``: ``tb`` is ``ta`` and only pairs ``i < j`` count.
 
@@ -331,7 +493,12 @@ def grid_pass(
     ``minima`` table (3, P, P) of r_m, h_m, lookahead_s, and pairs of equal codes are skipped
     when ``skip_same_code``; ``edges`` are the slice bounds (s); without ``prune`` every pair
     is a candidate. Returns (2, m) positions in a and b and (5, m) figures: t_in, t_out,
-    t_cpa, d_cpa_m, v_cpa_m, in no particular order.
+    t_cpa, d_cpa_m, v_cpa_m, in no particular order; and how many candidate pairs were
+    scanned over all slices (a pair of equal codes never is, with ``skip_same_code``).
+
+    ``first_only`` (not with ``same``): only whether each aircraft of a has a pair, so at
+    most one pair per aircraft of a (any of its pairs, not its first in time), not counting
+    the pair (i, ``skip[i]``) (-1: none); resolution asks it of every manoeuvre.
     """
     nb = tb.shape[1]
     na = ta.shape[1]
@@ -341,13 +508,17 @@ def grid_pass(
     pb, alt_b = _at(tb, axes, mid_s)
     pa, alt_a = (pb, alt_b) if same else _at(ta, axes, mid_s)
     lo, cell, shape = _cells(pa, pb, 3, reach_m if prune else math.inf, max(64, 4 * (na + nb)))
-    perm_b = _bin(pb, alt_b, lo, cell, shape)[0]
+    # Pairs of one code never count with ``skip_same_code``: each cell is then binned in runs
+    # of one code, and runs of equal codes are never scanned against each other, so a party
+    # packing thousands of its own aircraft together costs no more than they are many.
+    by_code = skip_same_code
+    perm_b = _bin(pb, alt_b, code_b, by_code, lo, cell, shape)[0]
     tb = _take(tb, perm_b)
     code_b = code_b[perm_b]
     if same:
         perm_a, ta, code_a = perm_b, tb, code_b
     else:
-        perm_a = _bin(pa, alt_a, lo, cell, shape)[0]
+        perm_a = _bin(pa, alt_a, code_a, by_code, lo, cell, shape)[0]
         ta = _take(ta, perm_a)
         code_a = code_a[perm_a]
     idx = np.empty((2, 1024), dtype=np.int64)
@@ -359,6 +530,8 @@ def grid_pass(
     reach_h2 = reach_h_m * reach_h_m
     window = reach_v_m if prune else math.inf
     k_slices = edges.size - 1
+    scanned = 0
+    done = np.zeros(na, dtype=np.bool_)
     for k in range(k_slices):
         t0 = edges[k]
         t1 = edges[k + 1]
@@ -368,20 +541,17 @@ def grid_pass(
         pb, alt_b = _at(tb, axes, tm)
         pa, alt_a = (pb, alt_b) if same else _at(ta, axes, tm)
         lo, cell, shape = _cells(pa, pb, 3, reach_m if prune else math.inf, max(64, 4 * (na + nb)))
-        order_b, start_b = _bin(pb, alt_b, lo, cell, shape)
+        order_b, start_b, seg_b, cseg_b = _bin(pb, alt_b, code_b, by_code, lo, cell, shape)
         stb, sxb, saltb, scb = _gather(tb, pb, alt_b, code_b, order_b)
         if same:
-            order_a, start_a, sta, sxa, salta, sca = order_b, start_b, stb, sxb, saltb, scb
+            order_a, seg_a, cseg_a, sta, sxa, salta, sca = (
+                order_b, seg_b, cseg_b, stb, sxb, saltb, scb)
         else:
-            order_a, start_a = _bin(pa, alt_a, lo, cell, shape)
+            order_a, _, seg_a, cseg_a = _bin(pa, alt_a, code_a, by_code, lo, cell, shape)
             sta, sxa, salta, sca = _gather(ta, pa, alt_a, code_a, order_a)
-        ax0, ax1, ax2 = sxa[0], sxa[1], sxa[2]
-        bx0, bx1, bx2 = sxb[0], sxb[1], sxb[2]
         ncell = start_b.size - 1
         for c in range(ncell):
-            a_s = start_a[c]
-            a_e = start_a[c + 1]
-            if a_s == a_e:
+            if cseg_a[c] == cseg_a[c + 1]:
                 continue
             own_z = c % shape[2]
             own_y = (c // shape[2]) % shape[1]
@@ -395,75 +565,24 @@ def grid_pass(
                 n = (nx * shape[1] + ny) * shape[2] + nz
                 if same and n < c:
                     continue
-                diagonal = same and n == c
-                b_s = start_b[n]
-                b_e = start_b[n + 1]
-                first = b_s
-                end = b_s if prune else b_e
-                for p in range(a_s, a_e):
-                    # Altitudes ascend in both cells: the window only moves up.
-                    floor_alt = salta[p] - window
-                    ceiling = salta[p] + window
-                    if diagonal:
-                        first = p + 1
-                    else:
-                        while first < b_e and saltb[first] < floor_alt:
-                            first += 1
-                    while end < b_e and saltb[end] <= ceiling:
-                        end += 1
-                    x0 = ax0[p]
-                    x1 = ax1[p]
-                    x2 = ax2[p]
-                    # Branch-free first pass: the aircraft within the pruning distance.
-                    found = 0
-                    if prune:
-                        for q in range(first, end):
-                            dx0 = bx0[q] - x0
-                            dx1 = bx1[q] - x1
-                            dx2 = bx2[q] - x2
-                            buf[found] = q
-                            found += dx0 * dx0 + dx1 * dx1 + dx2 * dx2 <= reach2
-                    else:
-                        for q in range(first, end):
-                            buf[found] = q
-                            found += 1
-                    u0 = sxa[3, p]
-                    u1 = sxa[4, p]
-                    u2 = sxa[5, p]
-                    for f in range(found):
-                        q = buf[f]
-                        if prune:
-                            # Closest approach inside the slice of the projected relative
-                            # motion, linear in time, against the in-plane reach.
-                            dx0 = bx0[q] - x0
-                            dx1 = bx1[q] - x1
-                            dx2 = bx2[q] - x2
-                            du0 = sxb[3, q] - u0
-                            du1 = sxb[4, q] - u1
-                            du2 = sxb[5, q] - u2
-                            d2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
-                            pu = dx0 * du0 + dx1 * du1 + dx2 * du2
-                            uu = du0 * du0 + du1 * du1 + du2 * du2
-                            tau = 0.0
-                            if uu > 0.0:
-                                tau = min(max(-pu / uu, -half), half)
-                            if not d2 + tau * (2.0 * pu + uu * tau) <= reach_h2:
-                                continue
-                        if skip_same_code and sca[p] == scb[q]:
+                for sa in range(cseg_a[c], cseg_a[c + 1]):
+                    a_s = seg_a[sa]
+                    a_e = seg_a[sa + 1]
+                    for sb in range(cseg_b[n], cseg_b[n + 1]):
+                        b_s = seg_b[sb]
+                        b_e = seg_b[sb + 1]
+                        # Within one cell of one table, run pairs (sa, sb) and (sb, sa) are the
+                        # same pairs: only sa <= sb, and within a run only p < q.
+                        if same and n == c and sb < sa:
                             continue
-                        # The closed form is exactly symmetric in its two aircraft (every
-                        # difference only changes sign), so (q, p) needs no second branch.
-                        if not _pair(sta, stb, p, q, sca[p], scb[q], minima, t0, t1, last, sol):
+                        if by_code and sca[a_s] == scb[b_s]:
                             continue
-                        if m == idx.shape[1]:
-                            idx, fig = _grow(idx, fig)
-                        i = perm_a[order_a[p]]
-                        j = perm_b[order_b[q]]
-                        if same:
-                            i, j = min(i, j), max(i, j)
-                        idx[0, m] = i
-                        idx[1, m] = j
-                        for g in range(5):
-                            fig[g, m] = sol[g]
-                        m += 1
-    return idx[:, :m].copy(), fig[:, :m].copy()
+                        diagonal = same and n == c and sb == sa
+                        m, idx, fig, seen = _scan(
+                            sta, stb, sxa, sxb, salta, saltb, sca, scb, a_s, a_e, b_s, b_e,
+                            diagonal, prune, window, reach2, reach_h2, half, minima,
+                            t0, t1, last, sol, buf,
+                            perm_a, order_a, perm_b, order_b, same, m, idx, fig,
+                            first_only, done, skip)
+                        scanned += seen
+    return idx[:, :m].copy(), fig[:, :m].copy(), scanned

@@ -49,10 +49,13 @@ def _slices(
     vsmax: float,
     look: float,
     costs: tuple[float, float] = _NUMPY_COSTS,
+    share: float = 1.0,
 ) -> int:
     """How many time slices: the count with the least predicted cost, K trees against the
     candidates they let through (fewer, wider slices pass more pairs). ``costs``: seconds
-    per aircraft per slice and per candidate pair (`_NUMPY_COSTS`, `_COMPILED_COSTS`).
+    per aircraft per slice and per candidate pair (`_NUMPY_COSTS`, `_COMPILED_COSTS`);
+    ``share``: the part of all pairs that are candidates at all (the compiled pass never
+    scans pairs of one party, so a party packing its own aircraft adds none).
 
     Candidates are predicted from the scene's density on the projection plane, assuming
     aircraft spread evenly over its bounding box and altitude range; without a plane (a
@@ -79,6 +82,7 @@ def _slices(
         # Pairs per slice: density times the ball's footprint, cut by the altitude band the
         # ball spans when it is narrower than the scene's.
         cand = 0.5 * n * n / area * math.pi * ball * ball * min(1.0, 2.0 / 3.0 * height / alt_range)
+        cand *= share
         cost = k * (n * costs[0] + cand * costs[1])
         if cost < best_cost:
             best_k, best_cost = k, cost

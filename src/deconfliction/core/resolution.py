@@ -1,7 +1,7 @@
 """Resolutions: the smallest heading, altitude and speed change that clears an aircraft.
 
 For aircraft ``k`` each candidate manoeuvre is applied now, everyone else keeps flying as
-reported, and `deconfliction.core.tactical.detect_between` checks the manoeuvred ``k``
+reported, and `deconfliction.core.tactical.conflicted` checks the manoeuvred ``k``
 against all current traffic (the same rules as `deconfliction.core.tactical.detect`, so the
 same party filter and minima). All candidates of all requested aircraft go through one
 vectorised call.
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deconfliction.core.errors import InvalidInput
-from deconfliction.core.tactical import H_M, LOOKAHEAD_S, R_M, Minima, States, detect_between
+from deconfliction.core.tactical import H_M, LOOKAHEAD_S, R_M, Minima, States, conflicted
 from deconfliction.core.units import (
     Degrees,
     DegreesArray,
@@ -156,20 +156,23 @@ speed_max_pct
     )
     traffic = _near(s, k_arr, r_m, lookahead_s, minima, speed_max_pct)
     sub = States(*(c[traffic] for c in s))
-    found = detect_between(
+    # Each candidate against the traffic, less the aircraft itself as it flies now; only
+    # whether it meets anyone matters (a packed crowd around it costs one pair, not all).
+    at = np.searchsorted(traffic, owner)
+    mine = at < traffic.size
+    mine[mine] = traffic[at[mine]] == owner[mine]
+    hit = conflicted(
         cand,
         sub,
         None if party is None else np.asarray(party)[owner],
         None if party is None else np.asarray(party)[traffic],
+        exclude=np.where(mine, at, -1),
         r_m=r_m,
         h_m=h_m,
         lookahead_s=lookahead_s,
         same_party=same_party,
         minima=minima,
     )
-    others = traffic[found.j] != owner[found.i]
-    hit = np.zeros(owner.size, dtype=bool)
-    hit[found.i[others]] = True
     blocked = hit.reshape(k_arr.size, m)
     valid = np.all(np.isfinite(np.stack(list(s))), axis=0) if n else np.zeros(0, dtype=bool)
 

@@ -52,6 +52,8 @@ Two engines
 pass, `deconfliction.core.kernels.grid_pass`: a uniform grid over the slice's positions in place of
 the kd-tree, aircraft sorted by altitude within each cell, and the same vertical test and
 closed form written operation for operation, so both engines give the same pairs and figures.
+It never scans a pair of one party when those are left out (the numpy path drops them after
+the tree).
 It is about 3x faster (10k aircraft in the dense scene: ~33 ms against ~100 ms, one core);
 ``engine="numpy"`` keeps the path above.
 
@@ -113,6 +115,7 @@ __all__ = [
     "Minima",
     "PairKey",
     "States",
+    "conflicted",
     "detect",
     "detect_between",
     "diff",
@@ -353,8 +356,11 @@ def _run_compiled(
     reach_m: float,
     reach_v_m: float,
     reach_h_m: float,
+    skip: IndexArray | None = None,
 ) -> Found:
-    """`_run`'s loop over slices as one compiled pass (`deconfliction.core.kernels.grid_pass`)."""
+    """`_run`'s loop over slices as one compiled pass (`deconfliction.core.kernels.grid_pass`);
+    with ``skip`` (per aircraft of side a, a position in side b or -1), only whether each
+    aircraft of side a has a pair other than with ``skip``: at most one pair each."""
     na, nb = side_a.ids.size, side_b.ids.size
     if parties is None:
         code_a = np.zeros(na, dtype=np.int64)
@@ -372,7 +378,7 @@ def _run_compiled(
                 table[k] = v
     # Three axes always (the third is zero on a plane): one compiled signature, fixed loops.
     axes = np.eye(3) if plane is None else np.concatenate([plane, np.zeros((1, 3))])
-    idx, fig = kernels.grid_pass(
+    idx, fig, _ = kernels.grid_pass(
         side_a.table,
         side_b.table,
         not cross,
@@ -386,6 +392,8 @@ def _run_compiled(
         float(reach_m),
         float(reach_v_m),
         float(reach_h_m),
+        skip is not None,
+        np.full(na, -1, dtype=np.int64) if skip is None else skip.astype(np.int64),
     )
     if idx.shape[1] == 0:
         return _empty()
@@ -393,6 +401,20 @@ def _run_compiled(
     gj = side_b.ids[idx[1]]
     order = np.lexsort((gj, gi))
     return Found(gi[order], gj[order], *(fig[f][order] for f in range(5)))
+
+
+def _cross_share(parties: _Parties, ids_a: IndexArray, ids_b: IndexArray, cross: bool) -> float:
+    """The part of all pairs whose aircraft are of different parties (the compiled pass scans
+    no others), for the cost model: 1 - sum of each party's share squared within one set."""
+    ca = parties.code_a[ids_a]
+    if cross:
+        cb = parties.code_b[ids_b]
+        size = int(max(ca.max(initial=0), cb.max(initial=0))) + 1
+        na = np.bincount(ca, minlength=size) / max(ca.size, 1)
+        nb = np.bincount(cb, minlength=size) / max(cb.size, 1)
+        return max(1e-3, 1.0 - float(np.dot(na, nb)))
+    share = np.bincount(ca) / max(ca.size, 1)
+    return max(1e-3, 1.0 - float(np.dot(share, share)))
 
 
 def _run(
@@ -406,7 +428,11 @@ def _run(
     same_party: bool,
     minima: Minima | None,
     engine: Engine,
+    exclude: IndexArray | None = None,
 ) -> Found:
+    """`detect` (``b`` None) or `detect_between`; with ``exclude`` (``b`` given), only whether
+    each aircraft of ``a`` has a pair, not counting ``b[exclude[i]]`` (`conflicted`): at most
+    one pair per aircraft of ``a`` from the compiled pass, every pair from the numpy path."""
     kernels = _engine(engine)
     r_m = _check_scalar(r_m, "r_m", positive=True)
     h_m = _check_scalar(h_m, "h_m", positive=True)
@@ -437,11 +463,22 @@ def _run(
     sides = [side_a] if b is None else [side_a, side_b]
     plane = None if brute else _plane(sides)
     costs = _NUMPY_COSTS if kernels is None else _COMPILED_COSTS
+    share = 1.0
+    if kernels is not None and parties is not None and not same_party and not brute:
+        share = _cross_share(parties, side_a.ids, side_b.ids, b is not None)
     k_slices = (
-        1 if brute else _slices(sides, plane, r_max, h_max, margin, vmax, vsmax, look_max, costs)
+        1
+        if brute
+        else _slices(sides, plane, r_max, h_max, margin, vmax, vsmax, look_max, costs, share)
     )
     edges = np.linspace(0.0, look_max, k_slices + 1)
     cross = b is not None
+    skip = None
+    if exclude is not None:
+        at_b = np.full(n_b, -1, dtype=np.intp)
+        at_b[side_b.ids] = np.arange(nb, dtype=np.intp)
+        ex = exclude[side_a.ids]
+        skip = np.where(ex >= 0, at_b[np.clip(ex, 0, None)], -1)
     if kernels is not None:
         reach, reach_v = _reach(k_slices, r_max, h_max, margin, vmax, vsmax, look_max)
         return _run_compiled(
@@ -458,6 +495,7 @@ def _run(
             reach_m=reach,
             reach_v_m=reach_v,
             reach_h_m=(r_max + margin) * (1.0 + 1e-9),
+            skip=skip,
         )
 
     out: list[tuple[IndexArray, IndexArray, _Solved]] = []
@@ -639,6 +677,46 @@ def detect(
         minima,
         engine,
     )
+
+
+def conflicted(
+    a: States,
+    b: States,
+    party_a: PartyArray | None = None,
+    party_b: PartyArray | None = None,
+    *,
+    exclude: IndexArray | None = None,
+    r_m: Metres = R_M,
+    h_m: Metres = H_M,
+    lookahead_s: Seconds = LOOKAHEAD_S,
+    same_party: bool = False,
+    minima: Minima | None = None,
+    engine: Engine = "auto",
+) -> npt.NDArray[np.bool_]:
+    """Which aircraft of ``a`` conflict with any aircraft of ``b``, same rules as
+    `detect_between`, not counting aircraft ``exclude[i]`` of ``b`` for aircraft ``i`` of ``a``
+    (-1: none; e.g. the unmanoeuvred aircraft itself, when resolution asks).
+
+    Cheaper than `detect_between` when aircraft have many pairs: the compiled pass stops at
+    each aircraft's first pair found.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z = np.zeros(2)
+    >>> a = States(z, np.array([0.0, 1.0]), z + 3000, z + 100, z + 90, z)
+    >>> b = States(z[:1] + 0.1, z[:1], z[:1] + 3000, z[:1], z[:1], z[:1])
+    >>> conflicted(a, b).tolist(), conflicted(a, b, exclude=np.array([0, -1])).tolist()
+    ([True, False], [False, False])
+    """
+    n_a = np.asarray(a.lon).size
+    ex = np.full(n_a, -1, dtype=np.intp) if exclude is None else np.asarray(exclude, np.intp)
+    if ex.shape != (n_a,):
+        raise InvalidInput("must have one entry per aircraft of a", field="exclude")
+    f = _run(a, b, party_a, party_b, r_m, h_m, lookahead_s, same_party, minima, engine, ex)
+    out = np.zeros(n_a, dtype=bool)
+    out[f.i[f.j != ex[f.i]]] = True
+    return out
 
 
 def detect_between(

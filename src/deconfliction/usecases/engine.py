@@ -26,12 +26,13 @@ import numpy as np
 from deconfliction.core import (
     airspace,
     codec,
+    fairness,
     geometry,
     resolution,
     tactical,
     visibility,
 )
-from deconfliction.core.alerting import Alerting
+from deconfliction.core.alerting import Alerting, Picture
 from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.core.latest import Columns, LatestTracks
 from deconfliction.core.model import Operation, OperationState, Severity, Zone
@@ -59,6 +60,10 @@ __all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", 
 
 RESOLVE_PER_PARTY = 16
 """Aircraft of one party a tick computes resolutions for; the rest wait for the next ticks."""
+ANNOUNCE_PER_PARTY = 16
+"""New findings (tactical pairs; zone, conformance and identity findings) a tick announces per
+party they are charged to (`core.fairness`); the rest are found again and go out on the next
+ticks, most urgent first, so a party's flood of invented aircraft delays its own findings."""
 
 
 @dataclass
@@ -69,6 +74,8 @@ class TickStats:
     conflicts: int = 0
     events: int = 0
     dropped: int = 0
+    held: int = 0
+    """New findings over their party's budget, left for the next ticks."""
     seconds: float = 0.0
 
 
@@ -308,8 +315,11 @@ class Engine:
                                 np.clip(age[live], 0.0, None))
         gs, trk, vs = tr.gs_mps[live], tr.track_deg[live], tr.vs_mps[live]
         pic = self.alerting.detect(keys, party, (lon, lat, alt, gs, trk, vs), now_s)
-        found = pic.found
         previous = self._active
+        n_found = len(pic.found.i)
+        pic = self._held_back(pic, keys, party, previous)
+        held = n_found - len(pic.found.i)
+        found = pic.found
         d = tactical.diff(previous, found, keys, now_s=now_s, severities=pic.severity)
         snap = _Snapshot(now, found, pic.severity, keys, party,
                          (lon, lat, alt, gs, trk, vs), self.secret, pic.level, pic.do365)
@@ -351,9 +361,12 @@ class Engine:
         findings = self._zone_findings(now, keys, states, party, zones, sees)
         findings.update(self._conformance_findings(now, keys, states, ops, linked))
         findings.update(self._unidentified_findings(tx, now, keys, states, party, zones, sees))
+        n_findings = len(findings)
+        findings = self._held_back_findings(findings)
+        held += n_findings - len(findings)
         new, worse, ended = self._finding_changes(findings)
         stats = TickStats(aircraft=len(keys), conflicts=len(found.i) + len(findings),
-                          dropped=len(stale))
+                          dropped=len(stale), held=held)
         if len(stale) or d.events or new or worse or ended:
             stats.events += self._write(now, stale, tr, rows, d, previous, findings,
                                         (new, worse, ended))
@@ -365,6 +378,9 @@ class Engine:
         self._active = dict(d.active)
         self._picture = (snap, findings)
         self._prune(now_s)
+        if held:
+            # Findings wait: tick again as soon as the ticker allows, not at the next report.
+            self.wake.set()
         stats.seconds = time.perf_counter() - started
         return stats
 
@@ -557,6 +573,47 @@ class Engine:
                          "owner": zone.owner},
                 "positions": [_position(states, t)]})
         return out
+
+    @staticmethod
+    def _held_back(pic: Picture, keys: list[str], party: np.ndarray,
+                   previous: Mapping[tactical.PairKey, tactical.Active]) -> Picture:
+        """This tick's pairs less the new ones over their party's budget (`fairness.admit`):
+        those are found again, and offered again, on the next ticks."""
+        f = pic.found
+        new = np.fromiter(((a, b) not in previous if a <= b else (b, a) not in previous
+                           for a, b in zip((keys[i] for i in f.i.tolist()),
+                                           (keys[j] for j in f.j.tolist()), strict=True)),
+                          dtype=bool, count=len(f.i))
+        rows = np.flatnonzero(new)
+        if len(rows) <= ANNOUNCE_PER_PARTY:
+            return pic
+        codes = np.unique(party, return_inverse=True)[1].reshape(-1)
+        ends = np.stack([f.i[rows], f.j[rows]], axis=1)
+        worst = np.fromiter((-_RANK[s] for s in pic.severity[rows].tolist()), dtype=np.int64,
+                            count=len(rows))
+        ok = fairness.admit(codes[ends], ends, np.lexsort((f.t_in[rows], worst)),
+                            ANNOUNCE_PER_PARTY)
+        keep = np.ones(len(f.i), dtype=bool)
+        keep[rows[~ok]] = False
+        return pic.take(keep)
+
+    def _held_back_findings(self, rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """The findings less the new ones over their aircraft's party's budget, as `_held_back`
+        does for pairs."""
+        new = [cid for cid in rows if cid not in self._findings]
+        if len(new) <= ANNOUNCE_PER_PARTY:
+            return rows
+        parties: dict[str, int] = {}
+        aircraft: dict[str, int] = {}
+        # One aircraft a finding, each of its party.
+        ac = [rows[c]["body"]["aircraft_keys"][0] for c in new]
+        pc = [parties.setdefault(_split(k)[0], len(parties)) for k in ac]
+        worst = [-_RANK[Severity(rows[c]["severity"])] for c in new]
+        ok = fairness.admit(np.array(pc)[:, None],
+                            np.array([aircraft.setdefault(k, len(aircraft)) for k in ac])[:, None],
+                            np.lexsort((np.array(new), np.array(worst))), ANNOUNCE_PER_PARTY)
+        held = {c for c, go in zip(new, ok.tolist(), strict=True) if not go}
+        return {c: r for c, r in rows.items() if c not in held}
 
     def _finding_changes(self, rows: dict[str, dict[str, Any]]
                          ) -> tuple[list[str], list[str], list[str]]:
