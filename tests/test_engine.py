@@ -127,3 +127,46 @@ def test_pseudonyms_and_ids_are_keyed(tmp_path: Path) -> None:
     assert ca["id"] != cb["id"] and ca["aircraft"][1] != cb["aircraft"][1]
     a.store.close()
     b.store.close()
+
+
+def test_a_flood_of_new_pairs_goes_out_over_ticks_each_once(tmp_path: Path) -> None:
+    # 50 invented RU aircraft around IL's: at most a budget of them a tick, every one in the
+    # end, each announced once; IL's conflict with UN elsewhere goes out on the first tick.
+    svc = _service(tmp_path)
+    svc.add_party("UN")
+    now = datetime.now(UTC)
+    eng = Engine(svc)
+    eng.ingest(Caller("IL"), [Track("V", "IL", now, 20.0, 20.0, 9000.0, 0.0, 0.0, 0.0),
+                              Track("W", "IL", now, 50.0, 20.0, 9000.0, 200.0, 90.0, 0.0)])
+    eng.ingest(Caller("RU"), [Track(f"F{k}", "RU", now, 20.0 + (k % 10 - 5) * 0.005,
+                                    20.0 + (k // 10 - 2) * 0.005, 9000.0, 0.0, 0.0, 0.0)
+                              for k in range(50)])
+    eng.ingest(Caller("UN"), [Track("U", "UN", now, 50.1, 20.0, 9000.0, 200.0, 270.0, 0.0)])
+    held = []
+    for k in range(20):
+        stats = eng.tick(now + timedelta(seconds=0.1 * k))
+        held.append(stats.held)
+        if k == 0:
+            un = [e.body for e in Hotline(svc).events(Caller("UN"), 0, 10_000)[0]
+                  if e.kind == "conflict"]
+            assert [e["event"] for e in un] == ["new"]
+        if not stats.held:
+            break
+    assert held[0] == 50 - 16 and held[-1] == 0 and held == sorted(held, reverse=True)
+    events = [e.body for e in Hotline(svc).events(Caller("RU"), 0, 10_000)[0]
+              if e.kind == "conflict"]
+    assert [e["event"] for e in events] == ["new"] * 50
+    assert len({e["id"] for e in events}) == 50
+    assert len(eng.conflicts_for(Caller("IL"))) == 51
+    # Without a budget (an offline replay), all in the tick that finds them.
+    other = tmp_path / "other"
+    other.mkdir()
+    svc2 = _service(other)
+    eng2 = Engine(svc2, announce_per_party=None)
+    eng2.ingest(Caller("IL"), [Track("V", "IL", now, 20.0, 20.0, 9000.0, 0.0, 0.0, 0.0)])
+    eng2.ingest(Caller("RU"), [Track(f"F{k}", "RU", now, 20.0 + (k % 10 - 5) * 0.005,
+                                     20.0 + (k // 10 - 2) * 0.005, 9000.0, 0.0, 0.0, 0.0)
+                               for k in range(50)])
+    assert eng2.tick(now).held == 0 and len(eng2.conflicts_for(Caller("IL"))) == 50
+    svc.store.close()
+    svc2.store.close()

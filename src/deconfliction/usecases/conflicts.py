@@ -1,5 +1,6 @@
 """Conflict rows and how each party sees them: keyed ids and pseudonyms, a row in one party's
-view (another party's aircraft never by name), and one tick's tactical snapshot.
+view (another party's aircraft never by name), one tick's tactical snapshot, and which of a
+tick's new findings wait for later ticks (a party's budget, `deconfliction.core.fairness`).
 
 Plain functions over the engine's rows; `deconfliction.usecases.engine` writes and announces
 them.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,10 +19,14 @@ from typing import Any
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from deconfliction.core import codec, resolution, tactical
+from deconfliction.core import codec, fairness, resolution, tactical
+from deconfliction.core.alerting import Picture
 from deconfliction.core.model import Severity
 
 __all__ = ["CONFLICT_KINDS", "naming_secret", "pseudonym"]
+
+
+_RANK = {Severity.ADVISORY: 0, Severity.CAUTION: 1, Severity.WARNING: 2, Severity.LOSS: 3}
 
 
 def naming_secret(key: Ed25519PrivateKey) -> bytes:
@@ -162,3 +168,46 @@ class _Snapshot:
         return {"id": _tactical_id(pair[0], pair[1], self.secret), "kind": "tactical",
                 "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
                 "severity": str(self.severity[n]), "body": body}
+
+
+def held_back(pic: Picture, keys: list[str], party: np.ndarray,
+              previous: Mapping[tactical.PairKey, tactical.Active], budget: int | None
+              ) -> Picture:
+    """This tick's pairs less the new ones over their party's ``budget`` (`fairness.admit`;
+    None: no budget): those are found again, and offered again, on the next ticks."""
+    f = pic.found
+    new = np.fromiter(((a, b) not in previous if a <= b else (b, a) not in previous
+                       for a, b in zip((keys[i] for i in f.i.tolist()),
+                                       (keys[j] for j in f.j.tolist()), strict=True)),
+                      dtype=bool, count=len(f.i))
+    rows = np.flatnonzero(new)
+    if budget is None or len(rows) <= budget:
+        return pic
+    codes = np.unique(party, return_inverse=True)[1].reshape(-1)
+    ends = np.stack([f.i[rows], f.j[rows]], axis=1)
+    worst = np.fromiter((-_RANK[s] for s in pic.severity[rows].tolist()), dtype=np.int64,
+                        count=len(rows))
+    ok = fairness.admit(codes[ends], ends, np.lexsort((f.t_in[rows], worst)), budget)
+    keep = np.ones(len(f.i), dtype=bool)
+    keep[rows[~ok]] = False
+    return pic.take(keep)
+
+
+def held_back_findings(rows: dict[str, dict[str, Any]], known: Mapping[str, int],
+                       budget: int | None) -> dict[str, dict[str, Any]]:
+    """The findings less the new ones (not in ``known``) over their aircraft's party's
+    ``budget``, as `held_back` does for pairs."""
+    new = [cid for cid in rows if cid not in known]
+    if budget is None or len(new) <= budget:
+        return rows
+    parties: dict[str, int] = {}
+    aircraft: dict[str, int] = {}
+    # One aircraft a finding, each of its party.
+    ac = [rows[c]["body"]["aircraft_keys"][0] for c in new]
+    pc = [parties.setdefault(_split(k)[0], len(parties)) for k in ac]
+    worst = [-_RANK[Severity(rows[c]["severity"])] for c in new]
+    ok = fairness.admit(np.array(pc)[:, None],
+                        np.array([aircraft.setdefault(k, len(aircraft)) for k in ac])[:, None],
+                        np.lexsort((np.array(new), np.array(worst))), budget)
+    held = {c for c, go in zip(new, ok.tolist(), strict=True) if not go}
+    return {c: r for c, r in rows.items() if c not in held}

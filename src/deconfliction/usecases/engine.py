@@ -26,13 +26,12 @@ import numpy as np
 from deconfliction.core import (
     airspace,
     codec,
-    fairness,
     geometry,
     resolution,
     tactical,
     visibility,
 )
-from deconfliction.core.alerting import Alerting, Picture
+from deconfliction.core.alerting import Alerting
 from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.core.latest import Columns, LatestTracks
 from deconfliction.core.model import Operation, OperationState, Severity, Zone
@@ -42,6 +41,7 @@ from deconfliction.store import tracks as track_store
 from deconfliction.usecases import intake
 from deconfliction.usecases.conflicts import (
     _FINDING_KINDS,
+    _RANK,
     CONFLICT_KINDS,
     _finding_id,
     _finding_row,
@@ -51,6 +51,8 @@ from deconfliction.usecases.conflicts import (
     _split,
     _tactical_id,
     _view,
+    held_back,
+    held_back_findings,
     naming_secret,
     pseudonym,
 )
@@ -81,7 +83,6 @@ class TickStats:
 
 _Alerts = dict[tuple[str, Severity], list[tuple[str, dict[str, Any]]]]
 """A tick's alerts to raise: (party, severity) → (kind, the party's view) of each finding."""
-_RANK = {Severity.ADVISORY: 0, Severity.CAUTION: 1, Severity.WARNING: 2, Severity.LOSS: 3}
 @dataclass
 class Engine:
     """Track intake and the periodic tick, over one `Service`.
@@ -121,6 +122,9 @@ class Engine:
     """Keys pseudonyms and conflict ids (see `naming_secret`)."""
     alerting: Alerting = field(init=False, repr=False)
     """The alerting profiles per party pair, with the DO-365 filter's state between ticks."""
+    announce_per_party: int | None = ANNOUNCE_PER_PARTY
+    """New findings a tick announces per party charged (`ANNOUNCE_PER_PARTY`); None: all
+    (an offline replay, which re-runs a recorded picture, not a live flood)."""
     fence: Callable[[Tx], None] | None = None
     """Called first inside each of the tick's write transactions: raises when this process
     may no longer write as the engine (it lost its lease), so the write rolls back whole."""
@@ -317,7 +321,7 @@ class Engine:
         pic = self.alerting.detect(keys, party, (lon, lat, alt, gs, trk, vs), now_s)
         previous = self._active
         n_found = len(pic.found.i)
-        pic = self._held_back(pic, keys, party, previous)
+        pic = held_back(pic, keys, party, previous, self.announce_per_party)
         held = n_found - len(pic.found.i)
         found = pic.found
         d = tactical.diff(previous, found, keys, now_s=now_s, severities=pic.severity)
@@ -362,7 +366,7 @@ class Engine:
         findings.update(self._conformance_findings(now, keys, states, ops, linked))
         findings.update(self._unidentified_findings(tx, now, keys, states, party, zones, sees))
         n_findings = len(findings)
-        findings = self._held_back_findings(findings)
+        findings = held_back_findings(findings, self._findings, self.announce_per_party)
         held += n_findings - len(findings)
         new, worse, ended = self._finding_changes(findings)
         stats = TickStats(aircraft=len(keys), conflicts=len(found.i) + len(findings),
@@ -573,47 +577,6 @@ class Engine:
                          "owner": zone.owner},
                 "positions": [_position(states, t)]})
         return out
-
-    @staticmethod
-    def _held_back(pic: Picture, keys: list[str], party: np.ndarray,
-                   previous: Mapping[tactical.PairKey, tactical.Active]) -> Picture:
-        """This tick's pairs less the new ones over their party's budget (`fairness.admit`):
-        those are found again, and offered again, on the next ticks."""
-        f = pic.found
-        new = np.fromiter(((a, b) not in previous if a <= b else (b, a) not in previous
-                           for a, b in zip((keys[i] for i in f.i.tolist()),
-                                           (keys[j] for j in f.j.tolist()), strict=True)),
-                          dtype=bool, count=len(f.i))
-        rows = np.flatnonzero(new)
-        if len(rows) <= ANNOUNCE_PER_PARTY:
-            return pic
-        codes = np.unique(party, return_inverse=True)[1].reshape(-1)
-        ends = np.stack([f.i[rows], f.j[rows]], axis=1)
-        worst = np.fromiter((-_RANK[s] for s in pic.severity[rows].tolist()), dtype=np.int64,
-                            count=len(rows))
-        ok = fairness.admit(codes[ends], ends, np.lexsort((f.t_in[rows], worst)),
-                            ANNOUNCE_PER_PARTY)
-        keep = np.ones(len(f.i), dtype=bool)
-        keep[rows[~ok]] = False
-        return pic.take(keep)
-
-    def _held_back_findings(self, rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        """The findings less the new ones over their aircraft's party's budget, as `_held_back`
-        does for pairs."""
-        new = [cid for cid in rows if cid not in self._findings]
-        if len(new) <= ANNOUNCE_PER_PARTY:
-            return rows
-        parties: dict[str, int] = {}
-        aircraft: dict[str, int] = {}
-        # One aircraft a finding, each of its party.
-        ac = [rows[c]["body"]["aircraft_keys"][0] for c in new]
-        pc = [parties.setdefault(_split(k)[0], len(parties)) for k in ac]
-        worst = [-_RANK[Severity(rows[c]["severity"])] for c in new]
-        ok = fairness.admit(np.array(pc)[:, None],
-                            np.array([aircraft.setdefault(k, len(aircraft)) for k in ac])[:, None],
-                            np.lexsort((np.array(new), np.array(worst))), ANNOUNCE_PER_PARTY)
-        held = {c for c, go in zip(new, ok.tolist(), strict=True) if not go}
-        return {c: r for c, r in rows.items() if c not in held}
 
     def _finding_changes(self, rows: dict[str, dict[str, Any]]
                          ) -> tuple[list[str], list[str], list[str]]:

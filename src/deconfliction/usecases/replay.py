@@ -145,7 +145,10 @@ def run(rec: Recording, service: Service, clock: ReplayClock, *, tick_s: float =
     """
     started = time.perf_counter()
     cpu = time.process_time()
-    engine = Engine(service)
+    # Every new finding in the tick that finds it: a recording is a past picture to judge,
+    # not a live flood to hold back (the live budget would spread a busy scene's first tick
+    # over many seconds of replay).
+    engine = Engine(service, announce_per_party=None)
     hotline = Hotline(service)
     out = Outcome(source=rec.source, profile=service.settings.profile, reports=len(rec),
                   aircraft=len(set(zip(rec.party, rec.aircraft, strict=True))))
