@@ -31,13 +31,13 @@ GEOD = Geod(ellps="WGS84")
 R, H = 9260.0, 304.8
 
 
-def assert_same(a: Found, b: Found) -> None:
+def assert_same(a: Found, b: Found, atol: float = 1e-9) -> None:
     assert a.i.dtype == b.i.dtype == np.intp and a.j.dtype == b.j.dtype == np.intp
     assert a.i.tolist() == b.i.tolist()
     assert a.j.tolist() == b.j.tolist()
     for name, x, y in zip(Found._fields[2:], a[2:], b[2:], strict=True):
         assert x.dtype == y.dtype == np.float64, name
-        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=atol, err_msg=name)
 
 
 def both(
@@ -281,14 +281,16 @@ def test_packed_party_matches_brute_force(n_fake: int, seed: int, lookahead_s: f
     # A party packing its own aircraft changes nothing but the work: every pair of different
     # parties is found, with the figures of the closed form over all pairs.
     s, owner = packed(n_fake, seed)
+    # Figures to a micrometre: pairs solved in other batches round a near-zero d_cpa_m
+    # differently (7.506208 against 7.506270 mm, seen).
     oracle = brute(s, owner, lookahead_s)
     f = both(s, owner, lookahead_s=lookahead_s)
-    assert_same(f, oracle)
+    assert_same(f, oracle, atol=1e-6)
     assert f.i.size >= n_fake  # the strays among the fakes
     assert np.all(owner[f.i] != owner[f.j])
     # Asked for, the same party's pairs are all there too.
     assert_same(both(s, owner, lookahead_s=lookahead_s, same_party=True),
-                brute(s, None, lookahead_s))
+                brute(s, None, lookahead_s), atol=1e-6)
 
 
 def _scanned(s: States, party: np.ndarray, *, skip: bool) -> tuple[int, int]:
@@ -327,7 +329,7 @@ def test_pairs_of_one_party_are_never_candidates() -> None:
     _, all_pairs = _scanned(s, owner, skip=False)
     assert all_pairs >= 1500 * 1499 // 2
     # And the answer is the oracle's.
-    assert_same(detect(*s, owner, engine="numba"), brute(s, owner))
+    assert_same(detect(*s, owner, engine="numba"), brute(s, owner), atol=1e-6)
 
 
 def test_detect_between_skips_the_same_party_as_brute_force() -> None:
