@@ -13,7 +13,7 @@ and WebGL is software (SwiftShader), on the machine's cores.
    browser has painted it ("complete"), and the main thread's part (decode + apply + render).
    The same steps run against the console built at ``--baseline`` (default: the last commit
    that drew aircraft as OpenLayers features with style functions), its bundle served to the
-   same page in the same run, alternating old and new in rounds so both meet the same load;
+   same service in the same run, alternating old and new in rounds so both meet the same load;
    ratios new/old are printed with the absolute figures and the load average.
    Both for the path the page chooses here (no GPU: canvas) and WebGL forced (``?webgl``).
 2. **Fetching the picture.** The same 10,000 aircraft reported to the service over HTTP, and
@@ -228,25 +228,26 @@ def pct(xs: list[float], q: float) -> float:
 
 def update_cost(browser: Any, url: str, token: str, n: int, updates: int, query: str,
                 bundles: dict[str, Path | None], rounds: int = 3) -> dict[str, Any]:
-    """Old and new pages side by side; each round gives each ``updates // rounds`` updates."""
-    pages = {}
-    for name, bundle in bundles.items():
-        pages[name] = open_page(browser, url, token, query, bundle)
-        pages[name].evaluate(SETUP_JS, n)
-        for _ in range(3):  # the first updates create what the picture holds
-            pages[name].evaluate(STEP_JS)
+    """Old and new pages in turn, ``updates // rounds`` updates each per round. One page open
+    at a time: with two WebGL pages in one browser, SwiftShader never completed a frame."""
     got: dict[str, list[list[float]]] = {name: [] for name in bundles}
+    webgl: dict[str, bool] = {}
     loads = []
     for _ in range(rounds):
-        for name, page in pages.items():
+        for name, bundle in bundles.items():
+            page = open_page(browser, url, token, query, bundle)
+            page.evaluate(SETUP_JS, n)
+            for _ in range(3):  # the first updates create what the picture holds
+                page.evaluate(STEP_JS)
             steps(page, max(1, updates // rounds), got[name])
+            webgl[name] = bool(page.evaluate("window.deconfliction.view.webgl"))
+            page.close()
             loads.append(os.getloadavg()[0])
     out: dict[str, Any] = {"load": (min(loads), max(loads))}
-    for name, page in pages.items():
-        rows = got[name]
+    for name, rows in got.items():
         main = [d + a + f for d, a, f, _ in rows]
         complete = [c if c == c else float("inf") for *_, c in rows]  # a miss: never
-        out[name] = {"webgl": bool(page.evaluate("window.deconfliction.view.webgl")),
+        out[name] = {"webgl": webgl[name],
                      "decode": statistics.median(r[0] for r in rows),
                      "apply": statistics.median(r[1] for r in rows),
                      "render": statistics.median(r[2] for r in rows),
@@ -254,11 +255,11 @@ def update_cost(browser: Any, url: str, token: str, n: int, updates: int, query:
                      "complete_p50": statistics.median(complete),
                      "complete_p95": pct(complete, 0.95),
                      "missed": sum(c == float("inf") for c in complete)}
-        page.close()
     return out
 
 
-def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> tuple[float, float]:
+def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> list[float]:
+    """JS heap (MB, after a forced GC) at each whole minute of 1 Hz updates, and at the end."""
     page = open_page(browser, url, token, "", None)
     page.evaluate(SETUP_JS, n)
     cdp = page.context.new_cdp_session(page)
@@ -269,16 +270,16 @@ def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> tuple[
         return float(page.evaluate("performance.memory.usedJSHeapSize")) / 1e6
 
     start = time.monotonic()
-    first = None
+    samples: list[float] = []
     while time.monotonic() - start < minutes * 60:
         t = time.monotonic()
         page.evaluate(STEP_JS)
-        if first is None and time.monotonic() - start >= 60:
-            first = heap()
+        if time.monotonic() - start >= 60 * (len(samples) + 1):
+            samples.append(heap())
         time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
-    last = heap()
+    samples.append(heap())
     page.close()
-    return (first if first is not None else last), last
+    return samples
 
 
 def load() -> str:
@@ -334,9 +335,11 @@ def main() -> None:
             print(f"first useful paint with {a.aircraft:,} aircraft: {paint:.0f} ms; "
                   f"{load()}", flush=True)
             if a.minutes > 0:
-                m1, m2 = memory(browser, url, token, a.aircraft, a.minutes)
+                heap = memory(browser, url, token, a.aircraft, a.minutes)
+                m1, m2 = heap[0], heap[-1]
                 print(f"JS heap after GC: {m1:.1f} MB at 1 min, {m2:.1f} MB after "
-                      f"{a.minutes:g} min ({(m2 / m1 - 1) * 100:+.1f} %); {load()}", flush=True)
+                      f"{a.minutes:g} min ({(m2 / m1 - 1) * 100:+.1f} %; each minute: "
+                      f"{', '.join(f'{m:.1f}' for m in heap)} MB); {load()}", flush=True)
         finally:
             browser.close()
             server.should_exit = True

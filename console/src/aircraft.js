@@ -7,7 +7,7 @@
 // path per party colour, and labels are drawn only where they can be read: a screen grid keeps
 // them apart, the caller's conflicts and selection first, then its own aircraft, then others,
 // up to a cap. Trails follow the same rule by density: every aircraft's when few are on
-// screen, else the caller's own and highlighted ones.
+// screen, else the caller's own (when they are few) and highlighted ones.
 
 import Layer from 'ol/layer/Layer.js';
 import { PARTY_COLOURS } from './layers.js';
@@ -171,13 +171,16 @@ function drawTrails(picture, { everyUpTo }) {
   return (ctx, s, frameState) => {
     const [a, b, c, d, e, f] = frameState.coordinateToPixelTransform;
     const all = s.count <= everyUpTo;
+    let own = 0;
+    if (!all) for (let k = 0; k < s.count; k += 1) own += picture.own[s.visible[k]];
+    const ownToo = own <= everyUpTo; // a party flying thousands itself sees only the highlighted
     const L = picture.trailLength;
     const bySlot = new Map();
     for (let k = 0; k < s.count; k += 1) {
       const i = s.visible[k];
       const h = picture.held[i];
       if (h.trailCount < 2) continue;
-      if (!all && !picture.own[i] && !picture.highlight.has(h.track.aircraft)) continue;
+      if (!all && !(ownToo && picture.own[i]) && !picture.highlight.has(h.track.aircraft)) continue;
       const slot = picture.slot[i];
       if (!bySlot.has(slot)) bySlot.set(slot, []);
       bySlot.get(slot).push(h);
