@@ -9,6 +9,12 @@ RU's stream. The engine finds conflicts on its tick (``DECONFLICTION_TICK_S``, 1
 half a tick of the latency is waiting for the tick.
 
     .venv/bin/python bench/stream.py --aircraft 1000 10000 --seconds 20
+
+``--against REV`` also runs the server of commit REV (its ``src/`` taken out with ``git
+archive``, as ``bench/tracks.py`` does), alternately with this tree's, ``--rounds`` times
+each, so that both meet the same machine load:
+
+    .venv/bin/python bench/stream.py --aircraft 10000 --seconds 60 --against f99316b --rounds 3
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tracks import checkout  # bench/tracks.py, beside this script
 
 from deconfliction.cli import open_service
 from deconfliction.config.settings import Settings
@@ -70,7 +77,7 @@ def percentile(xs: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(n: int, seconds: float, tick_s: float) -> dict[str, Any]:
+def run(n: int, seconds: float, tick_s: float, src: Path | None = None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp())
     url_db = f"sqlite:///{tmp / 'bench.db'}"
     service = open_service(Settings(database_url=url_db, server_key_path=str(tmp / "key")))
@@ -85,6 +92,7 @@ def run(n: int, seconds: float, tick_s: float) -> dict[str, Any]:
         # Two parties carry the whole scene here: lift the per-party caps a theatre would keep.
         "DECONFLICTION_MAX_AIRCRAFT": "1000000",
         "DECONFLICTION_MAX_REPORTS_PER_S": "1000000",
+        **({"PYTHONPATH": str(src)} if src is not None else {}),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "deconfliction.cli", "serve", "--port", str(port)],
@@ -184,6 +192,7 @@ def run(n: int, seconds: float, tick_s: float) -> dict[str, Any]:
             "p99_ms": 1000 * percentile(lat_s, 0.99) if lat_s else None,
             "max_ms": 1000 * max(lat_s) if lat_s else None,
             "post_all_reports_ms_p50": 1000 * statistics.median(post_s),
+            "all_ms": sorted(round(1000 * x) for x in lat_s),
         }
     finally:
         for c in clients.values():
@@ -197,9 +206,26 @@ def main() -> None:
     parser.add_argument("--aircraft", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--tick-s", type=float, default=1.0)
+    parser.add_argument("--against", help="also run this commit's server, alternately")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args()
-    for n in args.aircraft:
-        print(json.dumps(run(n, args.seconds, args.tick_s)), flush=True)
+    trees: dict[str, Path | None] = {"this tree": None}
+    if args.against:
+        trees[args.against] = checkout(args.against)
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for _ in range(args.rounds):
+        for n in args.aircraft:
+            for name, src in trees.items():
+                out = {"tree": name, **run(n, args.seconds, args.tick_s, src),
+                       "load": os.getloadavg()[0]}
+                results.setdefault((name, n), []).append(out)
+                print(json.dumps(out), flush=True)
+    for (name, n), outs in results.items():
+        lat = [x for o in outs for x in o["all_ms"]]
+        if lat:
+            print(f"{name:>10}, {n} aircraft: {sum(o['delivered'] for o in outs)} of "
+                  f"{sum(o['probes'] - len(o['warmup_ms']) for o in outs)} delivered, p50 "
+                  f"{statistics.median(lat):.0f} ms, p99 {percentile(lat, 0.99):.0f} ms")
 
 
 if __name__ == "__main__":

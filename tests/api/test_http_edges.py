@@ -10,7 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from deconfliction.api.app import json_depth
 from deconfliction.core.limits import Limits
 from tests.api.helpers import box, operation, volume
 from tests.conftest import Running
@@ -31,6 +34,28 @@ def _counts(running: Running) -> dict[str, int]:
             name, value = line.split()
             out[name] = int(value)
     return out
+
+
+def _nesting(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_nesting, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_nesting, value.values()), default=0)
+    return 0
+
+
+# Strings full of what a scanner could mistake for structure: brackets, quotes, backslashes.
+_TRICKY = st.text(alphabet='[]{}"\\:,ab\u00e9', max_size=8)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TRICKY,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TRICKY, inner, max_size=3),
+    max_leaves=30,
+)
+
+
+@given(_JSON, st.booleans())
+def test_json_depth_counts_nesting_and_not_brackets_in_strings(value: Any, ascii_: bool) -> None:
+    assert json_depth(json.dumps(value, ensure_ascii=ascii_).encode()) == _nesting(value)
 
 
 def _op(lon: float) -> bytes:
@@ -392,3 +417,15 @@ def test_a_signed_body_that_is_not_json_is_malformed_json(running: Running, body
         assert r.status_code == 400, (path, r.text)
         assert r.json()["type"].endswith("malformed-json") and r.json()["field"] == "body"
     assert _counts(running) == before
+
+
+def test_openapi_declares_the_track_batch_body(openapi: dict[str, Any]) -> None:
+    # /v1/tracks reads its body from bytes (FastAPI sees no model): the document still says it.
+    body = openapi["paths"]["/v1/tracks"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"]
+    schemas = openapi["components"]["schemas"]
+    batch = schemas[ref.rsplit("/", 1)[1]]
+    assert body["required"] and batch["required"] == ["reports"]
+    report = schemas[batch["properties"]["reports"]["items"]["$ref"].rsplit("/", 1)[1]]
+    assert report["properties"]["t"]["format"] == "date-time"
+    assert {"aircraft", "t", "lon", "lat", "alt_m"} <= set(report["required"])

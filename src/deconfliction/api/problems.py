@@ -251,14 +251,14 @@ def _schemas() -> dict[str, Any]:
     return {"Problem": schema, **schema.pop("$defs", {})}
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, schemas: dict[str, Any] | None = None) -> None:
     """Register the handlers on ``app``, and the ``Problem`` schema in its OpenAPI document
-    (which `RESPONSES` refer to)."""
+    (which `RESPONSES` refer to), with ``schemas`` of bodies that routes read themselves."""
     app.add_exception_handler(errors.DeconflictionError, _on_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     build = app.openapi
-    schemas = _schemas()
+    schemas = {**_schemas(), **(schemas or {})}
 
     def openapi() -> dict[str, Any]:
         # FastAPI builds the document once and caches it; adding to it again changes nothing.

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CallerDep
-from deconfliction.api.schemas import QueryTime, TrackBatchIn
+from deconfliction.api.schemas import QueryTime, TrackBatchIn, from_json
 from deconfliction.core.errors import InvalidInput
 from deconfliction.usecases.engine import CONFLICT_KINDS, Engine
 
-__all__ = ["router"]
+__all__ = ["SCHEMAS", "router"]
 
 router = APIRouter(prefix="/v1", tags=["tactical"])
+
+
+def _schemas() -> dict[str, Any]:
+    schema = TrackBatchIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    return {"TrackBatchIn": schema, **schema.pop("$defs", {})}
+
+
+SCHEMAS = _schemas()
+"""The bodies read from bytes here, for the OpenAPI document (FastAPI sees no model)."""
 
 
 def _engine(request: Request) -> Engine:
@@ -22,11 +31,22 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-@router.post("/tracks", status_code=202)
-def post_tracks(body: TrackBatchIn, caller: CallerDep, request: Request) -> JSONResponse:
+async def _raw(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post("/tracks", status_code=202, openapi_extra={"requestBody": {
+    "required": True,
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TrackBatchIn"}}},
+}})
+def post_tracks(raw: Annotated[bytes, Depends(_raw)], caller: CallerDep,
+                request: Request) -> JSONResponse:
     """A batch of the caller's track reports: all stored (202) or none (problem+json)."""
-    # The validated items are read as they are: copying 1,000 of them into `Track`s cost
-    # 2 ms a batch.
+    # Parsed and checked by pydantic-core straight from the bytes: FastAPI's json.loads and
+    # then validation of the Python objects took three times as long (the batch is the
+    # hot path at 10,000 aircraft a second). The validated items are read as they are:
+    # copying 1,000 of them into `Track`s cost 2 ms a batch.
+    body = from_json(TrackBatchIn, raw)
     n = _engine(request).ingest(caller, body.reports)
     return JSONResponse({"accepted": n}, status_code=202)
 

@@ -311,7 +311,9 @@ class Engine:
         age = now_s - tr.t
         stale = np.flatnonzero(age > st.stale_s)
         live = np.flatnonzero(age <= st.stale_s)
-        keys = [tr.keys[k] for k in live.tolist()]
+        # Usually every held aircraft is live: no copies then (10,000 keys each tick).
+        every = len(live) == len(tr.keys)
+        keys = tr.keys if every else [tr.keys[k] for k in live.tolist()]
         # Fixed-width text, not objects: np.unique over it in detection is 3x faster.
         party = np.array(tr.party, dtype=str)[live]
         lon, lat, alt = advance(tr.lon[live], tr.lat[live], tr.alt_m[live], tr.gs_mps[live],
@@ -351,7 +353,7 @@ class Engine:
         rows = {cid: snap.row(at[key], self._resolutions.get(cid))
                 for cid, key in changed.items()}
         states = snap.states
-        ops = [tr.operation[k] for k in live.tolist()]
+        ops = tr.operation if every else [tr.operation[k] for k in live.tolist()]
         live_age = np.clip(age[live], 0.0, None)
         seen: dict[str, np.ndarray] = {}
 
@@ -471,6 +473,8 @@ class Engine:
         resolved on a later tick, and until then its conflicts carry the other aircraft's
         resolution only.
         """
+        if not pairs:
+            return {}
         index = {k: n for n, k in enumerate(keys)}
         budget: dict[str, int] = {}
         chosen: set[str] = set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
@@ -31,6 +31,8 @@ MAX_GS_MPS = 1_200.0
 POSITION_ERROR_M = 2_000.0
 """How far two reports' positions may disagree beyond the distance flown between them, m."""
 GEOD = pyproj.Geod(ellps="WGS84")
+EARLIEST_S = datetime(1, 1, 1, tzinfo=UTC).timestamp()
+"""0001-01-01T00:00:00Z: an earlier time (0001-01-01T00:30:00+01:00) has no UTC date."""
 
 
 class Report(Protocol):
@@ -69,6 +71,8 @@ def columns(reports: Sequence[Report], now_s: float
     # Each rule over the whole batch at once; the first report breaking it is named.
     for bad, why, name in (
             (num[:, 0] - now_s > FUTURE_SKEW_S, "report time is in the future", ".t"),
+            (num[:, 0] < EARLIEST_S, "the time is out of range (years 1 to 9999 in UTC)",
+             ".t"),
             (~np.isfinite(num).all(axis=1), "not a finite number", ""),
             (num[:, 4] > MAX_GS_MPS, f"no aircraft flies faster than {MAX_GS_MPS:.0f} m/s",
              ".gs_mps")):
