@@ -5,8 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import numpy as np
@@ -27,6 +26,7 @@ from deconfliction.api import (
     zones,
 )
 from deconfliction.api.ratelimit import RateLimit
+from deconfliction.api.ticker import Ticker
 from deconfliction.dss.auth import Verifier
 from deconfliction.dss.routes import build_router as dss_router
 from deconfliction.store.lease import LeaseLost
@@ -175,59 +175,6 @@ def _unsupported(headers: dict[bytes, bytes]) -> tuple[str, str] | None:
 async def _answer(scope: Scope, receive: Receive, send: Send, status: int, kind: str,
                   detail: str, field: str) -> None:
     await problems.problem(status, kind, detail, field=field)(scope, receive, send)
-
-
-class Ticker:
-    """Calls ``work`` every ``period_s`` on a daemon thread until stopped; logs, never dies.
-
-    With ``wake``, setting that event brings the next call forward (no sooner than
-    ``min_gap_s`` after the last one began, nor before ``1 / duty`` times the processor time
-    it used): new track reports are looked at within one tick's run time instead of waiting
-    out the period, bursts of reports coalesce, and under a steady stream of batches the tick
-    takes at most ``duty`` of the time (it holds the interpreter's lock most of its run: back
-    to back, it halved how many reports the same process could take). Processor time, not
-    time on the clock: a tick slowed by requests holding the lock (a flood of reports being
-    parsed) did not hold it that long, and must not push every party's next tick back.
-    """
-
-    def __init__(self, name: str, period_s: float, work: Callable[[], object], *,
-                 wake: threading.Event | None = None, min_gap_s: float = 0.05,
-                 duty: float = 0.4) -> None:
-        self.period_s = period_s
-        self.work = work
-        self.wake = wake
-        self.min_gap_s = min_gap_s
-        self.duty = duty
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-
-    def _run(self) -> None:
-        log = logging.getLogger("deconfliction")
-        while not self.stopping.is_set():
-            started = time.monotonic()
-            cpu = time.thread_time()
-            if self.wake is not None:
-                self.wake.clear()
-            try:
-                self.work()
-            except Exception:
-                log.exception("%s failed", self.thread.name)
-            if self.wake is None:
-                self.stopping.wait(max(0.0, self.period_s - (time.monotonic() - started)))
-                continue
-            took = time.monotonic() - started
-            self.wake.wait(max(0.0, self.period_s - took))
-            gap = max(self.min_gap_s, (time.thread_time() - cpu) / self.duty)
-            self.stopping.wait(max(0.0, gap - (time.monotonic() - started)))
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stopping.set()
-        if self.wake is not None:
-            self.wake.set()
-        self.thread.join(timeout=10)
 
 
 def _freeze_heap() -> None:
