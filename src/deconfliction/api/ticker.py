@@ -55,7 +55,7 @@ class Ticker:
 
     def __init__(self, name: str, period_s: float, work: Callable[[], object], *,
                  wake: threading.Event | None = None, min_gap_s: float = 0.01,
-                 duty: float = 0.25, burst_s: float = 0.2) -> None:
+                 duty: float = 0.2, burst_s: float = 0.2) -> None:
         self.period_s = period_s
         self.work = work
         self.wake = wake
