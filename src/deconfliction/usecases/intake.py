@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from itertools import chain
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Protocol
 
 import numpy as np
