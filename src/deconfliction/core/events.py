@@ -296,6 +296,11 @@ def diff(
         else:
             # Keep the last reported figures so slow drift adds up to an update.
             o = old[k]
+            if o.missing == 0 and o.t_in == t_in_l[n] and o.t_cpa == t_cpa_l[n] and (
+                    o.v_cpa_m == v_l[n]):
+                # Nothing moved (a hovering crowd): the very same carried object.
+                active[key] = o
+                continue
             active[key] = Active(
                 key, o.severity, t_in_l[n], t_cpa_l[n], o.d_cpa_m, v_l[n], o.cpa_at_s, 0,
                 o.reported_at_s,

@@ -27,7 +27,6 @@ from deconfliction.core import (
     airspace,
     codec,
     geometry,
-    resolution,
     tactical,
     visibility,
 )
@@ -46,7 +45,6 @@ from deconfliction.usecases.conflicts import (
     _finding_id,
     _finding_row,
     _position,
-    _resolution_json,
     _Snapshot,
     _split,
     _tactical_id,
@@ -56,12 +54,11 @@ from deconfliction.usecases.conflicts import (
     naming_secret,
     pseudonym,
 )
+from deconfliction.usecases.resolutions import Resolutions
 from deconfliction.usecases.service import Caller, Service
 
 __all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", "pseudonym"]
 
-RESOLVE_PER_PARTY = 16
-"""Aircraft of one party a tick computes resolutions for; the rest wait for the next ticks."""
 ANNOUNCE_PER_PARTY = 16
 """New findings (tactical pairs; zone, conformance and identity findings) a tick announces per
 party they are charged to (`core.fairness`); the rest are found again and go out on the next
@@ -97,13 +94,11 @@ class Engine:
     wake: threading.Event = field(default_factory=threading.Event)
     """Set when new reports are stored, so the ticker need not wait out its period."""
     _active: dict[tactical.PairKey, tactical.Active] = field(default_factory=dict)
-    _resolutions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _resolutions: Resolutions = field(default_factory=Resolutions)
     _picture: tuple[_Snapshot | None, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: (None, {}))
     """The last tick's tactical snapshot and findings, replaced together in one assignment so
     a reader never pairs one tick's conflicts with the next tick's findings."""
-    _unresolved: dict[str, list[str]] = field(default_factory=dict)
-    """Open conflicts (id → aircraft keys) whose resolutions a party's budget put off."""
     _findings: dict[str, int] = field(default_factory=dict)
     """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
@@ -264,8 +259,7 @@ class Engine:
             self._seq = 0
             self._buckets = {}
         self._active = {}
-        self._resolutions = {}
-        self._unresolved = {}
+        self._resolutions.clear()
         self._picture = (None, {})
         self._findings = {}
         self._loaded = False
@@ -286,7 +280,7 @@ class Engine:
                 b["d_cpa_m"], b["v_cpa_m"], r["updated_at"] + b["t_cpa_s"],
                 reported_at_s=r["updated_at"])
             if "resolutions" in b:
-                self._resolutions[r["id"]] = b["resolutions"]
+                self._resolutions.by_conflict[r["id"]] = b["resolutions"]
         self._loaded = True
 
     def tick(self, now: datetime | None = None) -> TickStats:
@@ -332,24 +326,9 @@ class Engine:
         changed = {_tactical_id(*e.key, self.secret): e.key
                    for e in d.events if e.kind != "ended"}
         at = snap.index(set(changed.values())) if changed else {}
-        # The ids once, not once per held resolution: that was quadratic in the open conflicts
-        # (1,800 of them cost 6 CPU-seconds a tick).
-        still = self._active_ids(d.active)
-        self._resolutions = {cid: r for cid, r in self._resolutions.items() if cid in still}
-        # New and changed conflicts first (their old figures no longer hold), then those a
-        # party's budget left for later.
-        for cid in changed:
-            self._resolutions.pop(cid, None)
-        todo = {cid: list(key) for cid, key in changed.items()}
-        todo.update({cid: k for cid, k in self._unresolved.items()
-                     if cid in still and cid not in todo})
-        for cid, got in self._resolve(todo, keys, snap.states, party).items():
-            # Fresh figures replace older ones; an aircraft not resolved again keeps its own.
-            self._resolutions[cid] = {**self._resolutions.get(cid, {}), **got}
-        self._unresolved = {
-            cid: [k for k in pair if k not in self._resolutions.get(cid, {})]
-            for cid, pair in todo.items()}
-        self._unresolved = {cid: ks for cid, ks in self._unresolved.items() if ks}
+        self._resolutions.end((_tactical_id(*e.key, self.secret), e.key)
+                              for e in d.events if e.kind == "ended")
+        self._resolutions.update(changed, keys, snap.states, party, self.service.settings)
         rows = {cid: snap.row(at[key], self._resolutions.get(cid))
                 for cid, key in changed.items()}
         states = snap.states
@@ -454,48 +433,6 @@ class Engine:
                 kind = kinds.pop() if len(kinds) == 1 else "findings"
                 body = {"count": len(found), "findings": [v for _, v in found]}
             self.service.alert(tx, now, p, kind, severity, body)
-
-    def _active_ids(self, active: Mapping[tactical.PairKey, tactical.Active]) -> set[str]:
-        # Conflict ids of the pairs still carried; cheap next to the tick, and only computed
-        # when resolutions are held.
-        held = self._resolutions or self._unresolved
-        return {_tactical_id(*k, self.secret) for k in active} if held else set()
-
-    def _resolve(self, pairs: dict[str, list[str]], keys: list[str],
-                 states: tuple[np.ndarray, ...], party: np.ndarray) -> dict[str, dict[str, Any]]:
-        """Resolutions for both aircraft of each conflict in ``pairs`` (conflict id → keys).
-
-        Each aircraft's manoeuvres are checked against all current traffic (so a turn that
-        clears this conflict but makes another is not offered); computed only when a conflict
-        is new or changed, and carried otherwise. A tick resolves at most
-        `RESOLVE_PER_PARTY` aircraft of each party, so a party that invents hundreds of
-        aircraft delays its own resolutions, not everyone's tick: an aircraft left out is
-        resolved on a later tick, and until then its conflicts carry the other aircraft's
-        resolution only.
-        """
-        if not pairs:
-            return {}
-        index = {k: n for n, k in enumerate(keys)}
-        budget: dict[str, int] = {}
-        chosen: set[str] = set()
-        for pair in pairs.values():
-            for k in pair:
-                p = _split(k)[0]
-                if k not in chosen and k in index and budget.get(p, 0) < RESOLVE_PER_PARTY:
-                    budget[p] = budget.get(p, 0) + 1
-                    chosen.add(k)
-        wanted = sorted(chosen)
-        if not wanted:
-            return {}
-        st = self.service.settings
-        lon, lat, alt, gs, trk, vs = states
-        found = resolution.resolve_many([index[k] for k in wanted], lon, lat, alt, gs, trk, vs,
-                                        party, r_m=st.r_m, h_m=st.h_m,
-                                        lookahead_s=st.lookahead_s,
-                                        minima=st.minima_map())
-        by_key = {k: _resolution_json(r) for k, r in zip(wanted, found, strict=True)}
-        out = {cid: {k: by_key[k] for k in pair if k in by_key} for cid, pair in pairs.items()}
-        return {cid: got for cid, got in out.items() if got}
 
     def _zone_findings(self, now: datetime, keys: list[str], states: tuple[np.ndarray, ...],
                        party: np.ndarray, zones: list[Zone],
