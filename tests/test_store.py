@@ -459,3 +459,37 @@ def test_decoded_operations_follow_the_rows(url: str) -> None:
         a.close()
         b.close()
 
+
+
+def test_wal_is_checkpointed_off_the_write_path(tmp_path: Path) -> None:
+    """SQLite: commits only append to the WAL (durable on their own); a thread of the store
+    copies the WAL into the database file, so no write waits for that copy."""
+    import shutil
+    import sqlite3
+
+    from deconfliction.store.checkpoint import FALLBACK_PAGES
+
+    path = tmp_path / "w.db"
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    with store.write() as tx:
+        # The writer's own checkpoint is only a fallback, far beyond what this test writes.
+        assert tx.conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == FALLBACK_PAGES
+    names = [f"p{k}" for k in range(200)]
+    for name in names:
+        add_party(store, name)
+    assert store.wal is not None
+    assert store.wal.wait(timeout=60)
+    assert store.wal.complete >= 1
+    # The database file alone, without its WAL, holds every committed row.
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(path, copy)
+    con = sqlite3.connect(copy)
+    try:
+        stored = {r[0] for r in con.execute("SELECT name FROM parties")}
+    finally:
+        con.close()
+    assert set(names) <= stored
+    wal = store.wal
+    store.close()
+    assert store.wal is None and not wal._thread.is_alive()

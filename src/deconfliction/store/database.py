@@ -29,6 +29,7 @@ from deconfliction.core.merkle import Frontier
 from deconfliction.core.model import (
     LedgerEntry,
 )
+from deconfliction.store.checkpoint import FALLBACK_PAGES, Checkpointer
 from deconfliction.store.tx import _NAMED, JSONText, Tx, hash_token
 
 __all__ = ["Store", "hash_token"]
@@ -73,6 +74,10 @@ class Store:
         self.before_commit: Callable[[Tx], None] | None = None
         """Run inside a batch that appended to the ledger, just before it commits (the service
         signs one checkpoint there for the whole batch)."""
+        self._wal_lock = threading.Lock()
+        self.wal: Checkpointer | None = None
+        """SQLite: checkpoints the WAL on its own thread, off the write path (started by the
+        first commit)."""
         if self.is_sqlite:
             self.engine = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30}
@@ -80,7 +85,8 @@ class Store:
             self._reader = create_engine(
                 url, connect_args={"check_same_thread": False, "timeout": 30}
             )
-            _sqlite_setup(self.engine, "BEGIN IMMEDIATE", durable)
+            # The writer checkpoints the WAL itself only as a fallback: `Checkpointer` does it.
+            _sqlite_setup(self.engine, "BEGIN IMMEDIATE", durable, FALLBACK_PAGES)
             _sqlite_setup(self._reader, "BEGIN", durable)
         else:
             # One batch at a time holds a writer connection (plus a migration).
@@ -144,6 +150,10 @@ class Store:
 
     def close(self) -> None:
         """Release every connection."""
+        with self._wal_lock:
+            wal, self.wal = self.wal, None
+        if wal is not None:
+            wal.stop()
         self.engine.dispose()
         self._reader.dispose()
 
@@ -240,6 +250,11 @@ class Store:
                 self._failures[self._batch] = failure
             self._committed = self._batch
             self._cond.notify_all()
+        if self.is_sqlite and failure is None:
+            with self._wal_lock:
+                if self.wal is None:
+                    self.wal = Checkpointer(self._reader.raw_connection)
+                self.wal.nudge()
         if failure is None and parties:
             for callback in list(self._on_events):
                 try:
@@ -264,7 +279,8 @@ def _refused(e: Exception) -> InvalidInput:
     return InvalidInput(f"a value the database cannot store: {first}")
 
 
-def _sqlite_setup(engine: Engine, begin: str, durable: bool = True) -> None:
+def _sqlite_setup(engine: Engine, begin: str, durable: bool = True,
+                  autocheckpoint: int | None = None) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's own is deferred).
@@ -280,6 +296,8 @@ def _sqlite_setup(engine: Engine, begin: str, durable: bool = True) -> None:
         # in memory rather than a temporary file it halves an insert's cost. Durability is the
         # WAL's, not this journal's, which only serves rolling a savepoint back.
         cur.execute("PRAGMA temp_store=MEMORY")
+        if autocheckpoint is not None:
+            cur.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint)}")
         cur.close()
 
     @event.listens_for(engine, "begin")
