@@ -259,7 +259,7 @@ def update_cost(browser: Any, url: str, token: str, n: int, updates: int, query:
 
 
 def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> list[float]:
-    """JS heap (MB, after a forced GC) at each whole minute of 1 Hz updates, and at the end."""
+    """JS heap (MB, after a forced GC) at each whole minute of 1 Hz updates."""
     page = open_page(browser, url, token, "", None)
     page.evaluate(SETUP_JS, n)
     cdp = page.context.new_cdp_session(page)
@@ -271,13 +271,13 @@ def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> list[f
 
     start = time.monotonic()
     samples: list[float] = []
-    while time.monotonic() - start < minutes * 60:
+    # Every sample right after an update, so each meets the page in the same state.
+    while len(samples) < max(1, round(minutes)):
         t = time.monotonic()
         page.evaluate(STEP_JS)
         if time.monotonic() - start >= 60 * (len(samples) + 1):
             samples.append(heap())
         time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
-    samples.append(heap())
     page.close()
     return samples
 

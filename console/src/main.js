@@ -113,6 +113,7 @@ async function start(who) {
     view.map.on('singleclick', (e) => pick(e.pixel));
     buildLayerSwitches();
   }
+  if (view.picture.me !== who.party) view.picture.apply([]); // another party signed in here
   view.picture.me = who.party;
   await Promise.all([refreshZones(), refreshOperations(), refreshConflicts(), refreshAlerts(),
     refreshMessages(), refreshHead()]);

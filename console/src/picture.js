@@ -22,6 +22,8 @@ class Held {
     this.trailHead = 0;
     this.trailCount = 0;
     this.feature = null; // only when the WebGL points layer draws the symbols
+    this.slot = 0; // party colour and ownership: fixed for an aircraft, so found once
+    this.own = 0;
   }
 }
 
@@ -72,7 +74,10 @@ export class Picture {
       let h = this.tracks.get(key);
       if (!h) {
         h = new Held(key, this.trailLength);
+        h.slot = partySlot(t.party, this.me);
+        h.own = t.party === this.me ? 1 : 0;
         this.tracks.set(key, h);
+        this.byName.set(t.aircraft, h);
       } else if (h.stamp === stamp) continue; // twice in one picture: the first wins
       h.stamp = stamp;
       h.track = t;
@@ -82,11 +87,10 @@ export class Picture {
       x[i] = mx;
       y[i] = my;
       rot[i] = t.track_deg * DEG;
-      slot[i] = partySlot(t.party, this.me);
-      own[i] = t.party === this.me ? 1 : 0;
+      slot[i] = h.slot;
+      own[i] = h.own;
       list[i] = h;
       this.trailPush(h, mx, my);
-      this.byName.set(t.aircraft, h);
       if (this.features) this.mirror(h, added);
       i += 1;
     }
