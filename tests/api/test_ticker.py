@@ -54,3 +54,14 @@ def test_light_work_is_held_only_by_the_minimum_gap() -> None:
     # 1 ms calls every 10 ms use a tenth of the time: never in debt, never held longer.
     for k in range(1000):
         assert meter.ran(0.01 * k, 0.001) == pytest.approx(0.01 * k + 0.01)
+
+
+def test_a_backlog_waits_for_half_the_burst_in_hand() -> None:
+    meter = DutyMeter(duty=0.25, burst_s=0.2, min_gap_s=0.01)
+    assert meter.refilled(0.1) == float("-inf")  # nothing spent yet
+    meter.ran(0.0, 0.05)  # 0.15 s in hand: half the burst is there already
+    assert meter.refilled(0.1) <= 0.0
+    meter.ran(0.01, 0.15)  # 0.0025 earned, 0.0025 left: 0.0975 to earn at a quarter
+    assert meter.refilled(0.1) == pytest.approx(0.01 + 0.0975 / 0.25)
+    # Never more than the burst.
+    assert meter.refilled(5.0) == pytest.approx(0.01 + 0.1975 / 0.25)

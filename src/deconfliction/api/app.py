@@ -227,7 +227,8 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
                     _freeze_heap()
 
         tickers = [
-            Ticker("engine-tick", service.settings.tick_s, tick, wake=engine.wake),
+            Ticker("engine-tick", service.settings.tick_s, tick, wake=engine.wake,
+                   backlog=engine.backlog),
             Ticker("hotline-sweep", service.settings.tick_s,
                    lambda: sweep(service.clock()) if leading() else None),
         ]

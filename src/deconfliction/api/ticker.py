@@ -42,6 +42,14 @@ class DutyMeter:
         self.credit_s -= took
         return started + max(self.min_gap_s, -self.credit_s / self.duty)
 
+    def refilled(self, level_s: float) -> float:
+        """When (same clock as ``ran``'s ``started``) the meter will hold ``level_s`` in hand
+        again, at most the burst; before any call, at once (-inf)."""
+        if self._last is None:
+            return -float("inf")
+        level_s = min(level_s, self.burst_s)
+        return self._last + max(0.0, level_s - self.credit_s) / self.duty
+
 
 class Ticker:
     """Calls ``work`` every ``period_s`` on a daemon thread until stopped; logs, never dies.
@@ -51,14 +59,20 @@ class Ticker:
     the period, and reports that arrive during a tick are taken together by the next. The
     tick holds the interpreter's lock most of its run: back to back under a steady stream of
     batches, it halved how many reports the same process could take.
+
+    ``backlog``, set by ``work`` when it left work for later (findings a party's budget held
+    back), brings the next call forward too, but only once the meter holds half its burst
+    again: a backlog is worked off in the meter's spare time, and a report arriving meanwhile
+    still finds time in hand to be looked at at once.
     """
 
     def __init__(self, name: str, period_s: float, work: Callable[[], object], *,
-                 wake: threading.Event | None = None, min_gap_s: float = 0.01,
-                 duty: float = 0.2, burst_s: float = 0.2) -> None:
+                 wake: threading.Event | None = None, backlog: threading.Event | None = None,
+                 min_gap_s: float = 0.01, duty: float = 0.2, burst_s: float = 0.2) -> None:
         self.period_s = period_s
         self.work = work
         self.wake = wake
+        self.backlog = backlog
         self.meter = DutyMeter(duty, burst_s, min_gap_s)
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -82,7 +96,12 @@ class Ticker:
             # interpreter's lock (a flood of reports being parsed) did not hold it that long,
             # and must not push every party's next tick back.
             begin = self.meter.ran(started, time.thread_time() - cpu)
-            self.wake.wait(max(0.0, self.period_s - took))
+            wait = self.period_s - took
+            if self.backlog is not None and self.backlog.is_set():
+                self.backlog.clear()
+                spare = self.meter.refilled(self.meter.burst_s / 2)
+                wait = min(wait, spare - time.monotonic())
+            self.wake.wait(max(0.0, wait))
             self.stopping.wait(max(0.0, begin - time.monotonic()))
 
     def start(self) -> None:

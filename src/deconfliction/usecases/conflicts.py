@@ -181,27 +181,30 @@ class _Snapshot:
                 "severity": str(self.severity[n]), "body": body}
 
 
-def held_back(pic: Picture, keys: list[str], party: np.ndarray,
-              previous: Mapping[tactical.PairKey, tactical.Active], budget: int | None
-              ) -> Picture:
-    """This tick's pairs less the new ones over their party's ``budget`` (`fairness.admit`;
-    None: no budget): those are found again, and offered again, on the next ticks."""
+def held_back(pic: Picture, keys: list[str], d: tactical.Diff, budget: int | None
+              ) -> tuple[Picture, tactical.Diff, int]:
+    """This tick's pairs and their diff less the new pairs over their party's ``budget``
+    (`fairness.admit`; None: no budget), and how many were held: those are found again, new
+    again, and offered again on the next ticks. Only a tick with more new pairs than the
+    budget does any work here."""
+    new = [e for e in d.events if e.kind == "new"]
+    if budget is None or len(new) <= budget:
+        return pic, d, 0
+    parties: dict[str, int] = {}
+    aircraft: dict[str, int] = {}
+    pc = np.array([[parties.setdefault(_split(k)[0], len(parties)) for k in e.key]
+                   for e in new])
+    ac = np.array([[aircraft.setdefault(k, len(aircraft)) for k in e.key] for e in new])
+    worst = np.array([-_RANK[e.severity] for e in new])
+    ok = fairness.admit(pc, ac, np.lexsort((np.array([e.t_in for e in new]), worst)), budget)
+    held = {e.key for e, go in zip(new, ok.tolist(), strict=True) if not go}
     f = pic.found
-    new = np.fromiter(((a, b) not in previous if a <= b else (b, a) not in previous
-                       for a, b in zip((keys[i] for i in f.i.tolist()),
-                                       (keys[j] for j in f.j.tolist()), strict=True)),
-                      dtype=bool, count=len(f.i))
-    rows = np.flatnonzero(new)
-    if budget is None or len(rows) <= budget:
-        return pic
-    codes = np.unique(party, return_inverse=True)[1].reshape(-1)
-    ends = np.stack([f.i[rows], f.j[rows]], axis=1)
-    worst = np.fromiter((-_RANK[s] for s in pic.severity[rows].tolist()), dtype=np.int64,
-                        count=len(rows))
-    ok = fairness.admit(codes[ends], ends, np.lexsort((f.t_in[rows], worst)), budget)
-    keep = np.ones(len(f.i), dtype=bool)
-    keep[rows[~ok]] = False
-    return pic.take(keep)
+    keep = np.fromiter(((keys[i], keys[j]) not in held and (keys[j], keys[i]) not in held
+                        for i, j in zip(f.i.tolist(), f.j.tolist(), strict=True)),
+                       dtype=bool, count=len(f.i))
+    events = tuple(e for e in d.events if e.kind != "new" or e.key not in held)
+    active = {k: a for k, a in d.active.items() if k not in held}
+    return pic.take(keep), tactical.Diff(events, active), len(held)
 
 
 def held_back_findings(rows: dict[str, dict[str, Any]], known: Mapping[str, int],

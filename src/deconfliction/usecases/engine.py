@@ -93,6 +93,9 @@ class Engine:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     wake: threading.Event = field(default_factory=threading.Event)
     """Set when new reports are stored, so the ticker need not wait out its period."""
+    backlog: threading.Event = field(default_factory=threading.Event)
+    """Set by a tick that held findings back (a party's budget): the ticker comes back for
+    them in its spare time."""
     _active: dict[tactical.PairKey, tactical.Active] = field(default_factory=dict)
     _resolutions: Resolutions = field(default_factory=Resolutions)
     _picture: tuple[_Snapshot | None, dict[str, dict[str, Any]]] = field(
@@ -316,11 +319,9 @@ class Engine:
         gs, trk, vs = tr.gs_mps[live], tr.track_deg[live], tr.vs_mps[live]
         pic = self.alerting.detect(keys, party, (lon, lat, alt, gs, trk, vs), now_s)
         previous = self._active
-        n_found = len(pic.found.i)
-        pic = held_back(pic, keys, party, previous, self.announce_per_party)
-        held = n_found - len(pic.found.i)
+        d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity)
+        pic, d, held = held_back(pic, keys, d, self.announce_per_party)
         found = pic.found
-        d = tactical.diff(previous, found, keys, now_s=now_s, severities=pic.severity)
         snap = _Snapshot(now, found, pic.severity, keys, party,
                          (lon, lat, alt, gs, trk, vs), self.secret, pic.level, pic.do365)
         changed = {_tactical_id(*e.key, self.secret): e.key
@@ -364,8 +365,8 @@ class Engine:
         self._picture = (snap, findings)
         self._prune(now_s)
         if held:
-            # Findings wait: tick again as soon as the ticker allows, not at the next report.
-            self.wake.set()
+            # Findings wait: tick again in the ticker's spare time, not at the next report.
+            self.backlog.set()
         stats.seconds = time.perf_counter() - started
         return stats
 
