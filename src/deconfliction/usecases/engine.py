@@ -51,6 +51,7 @@ from deconfliction.usecases.conflicts import (
     _view,
     held_back,
     held_back_findings,
+    held_back_found,
     naming_secret,
     pseudonym,
 )
@@ -102,6 +103,8 @@ class Engine:
         default_factory=lambda: (None, {}))
     """The last tick's tactical snapshot and findings, replaced together in one assignment so
     a reader never pairs one tick's conflicts with the next tick's findings."""
+    _holding: bool = False
+    """The last tick held new findings back (a party's budget)."""
     _findings: dict[str, int] = field(default_factory=dict)
     """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
@@ -263,6 +266,7 @@ class Engine:
             self._buckets = {}
         self._active = {}
         self._resolutions.clear()
+        self._holding = False
         self._picture = (None, {})
         self._findings = {}
         self._loaded = False
@@ -319,8 +323,16 @@ class Engine:
         gs, trk, vs = tr.gs_mps[live], tr.track_deg[live], tr.vs_mps[live]
         pic = self.alerting.detect(keys, party, (lon, lat, alt, gs, trk, vs), now_s)
         previous = self._active
-        d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity)
-        pic, d, held = held_back(pic, keys, d, self.announce_per_party)
+        budget = self.announce_per_party
+        if self._holding:
+            # Findings wait: most new pairs will wait again, so leave them out before the diff.
+            n_found = len(pic.found.i)
+            pic = held_back_found(pic, keys, party, previous, budget)
+            d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity)
+            held = n_found - len(pic.found.i)
+        else:
+            d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity)
+            pic, d, held = held_back(pic, keys, d, budget)
         found = pic.found
         snap = _Snapshot(now, found, pic.severity, keys, party,
                          (lon, lat, alt, gs, trk, vs), self.secret, pic.level, pic.do365)
@@ -364,6 +376,7 @@ class Engine:
         self._active = dict(d.active)
         self._picture = (snap, findings)
         self._prune(now_s)
+        self._holding = held > 0
         if held:
             # Findings wait: tick again in the ticker's spare time, not at the next report.
             self.backlog.set()
