@@ -72,6 +72,12 @@ class Worker:
         self.proc.wait(60)
 
 
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min): every figure is printed beside them, since
+    other work on a shared machine swings absolute figures (and even ratios) several-fold."""
+    return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def _ratio(label: str, old: list[float], new: list[float], *, higher_is_better: bool) -> None:
     o, n = statistics.median(old), statistics.median(new)
     factor = n / o if higher_is_better else o / n
@@ -96,8 +102,8 @@ def bench_writes(args: argparse.Namespace, trees: dict[str, Path]) -> None:
                     results.setdefault((label, threads), []).append(res)
                     print(f"  round {r + 1} {label:>4} {threads:>2} submitter(s): "
                           f"{res['per_s']:7.0f} writes/s  p50 {res['p50_ms']:6.2f} ms  "
-                          f"p99 {res['p99_ms']:6.2f} ms  CPU {res['cpu_ms']:.2f} ms/write",
-                          flush=True)
+                          f"p99 {res['p99_ms']:6.2f} ms  CPU {res['cpu_ms']:.2f} ms/write  "
+                          f"{_load()}", flush=True)
         for threads in (1, 16):
             for key in ("per_s", "cpu_ms"):
                 _ratio(f"{threads} submitter(s) {key}",
@@ -123,7 +129,7 @@ def bench_tick(args: argparse.Namespace, trees: dict[str, Path]) -> None:
             seconds[label].append(res["seconds"])
             print(f"  round {r + 1} {label:>4}: {res['seconds']:7.2f} s  ({res['alerts']} "
                   f"alerts, {res['events']} events, {res['ledger']} ledger entries, "
-                  f"{res['conflicts']} conflicts)", flush=True)
+                  f"{res['conflicts']} conflicts)  {_load()}", flush=True)
     _ratio("first tick seconds", seconds["old"], seconds["new"], higher_is_better=False)
 
 
@@ -138,7 +144,7 @@ def bench_verify(args: argparse.Namespace, trees: dict[str, Path]) -> None:
                 res = workers[label].ask("verify", n=args.verify_n)
                 seconds[label].append(res["seconds"])
                 print(f"  round {r + 1} {label:>4}: {res['seconds']:6.2f} s "
-                      f"({res['bytes'] / 1e6:.0f} MB)", flush=True)
+                      f"({res['bytes'] / 1e6:.0f} MB)  {_load()}", flush=True)
     finally:
         for w in workers.values():
             w.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -169,6 +170,7 @@ def main() -> None:
         cmd = json.loads(raw)
         what = cmd.pop("cmd")
         if what == "quit":
+            shutil.rmtree(side.tmp, ignore_errors=True)  # databases of 100+ MB each
             return
         result = getattr(side, what)(**cmd)
         answers.write(json.dumps(result) + "\n")
