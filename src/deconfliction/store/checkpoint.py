@@ -23,6 +23,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+__all__ = ["FALLBACK_PAGES", "MIN_INTERVAL_S", "Checkpointer"]
+
 MIN_INTERVAL_S = 1.0
 """Least time between two checkpoints. At 500 checked writes/s (about 20 pages each) the WAL
 holds some 40 MB between two; an idle database costs nothing (the thread waits for a commit).
