@@ -380,3 +380,41 @@ def test_conflicted_is_whether_detect_between_has_a_pair(n_fake: int, n_a: int, 
     with pytest.raises(InvalidInput) as err:
         conflicted(a, s, exclude=exclude[:-1] if n_a > 1 else np.zeros(2, dtype=np.intp))
     assert err.value.field == "exclude"
+
+
+def _scanned_in_space(s: States, party: np.ndarray) -> int:
+    """Candidate pairs the compiled pass scans over ECEF (no projection plane), one slice."""
+    from deconfliction.core import kernels
+    from deconfliction.core.pruning import _margin, _reach, _side
+
+    side = _side(s)
+    codes = np.unique(party, return_inverse=True)[1].reshape(-1)[side.ids].astype(np.int64)
+    p = int(codes.max()) + 1
+    minima = np.empty((3, p, p))
+    minima[0], minima[1], minima[2] = R, H, 300.0
+    margin = _margin(R, float(side.gs.max()), 300.0)
+    reach, reach_v = _reach(1, R, H, margin, float(side.gs.max()),
+                            float(np.abs(side.vs_mps).max()), 300.0)
+    _, _, scanned = kernels.grid_pass(
+        side.table, side.table, True, np.eye(3), codes, codes, minima, True,
+        np.array([0.0, 300.0]), True, reach, reach_v, (R + margin) * (1 + 1e-9), False,
+        np.full(side.ids.size, -1, dtype=np.int64))
+    return int(scanned)
+
+
+def test_one_aircraft_far_away_does_not_multiply_a_theatres_work() -> None:
+    # 3,000 aircraft over the Levant, then one more at the antipode. A grid with a capped
+    # number of cells grew its cells with the extent (the Earth, then): a party could make
+    # everyone's tick quadratic with one report. The grid only holds occupied cells.
+    rng = np.random.default_rng(11)
+    n = 3000
+    theatre = States(rng.uniform(33, 40, n), rng.uniform(29, 37, n), rng.uniform(1e3, 12e3, n),
+                     np.full(n, 200.0), rng.uniform(0, 360, n), np.zeros(n))
+    party = np.where(np.arange(n) % 2 == 0, "IL", "RU")
+    far = States(*(np.r_[x, v] for x, v in zip(theatre, (-144.0, -33.0, 9e3, 200.0, 0.0, 0.0),
+                                                  strict=True)))
+    far_party = np.append(party, "XX")
+    alone = _scanned_in_space(theatre, party)
+    assert alone > 0
+    assert _scanned_in_space(far, far_party) <= 2 * alone
+    assert_same(detect(*far, far_party, engine="numba"), brute(far, far_party), atol=1e-6)

@@ -3,12 +3,13 @@
 The same conflict rule and the same closed form as the numpy path of `tactical`, one pair at a
 time (so its figures match that path to the last bits or nearly), with a different pruning:
 instead of a kd-tree per lookahead slice, a uniform grid over the slice's middle-time positions
-(the scene's projection plane, or ECEF for a scene spanning the globe) with cells at least as
-wide as the pruning reach, each cell's aircraft sorted by altitude so a pair of neighbouring
-cells is scanned only across the altitude window. Every pair inside the pruning cylinder
-(projected distance ``<= reach_m``, altitude difference ``<= reach_v_m``) is tested, as the
-kd-tree's enclosing ball would, then the vertical pre-test, the closed form, and the slice rule
-(keep a pair in the slice that holds its ``t_in``).
+(the scene's projection plane, or ECEF for a scene spanning the globe) with cells as wide as
+the pruning reach, of which only those holding aircraft are kept (so one aircraft far away
+costs one cell more, not cells grown to span the distance), each cell's aircraft sorted by
+altitude so a pair of neighbouring cells is scanned only across the altitude window. Every
+pair inside the pruning cylinder (projected distance ``<= reach_m``, altitude difference
+``<= reach_v_m``) is tested, as the kd-tree's enclosing ball would, then the vertical pre-test,
+the closed form, and the slice rule (keep a pair in the slice that holds its ``t_in``).
 
 When pairs of one party do not count (SPEC §2: a tactical conflict is between parties), each
 cell is sorted by party and then altitude, and runs of one party are never scanned against
@@ -38,6 +39,8 @@ _FLOAT_NOISE_M = 1e-6
 """Vertical distances this close to ``h_m`` count as equal to it (as in `tactical`)."""
 _SMALL_CELL = 64
 """Cells up to this many aircraft are sorted by insertion, larger ones by ``np.argsort``."""
+_AXIS_CELLS = float(1 << 20)
+"""Most cells along one axis: 2**60 cells in all, numbered in 64 bits."""
 
 
 @njit(cache=True, inline="always")
@@ -135,11 +138,15 @@ def _solve(
 
 @njit(cache=True)
 def _cells(
-    pa: npt.NDArray[np.float64], pb: npt.NDArray[np.float64], dims: int, cell_m: float, cap: int
+    pa: npt.NDArray[np.float64], pb: npt.NDArray[np.float64], dims: int, cell_m: float
 ) -> tuple[npt.NDArray[np.float64], float, npt.NDArray[np.int64]]:
     """Grid origin, cell size and cells per axis over the first ``dims`` rows of the points
-    ``pa`` and ``pb`` (., n): cells at least ``cell_m`` wide, at most ``cap`` of them; one cell
-    when ``cell_m`` or the extent is not finite."""
+    ``pa`` and ``pb`` (., n): cells ``cell_m`` wide (wider only past 2**20 cells an axis, so a
+    cell's number fits 64 bits); one cell when ``cell_m`` or the extent is not finite.
+
+    The grid is sparse (`_bin` keeps only the cells that hold aircraft), so its size costs
+    nothing: a grid with a capped number of cells grew them with the scene's extent, and one
+    aircraft reported at the antipode made a theatre's 10,000 share a few huge cells."""
     lo = np.empty(dims)
     hi = np.empty(dims)
     shape = np.ones(dims, dtype=np.int64)
@@ -148,17 +155,11 @@ def _cells(
         hi[d] = max(pa[d].max(), pb[d].max())
     if not (math.isfinite(cell_m) and cell_m > 0.0):
         return lo, math.inf, shape
+    cell = cell_m
     for d in range(dims):
         if not math.isfinite(hi[d] - lo[d]):
             return lo, math.inf, shape
-    cell = cell_m
-    while True:
-        total = 1.0
-        for d in range(dims):
-            total *= math.floor((hi[d] - lo[d]) / cell) + 1.0
-        if total <= cap:
-            break
-        cell *= max(1.01, (total / cap) ** (1.0 / dims))
+        cell = max(cell, (hi[d] - lo[d]) / _AXIS_CELLS)
     for d in range(dims):
         shape[d] = math.floor((hi[d] - lo[d]) / cell) + 1
     return lo, cell, shape
@@ -174,41 +175,41 @@ def _bin(
     cell: float,
     shape: npt.NDArray[np.int64],
 ) -> tuple[
-    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+    npt.NDArray[np.int64],
 ]:
-    """Counting sort of the points into cells, each cell by altitude, or by (code, altitude)
-    with ``by_code``: (order, cell starts, segment starts, each cell's first segment).
+    """The points sorted into the cells that hold any, in the order of the cells' numbers,
+    each cell by altitude, or by (code, altitude) with ``by_code``: (order, cell starts,
+    segment starts, each cell's first segment, each cell's number).
 
+    Cell ``c`` holds ``order[start[c]:start[c + 1]]`` and is numbered ``cell_key[c]`` (its
+    position in the row-major grid of ``shape``, so neighbours in space stay near in memory).
     A segment is a run of one cell's points (of one code, with ``by_code``): segment ``s``
     holds ``order[seg[s]:seg[s + 1]]``, and cell ``c`` the segments ``cell_seg[c]`` to
-    ``cell_seg[c + 1] - 1``, none when it is empty.
+    ``cell_seg[c + 1] - 1``. Sorting the numbers costs O(n log n) however large the grid.
     """
     dims = shape.size
     n = coords.shape[1]
-    ncell = 1
-    for d in range(dims):
-        ncell *= shape[d]
     cid = np.zeros(n, dtype=np.int64)
-    if ncell > 1:
-        for k in range(n):
-            c = 0
-            for d in range(dims):
-                x = (coords[d, k] - lo[d]) / cell
-                q = 0 if not x > 0.0 else min(int(x), shape[d] - 1)
-                c = c * shape[d] + q
-            cid[k] = c
-    start = np.zeros(ncell + 1, dtype=np.int64)
     for k in range(n):
-        start[cid[k] + 1] += 1
+        c = 0
+        for d in range(dims):
+            x = (coords[d, k] - lo[d]) / cell
+            q = 0 if not x > 0.0 else min(int(x), shape[d] - 1)
+            c = c * shape[d] + q
+        cid[k] = c
+    order = np.argsort(cid)
+    cell_start = np.empty(n + 1, dtype=np.int64)
+    cell_key = np.empty(n, dtype=np.int64)
+    ncell = 0
+    for m in range(n):
+        if m == 0 or cid[order[m]] != cid[order[m - 1]]:
+            cell_start[ncell] = m
+            cell_key[ncell] = cid[order[m]]
+            ncell += 1
+    cell_start[ncell] = n
     for c in range(ncell):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for k in range(n):
-        order[fill[cid[k]]] = k
-        fill[cid[k]] += 1
-    for c in range(ncell):
-        s, e = start[c], start[c + 1]
+        s, e = cell_start[c], cell_start[c + 1]
         if e - s > _SMALL_CELL:
             seg = order[s:e].copy()
             by_alt = seg[np.argsort(alt[seg], kind="mergesort")]
@@ -235,13 +236,14 @@ def _bin(
     nseg = 0
     for c in range(ncell):
         cell_seg[c] = nseg
-        for m in range(start[c], start[c + 1]):
-            if m == start[c] or (by_code and code[order[m]] != code[order[m - 1]]):
+        for m in range(cell_start[c], cell_start[c + 1]):
+            if m == cell_start[c] or (by_code and code[order[m]] != code[order[m - 1]]):
                 seg_start[nseg] = m
                 nseg += 1
     cell_seg[ncell] = nseg
     seg_start[nseg] = n
-    return order, start, seg_start[: nseg + 1].copy(), cell_seg
+    return (order, cell_start[: ncell + 1].copy(), seg_start[: nseg + 1].copy(), cell_seg,
+            cell_key[:ncell].copy())
 
 
 @njit(cache=True)
@@ -344,131 +346,6 @@ def _pair(
 
 
 @njit(cache=True)
-def _scan(
-    sta: npt.NDArray[np.float64],
-    stb: npt.NDArray[np.float64],
-    sxa: npt.NDArray[np.float64],
-    sxb: npt.NDArray[np.float64],
-    salta: npt.NDArray[np.float64],
-    saltb: npt.NDArray[np.float64],
-    sca: npt.NDArray[np.int64],
-    scb: npt.NDArray[np.int64],
-    a_s: int,
-    a_e: int,
-    b_s: int,
-    b_e: int,
-    diagonal: bool,
-    prune: bool,
-    window: float,
-    reach2: float,
-    reach_h2: float,
-    half: float,
-    minima: npt.NDArray[np.float64],
-    t0: float,
-    t1: float,
-    last: bool,
-    sol: npt.NDArray[np.float64],
-    buf: npt.NDArray[np.int64],
-    perm_a: npt.NDArray[np.int64],
-    order_a: npt.NDArray[np.int64],
-    perm_b: npt.NDArray[np.int64],
-    order_b: npt.NDArray[np.int64],
-    same: bool,
-    m: int,
-    idx: npt.NDArray[np.int64],
-    fig: npt.NDArray[np.float64],
-    first_only: bool,
-    done: npt.NDArray[np.bool_],
-    skip: npt.NDArray[np.int64],
-) -> tuple[int, npt.NDArray[np.int64], npt.NDArray[np.float64], int]:
-    """Every pair of a's run ``[a_s, a_e)`` and b's run ``[b_s, b_e)`` (only ``p < q`` on the
-    ``diagonal``: one run against itself), each run sorted by altitude: pruned, solved, and
-    appended to ``idx``/``fig`` from row ``m``; the new row count and arrays, and how many
-    pairs the altitude window let through to the distance test. With ``first_only``, an
-    aircraft of a marked ``done`` is passed over, and one is marked at its first pair (not
-    counting its b aircraft ``skip``)."""
-    scanned = 0
-    ax0, ax1, ax2 = sxa[0], sxa[1], sxa[2]
-    bx0, bx1, bx2 = sxb[0], sxb[1], sxb[2]
-    first = b_s
-    end = b_s if prune else b_e
-    for p in range(a_s, a_e):
-        if first_only and done[perm_a[order_a[p]]]:
-            continue
-        # Altitudes ascend in both runs: the window only moves up.
-        floor_alt = salta[p] - window
-        ceiling = salta[p] + window
-        if diagonal:
-            first = p + 1
-            end = max(end, first)
-        else:
-            while first < b_e and saltb[first] < floor_alt:
-                first += 1
-        while end < b_e and saltb[end] <= ceiling:
-            end += 1
-        x0 = ax0[p]
-        x1 = ax1[p]
-        x2 = ax2[p]
-        # Branch-free first pass: the aircraft within the pruning distance.
-        found = 0
-        scanned += max(0, end - first)
-        if prune:
-            for q in range(first, end):
-                dx0 = bx0[q] - x0
-                dx1 = bx1[q] - x1
-                dx2 = bx2[q] - x2
-                buf[found] = q
-                found += dx0 * dx0 + dx1 * dx1 + dx2 * dx2 <= reach2
-        else:
-            for q in range(first, end):
-                buf[found] = q
-                found += 1
-        u0 = sxa[3, p]
-        u1 = sxa[4, p]
-        u2 = sxa[5, p]
-        for f in range(found):
-            q = buf[f]
-            if prune:
-                # Closest approach inside the slice of the projected relative motion, linear
-                # in time, against the in-plane reach.
-                dx0 = bx0[q] - x0
-                dx1 = bx1[q] - x1
-                dx2 = bx2[q] - x2
-                du0 = sxb[3, q] - u0
-                du1 = sxb[4, q] - u1
-                du2 = sxb[5, q] - u2
-                d2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
-                pu = dx0 * du0 + dx1 * du1 + dx2 * du2
-                uu = du0 * du0 + du1 * du1 + du2 * du2
-                tau = 0.0
-                if uu > 0.0:
-                    tau = min(max(-pu / uu, -half), half)
-                if not d2 + tau * (2.0 * pu + uu * tau) <= reach_h2:
-                    continue
-            # The closed form is exactly symmetric in its two aircraft (every difference only
-            # changes sign), so (q, p) needs no second branch.
-            if not _pair(sta, stb, p, q, sca[p], scb[q], minima, t0, t1, last, sol):
-                continue
-            if m == idx.shape[1]:
-                idx, fig = _grow(idx, fig)
-            i = perm_a[order_a[p]]
-            j = perm_b[order_b[q]]
-            if first_only and j == skip[i]:
-                continue
-            if same:
-                i, j = min(i, j), max(i, j)
-            idx[0, m] = i
-            idx[1, m] = j
-            for g in range(5):
-                fig[g, m] = sol[g]
-            m += 1
-            if first_only:
-                done[i] = True
-                break
-    return m, idx, fig, scanned
-
-
-@njit(cache=True)
 def grid_pass(
     ta: npt.NDArray[np.float64],
     tb: npt.NDArray[np.float64],
@@ -507,7 +384,7 @@ def grid_pass(
     mid_s = 0.5 * (edges[0] + edges[-1])
     pb, alt_b = _at(tb, axes, mid_s)
     pa, alt_a = (pb, alt_b) if same else _at(ta, axes, mid_s)
-    lo, cell, shape = _cells(pa, pb, 3, reach_m if prune else math.inf, max(64, 4 * (na + nb)))
+    lo, cell, shape = _cells(pa, pb, 3, reach_m if prune else math.inf)
     # Pairs of one code never count with ``skip_same_code``: each cell is then binned in runs
     # of one code, and runs of equal codes are never scanned against each other, so a party
     # packing thousands of its own aircraft together costs no more than they are many.
@@ -540,49 +417,134 @@ def grid_pass(
         half = 0.5 * (t1 - t0)
         pb, alt_b = _at(tb, axes, tm)
         pa, alt_a = (pb, alt_b) if same else _at(ta, axes, tm)
-        lo, cell, shape = _cells(pa, pb, 3, reach_m if prune else math.inf, max(64, 4 * (na + nb)))
-        order_b, start_b, seg_b, cseg_b = _bin(pb, alt_b, code_b, by_code, lo, cell, shape)
+        lo, cell, shape = _cells(pa, pb, 3, reach_m if prune else math.inf)
+        order_b, _, seg_b, cseg_b, key_b = _bin(pb, alt_b, code_b, by_code, lo, cell, shape)
         stb, sxb, saltb, scb = _gather(tb, pb, alt_b, code_b, order_b)
         if same:
-            order_a, seg_a, cseg_a, sta, sxa, salta, sca = (
-                order_b, seg_b, cseg_b, stb, sxb, saltb, scb)
+            order_a, seg_a, cseg_a, key_a, sta, sxa, salta, sca = (
+                order_b, seg_b, cseg_b, key_b, stb, sxb, saltb, scb)
         else:
-            order_a, _, seg_a, cseg_a = _bin(pa, alt_a, code_a, by_code, lo, cell, shape)
+            order_a, _, seg_a, cseg_a, key_a = _bin(pa, alt_a, code_a, by_code, lo, cell, shape)
             sta, sxa, salta, sca = _gather(ta, pa, alt_a, code_a, order_a)
-        ncell = start_b.size - 1
-        for c in range(ncell):
-            if cseg_a[c] == cseg_a[c + 1]:
-                continue
-            own_z = c % shape[2]
-            own_y = (c // shape[2]) % shape[1]
-            own_x = c // (shape[2] * shape[1])
+        ax0, ax1, ax2 = sxa[0], sxa[1], sxa[2]
+        bx0, bx1, bx2 = sxb[0], sxb[1], sxb[2]
+        # Only the cells that hold aircraft of a, and of their 27 neighbours only those that
+        # hold aircraft of b: a's cells in the order of their numbers, so each neighbour's
+        # number only grows, and one pointer per direction walks b's sorted numbers.
+        walk = np.zeros(27, dtype=np.int64)
+        for c in range(key_a.size):
+            own = key_a[c]
+            own_z = own % shape[2]
+            own_y = (own // shape[2]) % shape[1]
+            own_x = own // (shape[2] * shape[1])
             for o in range(27):
                 nx = own_x + o // 9 - 1
                 ny = own_y + (o // 3) % 3 - 1
                 nz = own_z + o % 3 - 1
                 if nx < 0 or nx >= shape[0] or ny < 0 or ny >= shape[1] or nz < 0 or nz >= shape[2]:
                     continue
-                n = (nx * shape[1] + ny) * shape[2] + nz
-                if same and n < c:
+                near = (nx * shape[1] + ny) * shape[2] + nz
+                if same and near < own:
                     continue
+                if same and near == own:
+                    n = c
+                else:
+                    n = walk[o]
+                    while n < key_b.size and key_b[n] < near:
+                        n += 1
+                    walk[o] = n
+                    if n == key_b.size or key_b[n] != near:
+                        continue
+                one_cell = same and near == own
+                # Every pair of the two cells, run by run (one cell against itself: run pairs
+                # sa <= sb only, and p < q within a run), each run sorted by altitude: pruned,
+                # solved and appended. Written out here, not called: a call per pair of small
+                # cells cost more than their scan (a 3D grid of 19 km cells: 1.6 million).
                 for sa in range(cseg_a[c], cseg_a[c + 1]):
                     a_s = seg_a[sa]
                     a_e = seg_a[sa + 1]
                     for sb in range(cseg_b[n], cseg_b[n + 1]):
+                        if one_cell and sb < sa:
+                            continue
                         b_s = seg_b[sb]
                         b_e = seg_b[sb + 1]
-                        # Within one cell of one table, run pairs (sa, sb) and (sb, sa) are the
-                        # same pairs: only sa <= sb, and within a run only p < q.
-                        if same and n == c and sb < sa:
-                            continue
                         if by_code and sca[a_s] == scb[b_s]:
                             continue
-                        diagonal = same and n == c and sb == sa
-                        m, idx, fig, seen = _scan(
-                            sta, stb, sxa, sxb, salta, saltb, sca, scb, a_s, a_e, b_s, b_e,
-                            diagonal, prune, window, reach2, reach_h2, half, minima,
-                            t0, t1, last, sol, buf,
-                            perm_a, order_a, perm_b, order_b, same, m, idx, fig,
-                            first_only, done, skip)
-                        scanned += seen
+                        diagonal = one_cell and sb == sa
+                        first = b_s
+                        end = b_s if prune else b_e
+                        for p in range(a_s, a_e):
+                            if first_only and done[perm_a[order_a[p]]]:
+                                continue
+                            # Altitudes ascend in both runs: the window only moves up.
+                            floor_alt = salta[p] - window
+                            ceiling = salta[p] + window
+                            if diagonal:
+                                first = p + 1
+                                end = max(end, first)
+                            else:
+                                while first < b_e and saltb[first] < floor_alt:
+                                    first += 1
+                            while end < b_e and saltb[end] <= ceiling:
+                                end += 1
+                            x0 = ax0[p]
+                            x1 = ax1[p]
+                            x2 = ax2[p]
+                            # Branch-free first pass: the aircraft within the pruning distance.
+                            found = 0
+                            scanned += max(0, end - first)
+                            if prune:
+                                for q in range(first, end):
+                                    dx0 = bx0[q] - x0
+                                    dx1 = bx1[q] - x1
+                                    dx2 = bx2[q] - x2
+                                    buf[found] = q
+                                    found += dx0 * dx0 + dx1 * dx1 + dx2 * dx2 <= reach2
+                            else:
+                                for q in range(first, end):
+                                    buf[found] = q
+                                    found += 1
+                            u0 = sxa[3, p]
+                            u1 = sxa[4, p]
+                            u2 = sxa[5, p]
+                            for f in range(found):
+                                q = buf[f]
+                                if prune:
+                                    # Closest approach inside the slice of the projected relative
+                                    # motion, linear in time, against the in-plane reach.
+                                    dx0 = bx0[q] - x0
+                                    dx1 = bx1[q] - x1
+                                    dx2 = bx2[q] - x2
+                                    du0 = sxb[3, q] - u0
+                                    du1 = sxb[4, q] - u1
+                                    du2 = sxb[5, q] - u2
+                                    d2 = dx0 * dx0 + dx1 * dx1 + dx2 * dx2
+                                    pu = dx0 * du0 + dx1 * du1 + dx2 * du2
+                                    uu = du0 * du0 + du1 * du1 + du2 * du2
+                                    tau = 0.0
+                                    if uu > 0.0:
+                                        tau = min(max(-pu / uu, -half), half)
+                                    if not d2 + tau * (2.0 * pu + uu * tau) <= reach_h2:
+                                        continue
+                                # The closed form is exactly symmetric in its two aircraft (every
+                                # difference only changes sign), so (q, p) needs no second branch.
+                                if not _pair(sta, stb, p, q, sca[p], scb[q], minima, t0, t1,
+                                             last, sol):
+                                    continue
+                                if m == idx.shape[1]:
+                                    idx, fig = _grow(idx, fig)
+                                i = perm_a[order_a[p]]
+                                j = perm_b[order_b[q]]
+                                if first_only and j == skip[i]:
+                                    continue
+                                if same:
+                                    i, j = min(i, j), max(i, j)
+                                idx[0, m] = i
+                                idx[1, m] = j
+                                for g in range(5):
+                                    fig[g, m] = sol[g]
+                                m += 1
+                                if first_only:
+                                    done[i] = True
+                                    break
     return idx[:, :m].copy(), fig[:, :m].copy(), scanned
