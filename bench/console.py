@@ -282,6 +282,13 @@ def memory(browser: Any, url: str, token: str, n: int, minutes: float) -> list[f
     return samples
 
 
+def ratio(new: float, old: float) -> str:
+    """new/old, or why there is none (a frame that never completed is infinitely slow)."""
+    if old == float("inf"):
+        return "n/a (old never completed)" if new != float("inf") else "n/a"
+    return f"{new / old:.2f}"
+
+
 def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
@@ -321,8 +328,8 @@ def main() -> None:
                 if "old" in r:
                     o, n = r["old"], r["new"]
                     print(f"  {label:20} new/old: complete p50 "
-                          f"{n['complete_p50'] / o['complete_p50']:.2f}, p95 "
-                          f"{n['complete_p95'] / o['complete_p95']:.2f}; main thread p50 "
+                          f"{ratio(n['complete_p50'], o['complete_p50'])}, p95 "
+                          f"{ratio(n['complete_p95'], o['complete_p95'])}; main thread p50 "
                           f"{n['main_p50'] / o['main_p50']:.2f} (load average "
                           f"{lo:.2f}-{hi:.2f} during the rounds)", flush=True)
             paint = first_paint(browser, url, token)
