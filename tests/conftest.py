@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from deconfliction.api.app import create_app
 from deconfliction.config import keys
@@ -62,11 +63,12 @@ METRICS_TOKEN = "metrics-token-of-the-test-deployment"
 
 
 @contextmanager
-def serve(svc: Service) -> Iterator[tuple[str, Engine]]:
-    """``svc`` served over real HTTP on 127.0.0.1 (no background tick: tests drive it): its
-    URL and engine. The server stops when the block ends."""
+def serve_app(svc: Service, *, background: bool = False) -> Iterator[tuple[str, FastAPI]]:
+    """``svc`` served over real HTTP on 127.0.0.1 for the block: its URL and app. Without
+    ``background`` there is no tick (tests drive the engine); the server stops when the block
+    ends."""
     port = free_port()
-    app = create_app(svc, background=False)
+    app = create_app(svc, background=background)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -77,10 +79,18 @@ def serve(svc: Service) -> Iterator[tuple[str, Engine]]:
             raise RuntimeError("server did not start")
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", app.state.engine
+        yield f"http://127.0.0.1:{port}", app
     finally:
         server.should_exit = True
-        thread.join(timeout=10)
+        thread.join(timeout=30)
+
+
+@contextmanager
+def serve(svc: Service) -> Iterator[tuple[str, Engine]]:
+    """``svc`` served over real HTTP on 127.0.0.1 (no background tick: tests drive it): its
+    URL and engine. The server stops when the block ends."""
+    with serve_app(svc) as (url, app):
+        yield url, app.state.engine
 
 
 @pytest.fixture(params=BACKENDS)
@@ -93,25 +103,13 @@ def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]
 @contextmanager
 def serving(svc: Service, tokens: dict[str, str], db: Path) -> Iterator[Running]:
     """``svc`` served over real HTTP on 127.0.0.1 for the block."""
-    port = free_port()
-    app = create_app(svc, background=False)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    run = Running(f"http://127.0.0.1:{port}", svc, tokens, db, app.state.engine)
-    try:
-        yield run
-    finally:
-        for c in run.clients:
-            c.close()
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(svc) as (url, app):
+        run = Running(url, svc, tokens, db, app.state.engine)
+        try:
+            yield run
+        finally:
+            for c in run.clients:
+                c.close()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -3,8 +3,6 @@ area of responsibility or near its own live aircraft (SPEC §1, `core.visibility
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,10 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from deconfliction.api.app import create_app
-from tests.conftest import free_port, make_service
+from tests.conftest import make_service, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -25,22 +21,13 @@ def picture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     tokens = {p: svc.add_party(p) for p in ("IL", "RU", "UN")}
     svc.set_area("IL", box(34.0, 31.0, 36.0, 34.0))
     svc.set_area("RU", box(35.0, 33.0, 39.0, 37.0))
-    app = create_app(svc, background=False)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    clients = {p: httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                               headers={"Authorization": f"Bearer {t}"})
-               for p, t in tokens.items()}
-    yield clients
-    for c in clients.values():
-        c.close()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(svc) as (url, _):
+        clients = {p: httpx.Client(base_url=url, timeout=30,
+                                   headers={"Authorization": f"Bearer {t}"})
+                   for p, t in tokens.items()}
+        yield clients
+        for c in clients.values():
+            c.close()
     svc.store.close()
 
 

@@ -4,7 +4,6 @@ dropped; it resumes from the last event it got, missing nothing."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from deconfliction.api.app import create_app
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.service import Caller, Service
-from tests.conftest import free_port, make_service
+from tests.conftest import make_service, serve_app
 
 HUNG_S = 120.0
 TEXT = "x" * 4000
@@ -28,17 +25,8 @@ TEXT = "x" * 4000
 def served(tmp_path: Path) -> Iterator[tuple[str, Service, dict[str, str], Any]]:
     svc = make_service(tmp_path, stream_send_timeout_s=1.0)
     tokens = {p: svc.add_party(p) for p in ("IL", "RU")}
-    port = free_port()
-    app = create_app(svc, background=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"127.0.0.1:{port}", svc, tokens, app
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serve_app(svc) as (url, app):
+        yield url.removeprefix("http://"), svc, tokens, app
     svc.store.close()
 
 

@@ -3,8 +3,6 @@ service trusts (and one it does not)."""
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,13 +12,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from deconfliction.api.app import create_app
 from deconfliction.usecases.service import Service
-from tests.conftest import free_port, make_service
+from tests.conftest import make_service, serve_app
 from tests.postgres import BACKENDS, database_url
 
 SC = "utm.strategic_coordination"
@@ -73,23 +69,11 @@ def dss(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     svc = make_service(tmp, database_url(request, backend, tmp),
                        dss_public_keys=(str(pem),), dss_audience=("127.0.0.1",))
-    port = free_port()
-    app = create_app(svc, background=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    run = Dss(f"http://127.0.0.1:{port}", svc, key)
-    yield run
-    for c in run.clients:
-        c.close()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(svc) as (url, _):
+        run = Dss(url, svc, key)
+        yield run
+        for c in run.clients:
+            c.close()
     svc.store.close()
 
 
