@@ -219,6 +219,40 @@ def test_append_normalises_body_and_time() -> None:
     assert from_json_line(to_json_line(entry)) == entry
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    actor=st.text(min_size=1, max_size=8),
+    kind=st.sampled_from(["operation.created", "alert.raised", "message.sent"]),
+    body=st.dictionaries(
+        st.text(max_size=6),
+        st.one_of(st.none(), st.booleans(), st.integers(-(2**53) + 1, 2**53 - 1),
+                  st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8)),
+        max_size=6),
+    digest=st.booleans(),
+    signed=st.booleans(),
+)
+def test_append_line_is_the_entry_s_own_line(
+    actor: str, kind: str, body: dict[str, Any], digest: bool, signed: bool
+) -> None:
+    """`append_line` splices its line and hashed text itself (once, for speed): they must be
+    byte for byte what `to_json_line` and `entry_hash` make of the entry it returns."""
+    try:
+        actor.encode("utf-8")
+    except UnicodeEncodeError:
+        with pytest.raises(InvalidInput):
+            ledger.append_line(ENTRIES[0], time=T0 + timedelta(days=1), actor=actor, kind=kind,
+                               body=body)
+        return
+    sig = base64.b64encode(bytes(64)).decode() if signed else None
+    entry, line = ledger.append_line(
+        ENTRIES[0], time=T0 + timedelta(days=1), actor=actor, kind=kind, body=body,
+        private_digest="ab" * 32 if digest else None, party_signature=sig,
+        key=SERVER if signed else None)
+    assert line == to_json_line(entry)
+    assert entry.hash == entry_hash(entry)
+    assert from_json_line(line) == entry
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

@@ -161,7 +161,7 @@ def test_candidates_never_miss(store: Store) -> None:
 
             exact = {i for i in stored if meets(i, 0.0)}
             assert exact <= found
-            # Extras only from rounding: 32-bit floats (SQLite; 128 s apart near 1.8e9 s) or
+            # Extras only from rounding: 32-bit floats (SQLite; hours 1/32 h apart near 5e5 h) or
             # PostgreSQL's 1e-6 of slack.
             assert found <= {i for i in stored if meets(i, 1e-3)}
 
@@ -493,3 +493,39 @@ def test_wal_is_checkpointed_off_the_write_path(tmp_path: Path) -> None:
     wal = store.wal
     store.close()
     assert store.wal is None and not wal._thread.is_alive()
+
+
+def test_index_units_migration_keeps_every_candidate(store: Store) -> None:
+    """Migration 0008 rescales an index written in m and s to km and hours (and back): what
+    was found before is found after, touching bounds included."""
+    from alembic import command
+    from alembic.config import Config
+
+    add_party(store, "IL")
+    vol = Volume4D(square(10, 10, 0.1), 1000.0, 2000.0, T0, T0 + timedelta(hours=1))
+    with store.write() as tx:
+        tx.insert_operation(operation("kept", (vol,)), [[(9.9, 9.9, 10.1, 10.1)]])
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(s.__file__).parent / "migrations"))
+
+    def bands() -> tuple[float, float]:
+        with store.read() as tx:
+            row = tx.conn.execute(sa.text("SELECT max_alt, max_t FROM volume_index")).one()
+        return float(row[0]), float(row[1])
+
+    def found() -> set[tuple[str, str]]:
+        start, end = codec.to_epoch(T0), codec.to_epoch(T0 + timedelta(hours=1))
+        with store.read() as tx:
+            return (tx.candidates((10.1, 10.1, 11.0, 11.0), 2000.0, 2500.0, end, end + 60)
+                    | tx.candidates((9.0, 9.0, 9.9, 9.9), 500.0, 1000.0, start - 60, start))
+
+    assert bands()[0] == pytest.approx(2.0) and found() == {("operation", "kept")}
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    # As written before: metres and seconds (SQLite's 32-bit floats rounded outward twice).
+    alt, t = bands()
+    end = codec.to_epoch(T0) + 3600
+    assert alt == pytest.approx(2000.0) and end <= t <= end + 512
+    store.migrate()
+    assert bands()[0] == pytest.approx(2.0) and found() == {("operation", "kept")}

@@ -126,7 +126,8 @@ volumes = Table(
 
 # Only used where SQLite's R*Tree is not available (PostgreSQL): the migration creates the
 # virtual table of the same name and columns on SQLite instead. Floats are 64-bit here, so a box
-# is exact (the R*Tree rounds outward to 32 bits).
+# is exact (the R*Tree rounds outward to 32 bits). Altitudes are in km and times in hours since
+# the epoch (`tx.ALT_PER_M`, since migration 0008).
 volume_index = Table(
     "volume_index",
     metadata,
