@@ -4,17 +4,19 @@
 ``ended`` events with an anti-flapping rule (see `DiffRules`). `deconfliction.core.tactical`
 re-exports every name here; callers import them from there.
 
-Pairs are matched between ticks as integer codes, not tuples of strings: each aircraft id
-gets its rank among the ids of this tick in string order, a pair is ``rank_lo * n + rank_hi``
-(so codes sort as the sorted keys do), and the previous tick's keys are looked up once and
-matched with a sort and a binary search. Only building the `Active` and `Event` objects the
-caller reads is left to Python.
+The conflicts carried between ticks are columns (`Carried`), not one object per pair, so a
+tick costs what changed, not what is open: with a flood's 1,800 open pairs, building an
+`Active` per pair and tick was most of a steady tick. Each aircraft id is interned once as an
+integer (`Carried` keeps the table); a pair is the code ``min_id << 32 | max_id``, and this
+tick's pairs are matched with the carried ones by a binary search over their sorted codes.
+Python objects are built only for the events (new, updated, ended) and for a caller that
+reads a carried pair by its key.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -26,11 +28,14 @@ from deconfliction.core.units import Metres, Seconds, SecondsArray
 
 __all__ = [
     "Active",
+    "Carried",
     "Diff",
     "DiffRules",
     "Event",
+    "Matched",
     "PairKey",
     "diff",
+    "match",
     "severity",
 ]
 
@@ -140,39 +145,194 @@ class Diff(NamedTuple):
 
     events: tuple[Event, ...]
     active: Mapping[PairKey, Active]
+    """A `Carried` (read it as a mapping from pair key to `Active`)."""
+    rows: tuple[int, ...] = ()
+    """Per event, the row of ``found`` whose figures it carries (its last row with that
+    pair); -1 for ``ended``. Lets a caller find an event's row without a pass over ``found``."""
 
 
-class _Current(NamedTuple):
-    """This tick's pairs, one row per distinct key, in order of first appearance."""
-
-    code: npt.NDArray[np.int64]
-    lo: list[int]
-    hi: list[int]
-    row: npt.NDArray[np.intp]
-    """Row of ``found`` whose figures the key takes (its last appearance)."""
+_ID_BITS = 32
+"""A pair's code is ``min_id << 32 | max_id``: ids stay below 2**31 (see `_compacted`)."""
 
 
-def _current(found: Found, rank: npt.NDArray[np.int64], n_names: int) -> _Current:
-    ra = rank[found.i]
-    rb = rank[found.j]
-    lo = np.minimum(ra, rb)
-    hi = np.maximum(ra, rb)
-    code = lo * np.int64(n_names) + hi
-    if code.size == 0:
-        return _Current(code, [], [], np.empty(0, dtype=np.intp))
-    order = np.argsort(code, kind="stable")
-    sorted_code = code[order]
-    starts = np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]])
-    if starts.size == code.size:
-        row = np.arange(code.size, dtype=np.intp)
+class _Names:
+    """Aircraft ids interned as integers. Never changed once made: a tick that meets new
+    names numbers them in a copy (ids kept), which the state it makes carries on, so a
+    state is never changed by a later diff and codes agree from one state to the next."""
+
+    __slots__ = ("ids", "names")
+
+    def __init__(self, names: Sequence[str] = ()) -> None:
+        self.names: list[str] = list(names)
+        self.ids: dict[str, int] = {x: k for k, x in enumerate(self.names)}
+
+    def intern(self, names: Sequence[str]) -> tuple[_Names, npt.NDArray[np.int64]]:
+        """The table that numbers ``names`` (this one, or a copy with the new ones added),
+        and their numbers."""
+        get = self.ids.get
+        out = np.array([get(x, -1) for x in names], dtype=np.int64).reshape(-1)
+        unknown = np.flatnonzero(out < 0)
+        if unknown.size == 0:
+            return self, out
+        grown = _Names.__new__(_Names)
+        grown.names = list(self.names)
+        grown.ids = dict(self.ids)
+        for k in unknown.tolist():
+            name = str(names[k])
+            got = grown.ids.get(name)
+            if got is None:
+                got = grown.ids[name] = len(grown.names)
+                grown.names.append(name)
+            out[k] = got
+        return grown, out
+
+
+_FIGURES = ("t_in", "t_cpa", "d_cpa_m", "v_cpa_m", "cpa_at_s", "reported_at_s")
+
+
+class Carried(Mapping[PairKey, Active]):
+    """The conflicts carried between ticks, as columns sorted by pair code; read as a
+    mapping from pair key to `Active` (each built when asked for). Immutable.
+
+    ``a`` and ``b`` are the pair's aircraft as interned ids, ``a``'s id in string order first
+    (so the key is ``(name[a], name[b])``); the figures are `Active`'s.
+    """
+
+    __slots__ = ("_names", "a", "b", "code", "cpa_at_s", "d_cpa_m", "missing",
+                 "reported_at_s", "severity", "t_cpa", "t_in", "v_cpa_m")
+
+    def __init__(self, names: _Names | None = None, a: npt.NDArray[np.int64] | None = None,
+                 b: npt.NDArray[np.int64] | None = None,
+                 severity: npt.NDArray[np.object_] | None = None,
+                 figures: Sequence[npt.NDArray[np.float64]] | None = None,
+                 missing: npt.NDArray[np.int64] | None = None) -> None:
+        self._names = _Names() if names is None else names
+        a = np.zeros(0, dtype=np.int64) if a is None else a
+        b = np.zeros(0, dtype=np.int64) if b is None else b
+        code = (np.minimum(a, b) << _ID_BITS) | np.maximum(a, b)
+        order = np.argsort(code, kind="stable")
+        self.code: npt.NDArray[np.int64] = code[order]
+        self.a: npt.NDArray[np.int64] = a[order]
+        self.b: npt.NDArray[np.int64] = b[order]
+        self.severity: npt.NDArray[np.object_] = (
+            np.empty(0, dtype=object) if severity is None else severity[order])
+        figs = [np.zeros(0)] * len(_FIGURES) if figures is None else [f[order] for f in figures]
+        self.t_in: SecondsArray = figs[0]
+        self.t_cpa: SecondsArray = figs[1]
+        self.d_cpa_m: npt.NDArray[np.float64] = figs[2]
+        self.v_cpa_m: npt.NDArray[np.float64] = figs[3]
+        self.cpa_at_s: SecondsArray = figs[4]
+        self.reported_at_s: SecondsArray = figs[5]
+        self.missing: npt.NDArray[np.int64] = (
+            np.zeros(0, dtype=np.int64) if missing is None else missing[order])
+
+    @classmethod
+    def of(cls, active: Mapping[PairKey, Active]) -> Carried:
+        """Columns of a plain mapping (a reload from the database, a test's dict)."""
+        if isinstance(active, Carried):
+            return active
+        keys = list(active)
+        names, a = _Names().intern([k[0] for k in keys])
+        names, b = names.intern([k[1] for k in keys])
+        vals = list(active.values())
+        sev = np.empty(len(vals), dtype=object)
+        sev[:] = [v.severity for v in vals]
+        figures = [np.array([getattr(v, f) for v in vals], dtype=np.float64)
+                   for f in _FIGURES]
+        missing = np.array([v.missing for v in vals], dtype=np.int64)
+        return cls(names, a, b, sev, figures, missing)
+
+    def __len__(self) -> int:
+        return int(self.code.size)
+
+    def _at(self, key: object) -> int:
+        if not (isinstance(key, tuple) and len(key) == 2):
+            return -1
+        ia, ib = self._names.ids.get(key[0]), self._names.ids.get(key[1])
+        if ia is None or ib is None:
+            return -1
+        code = (min(ia, ib) << _ID_BITS) | max(ia, ib)
+        k = int(np.searchsorted(self.code, code))
+        if k < self.code.size and int(self.code[k]) == code and int(self.a[k]) == ia:
+            return k
+        return -1
+
+    def __contains__(self, key: object) -> bool:
+        return self._at(key) >= 0
+
+    def __getitem__(self, key: PairKey) -> Active:
+        k = self._at(key)
+        if k < 0:
+            raise KeyError(key)
+        return self._active(k)
+
+    def _key(self, k: int) -> PairKey:
+        names = self._names.names
+        return (names[int(self.a[k])], names[int(self.b[k])])
+
+    def _active(self, k: int) -> Active:
+        return Active(self._key(k), self.severity[k], float(self.t_in[k]),
+                      float(self.t_cpa[k]), float(self.d_cpa_m[k]), float(self.v_cpa_m[k]),
+                      float(self.cpa_at_s[k]), int(self.missing[k]),
+                      float(self.reported_at_s[k]))
+
+    def __iter__(self) -> Iterator[PairKey]:
+        names = self._names.names
+        for a, b in zip(self.a.tolist(), self.b.tolist(), strict=True):
+            yield (names[a], names[b])
+
+    def contains_codes(self, code: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Position of each pair code among the carried ones, -1 where it is not carried."""
+        if self.code.size == 0 or code.size == 0:
+            return np.full(code.size, -1, dtype=np.intp)
+        pos = np.minimum(np.searchsorted(self.code, code), self.code.size - 1)
+        return np.where(self.code[pos] == code, pos, -1).astype(np.intp)
+
+
+class Matched(NamedTuple):
+    """Each row of a tick's ``found`` as a carried pair or a new one (`match`)."""
+
+    a: npt.NDArray[np.int64]
+    b: npt.NDArray[np.int64]
+    """Interned ids of the row's two aircraft, in ``found``'s order."""
+    at: npt.NDArray[np.intp]
+    """Position of the row's pair among the carried ones, -1 when it is new."""
+    previous: Carried
+    """What the rows were matched against."""
+    names: _Names
+    """The table numbering ``a`` and ``b`` (``previous``'s, grown by this tick's new names)."""
+
+    @property
+    def new(self) -> npt.NDArray[np.bool_]:
+        """Rows whose pair is not carried from the previous tick."""
+        out: npt.NDArray[np.bool_] = self.at < 0
+        return out
+
+    def take(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Matched:
+        """The rows ``keep`` selects, as ``found`` is cut the same way."""
+        return Matched(self.a[keep], self.b[keep], self.at[keep], self.previous, self.names)
+
+
+def match(previous: Mapping[PairKey, Active], found: Found,
+          aircraft: Sequence[str] | npt.NDArray[np.generic]) -> Matched:
+    """Which rows of ``found`` are pairs carried in ``previous`` (`diff`'s first step, for a
+    caller that holds some new pairs back before the diff: ``diff(..., matched=m.take(k))``
+    with ``found`` cut by the same ``k``).
+
+    Only the aircraft in a pair are looked up (one dictionary lookup each); the rest is
+    array work.
+    """
+    carried = Carried.of(previous)
+    involved = np.unique(np.concatenate([found.i, found.j])).astype(np.intp)
+    if isinstance(aircraft, np.ndarray):
+        named = aircraft[involved].tolist()
     else:
-        # A key seen twice (one aircraft id given to two indices) keeps the place of its first
-        # row and the figures of its last, as a dict filled row by row would.
-        ends = np.r_[starts[1:], code.size] - 1
-        first = order[starts]
-        by_first = np.argsort(first, kind="stable")
-        row = order[ends][by_first].astype(np.intp)
-    return _Current(code[row], lo[row].tolist(), hi[row].tolist(), row)
+        named = [aircraft[k] for k in involved.tolist()]
+    gid = np.full(len(aircraft), -1, dtype=np.int64)
+    names, gid[involved] = carried._names.intern(named)
+    a, b = gid[found.i], gid[found.j]
+    code = (np.minimum(a, b) << _ID_BITS) | np.maximum(a, b)
+    return Matched(a, b, carried.contains_codes(code), carried, names)
 
 
 def diff(
@@ -183,13 +343,15 @@ def diff(
     now_s: Seconds,
     rules: DiffRules = DiffRules(),
     severities: npt.NDArray[np.object_] | None = None,
+    matched: Matched | None = None,
 ) -> Diff:
     """Compare this tick's conflicts with the active ones of the previous tick.
 
     Parameters
     ----------
     previous : mapping
-        ``Diff.active`` of the previous tick (empty at the start).
+        ``Diff.active`` of the previous tick (empty at the start; a plain mapping of pair key
+        to `Active` is taken too).
     found : Found
         This tick's `detect` answer.
     aircraft : sequence of str
@@ -201,11 +363,15 @@ def diff(
     severities : array of Severity, optional
         Severity of each row of ``found``, when a rule other than the entry time decides it
         (DO-365 alert levels); default `severity` of ``found.t_in``.
+    matched : Matched, optional
+        `match` of these rows against ``previous``, when the caller already has it (its
+        ``previous`` is then the one compared with).
 
     Returns
     -------
     Diff
-        ``events`` ordered new, updated, ended (each by key), and ``active`` for next tick.
+        ``events`` ordered new, updated, ended (each by key), ``active`` for next tick (a
+        `Carried`), and each event's row of ``found``.
 
     Examples
     --------
@@ -218,124 +384,131 @@ def diff(
     >>> [len(diff(d.active, f, ["b", "a"], now_s=1.0).events)]
     [0]
     """
-    # Only the aircraft in a pair, now or last tick, are named and ranked: sorting all
-    # 10,000 names of a quiet sky was a third of a tick.
-    names = np.asarray(aircraft, dtype=object)
-    involved = np.unique(np.concatenate([found.i, found.j])).astype(np.intp)
-    now_names = [str(x) for x in names[involved].tolist()]
-    old_keys = list(previous)
-    old = list(previous.values())
-    sorted_names = sorted({*now_names, *(x for key in old_keys for x in key)})
-    n_names = max(len(sorted_names), 1)
-    index = {name: k for k, name in enumerate(sorted_names)}
-    rank = np.full(len(names), -1, dtype=np.int64)
-    rank[involved] = np.fromiter((index[x] for x in now_names), dtype=np.int64,
-                                 count=len(now_names))
-    cur = _current(found, rank, n_names)
-    m = cur.code.size
-
-    # The previous tick's keys as codes (a key with an id absent now matches no pair now).
-    old_code = np.fromiter((index[a] * n_names + index[b] for a, b in old_keys),
-                           dtype=np.int64, count=len(old_keys))
-    by_code = np.argsort(cur.code)
-    pos = np.minimum(np.searchsorted(cur.code, old_code, sorter=by_code), max(m - 1, 0))
-    seen = np.zeros(len(old_keys), dtype=bool)
-    old_of = np.full(m, -1, dtype=np.intp)
-    if m:
-        at = by_code[pos]
-        seen = cur.code[at] == old_code
-        old_of[at[seen]] = np.flatnonzero(seen)
-
+    m_ = match(previous, found, aircraft) if matched is None else matched
+    prev = m_.previous
+    names = m_.names
+    code = (np.minimum(m_.a, m_.b) << _ID_BITS) | np.maximum(m_.a, m_.b)
+    row = _distinct(code)
+    at = m_.at[row]
     sev = (severity(found.t_in) if severities is None else np.asarray(severities, dtype=object)
-           )[cur.row]
-    t_in = found.t_in[cur.row]
-    t_cpa = found.t_cpa[cur.row]
-    d_cpa = found.d_cpa_m[cur.row]
-    v_cpa = found.v_cpa_m[cur.row]
+           )[row]
+    t_in, t_out, t_cpa, d_cpa, v_cpa = (np.asarray(x, dtype=np.float64)[row] for x in (
+        found.t_in, found.t_out, found.t_cpa, found.d_cpa_m, found.v_cpa_m))
     cpa_at = now_s + t_cpa
+    m = row.size
 
-    # Changes of the pairs already active, compared with the figures last reported.
-    both = np.flatnonzero(old_of >= 0)
-    carried = [old[k] for k in old_of[both].tolist()]
-    old_sev = np.fromiter((a.severity for a in carried), dtype=object, count=len(carried))
-    old_cpa_at = np.array([a.cpa_at_s for a in carried], dtype=np.float64)
-    old_t_cpa = old_cpa_at - np.array([a.reported_at_s for a in carried], dtype=np.float64)
-    old_d = np.array([a.d_cpa_m for a in carried], dtype=np.float64)
-    is_new = old_of < 0
+    # Changes of the pairs already active, against the figures last reported.
+    both = np.flatnonzero(at >= 0)
+    k = at[both]
+    old_cpa_at = prev.cpa_at_s[k]
+    old_t_cpa = old_cpa_at - prev.reported_at_s[k]
+    is_new = at < 0
     is_updated = np.zeros(m, dtype=bool)
     with np.errstate(invalid="ignore"):
         is_updated[both] = (
-            (sev[both] != old_sev)
+            (sev[both] != prev.severity[k])
             | (
                 (np.abs(cpa_at[both] - old_cpa_at) > rules.cpa_step_s)
                 # An unknown last t_cpa (NaN) leaves the instant alone to decide.
                 & ~(np.abs(t_cpa[both] - old_t_cpa) <= rules.cpa_step_s)
             )
             | (
-                (np.abs(d_cpa[both] - old_d) > rules.d_cpa_step_m)
+                (np.abs(d_cpa[both] - prev.d_cpa_m[k]) > rules.d_cpa_step_m)
                 & (t_cpa[both] > 0.0)
-                & (t_cpa[both] < found.t_out[cur.row][both])
+                & (t_cpa[both] < t_out[both])
             )
         )
+    # A pair not reported keeps its last reported severity, miss distance and CPA instant, so
+    # slow drift adds up to an update; its entry time, t_cpa and v_cpa are this tick's.
+    quiet = both[~is_updated[both]]
+    kq = at[quiet]
+    out_sev = sev.copy()
+    out_sev[quiet] = prev.severity[kq]
+    out_d = d_cpa.copy()
+    out_d[quiet] = prev.d_cpa_m[kq]
+    out_cpa_at = cpa_at.copy()
+    out_cpa_at[quiet] = prev.cpa_at_s[kq]
+    out_reported = np.full(m, float(now_s))
+    out_reported[quiet] = prev.reported_at_s[kq]
+    a, b = m_.a[row], m_.b[row]
+    a[both], b[both] = prev.a[k], prev.b[k]
+    new_rows = np.flatnonzero(is_new)
+    if new_rows.size:
+        # A new pair's key puts its ids in string order (only new pairs need comparing).
+        nm = names.names
+        flip = np.fromiter((nm[x] > nm[y] for x, y in zip(
+            a[new_rows].tolist(), b[new_rows].tolist(), strict=True)), dtype=bool,
+            count=new_rows.size)
+        f = new_rows[flip]
+        a[f], b[f] = b[f], a[f].copy()
 
-    t_in_l, t_cpa_l, d_l, v_l, cpa_at_l = (x.tolist() for x in (t_in, t_cpa, d_cpa, v_cpa, cpa_at))
-    sev_l = sev.tolist()
-    report = (is_new | is_updated).tolist()
-    old_l = old_of.tolist()
-    # One object per pair and tick (a carried pair reuses its key tuple): with the garbage
-    # collector counting allocations, this loop is most of the differ's time.
-    keys: list[PairKey] = []
-    active: dict[PairKey, Active] = {}
-    for n in range(m):
-        k = old_l[n]
-        key = (sorted_names[cur.lo[n]], sorted_names[cur.hi[n]]) if k < 0 else old_keys[k]
-        keys.append(key)
-        if report[n]:
-            active[key] = Active(key, sev_l[n], t_in_l[n], t_cpa_l[n], d_l[n], v_l[n],
-                                 cpa_at_l[n], 0, now_s)
-        else:
-            # Keep the last reported figures so slow drift adds up to an update.
-            o = old[k]
-            if o.missing == 0 and o.t_in == t_in_l[n] and o.t_cpa == t_cpa_l[n] and (
-                    o.v_cpa_m == v_l[n]):
-                # Nothing moved (a hovering crowd): the very same carried object.
-                active[key] = o
-                continue
-            active[key] = Active(
-                key, o.severity, t_in_l[n], t_cpa_l[n], o.d_cpa_m, v_l[n], o.cpa_at_s, 0,
-                o.reported_at_s,
-            )
+    # Carried pairs missing this tick: one tick more missing, ended after enough.
+    seen = np.zeros(len(prev), dtype=bool)
+    seen[k] = True
+    gone = np.flatnonzero(~seen)
+    missing = prev.missing[gone] + 1
+    ends = missing >= rules.end_after_ticks
+    stay = gone[~ends]
+    active = _compacted(Carried(
+        names,
+        np.concatenate([a, prev.a[stay]]),
+        np.concatenate([b, prev.b[stay]]),
+        np.concatenate([out_sev, prev.severity[stay]]),
+        [np.concatenate(p) for p in (
+            (t_in, prev.t_in[stay]), (t_cpa, prev.t_cpa[stay]), (out_d, prev.d_cpa_m[stay]),
+            (v_cpa, prev.v_cpa_m[stay]), (out_cpa_at, prev.cpa_at_s[stay]),
+            (out_reported, prev.reported_at_s[stay]))],
+        np.concatenate([np.zeros(m, dtype=np.int64), missing[~ends]]),
+    ))
 
-    ended: list[Event] = []
-    for k in np.flatnonzero(~seen).tolist():
-        o = old[k]
-        missing = o.missing + 1
-        if missing >= rules.end_after_ticks:
-            ended.append(_event("ended", o))
-        else:
-            active[old_keys[k]] = Active(
-                old_keys[k],
-                o.severity,
-                o.t_in,
-                o.t_cpa,
-                o.d_cpa_m,
-                o.v_cpa_m,
-                o.cpa_at_s,
-                missing,
-                o.reported_at_s,
-            )
-    # Codes sort as keys do.
-    new = [_event("new", active[keys[n]]) for n in _by_code(cur.code, is_new)]
-    updated = [_event("updated", active[keys[n]]) for n in _by_code(cur.code, is_updated)]
-    ended.sort(key=lambda e: e.key)
-    return Diff((*new, *updated, *ended), active)
+    nm = names.names
+
+    def told(kind: Literal["new", "updated"], rows: npt.NDArray[np.intp]
+             ) -> list[tuple[Event, int]]:
+        out = [(Event(kind, (nm[x], nm[y]), s, ti, tc, d, v), r) for x, y, s, ti, tc, d, v, r in
+               zip(a[rows].tolist(), b[rows].tolist(), sev[rows].tolist(),
+                   t_in[rows].tolist(), t_cpa[rows].tolist(), d_cpa[rows].tolist(),
+                   v_cpa[rows].tolist(), row[rows].tolist(), strict=True)]
+        out.sort(key=lambda e: e[0].key)
+        return out
+
+    ended_k = gone[ends]
+    ended = [(Event("ended", (nm[x], nm[y]), s, ti, tc, d, v), -1)
+             for x, y, s, ti, tc, d, v in zip(
+                 prev.a[ended_k].tolist(), prev.b[ended_k].tolist(),
+                 prev.severity[ended_k].tolist(),
+                 *(getattr(prev, f)[ended_k].tolist() for f in _FIGURES[:4]), strict=True)]
+    ended.sort(key=lambda e: e[0].key)
+    out = [*told("new", new_rows), *told("updated", np.flatnonzero(is_updated)), *ended]
+    return Diff(tuple(e for e, _ in out), active, tuple(r for _, r in out))
 
 
-def _by_code(code: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]) -> list[int]:
-    rows = np.flatnonzero(mask)
-    out: list[int] = rows[np.argsort(code[rows], kind="stable")].tolist()
+def _distinct(code: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """One row per distinct pair code, in order of first appearance; a pair seen twice (one
+    aircraft id given to two indices) keeps the place of its first row and the figures of
+    its last, as a dict filled row by row would."""
+    if code.size == 0:
+        return np.empty(0, dtype=np.intp)
+    order = np.argsort(code, kind="stable")
+    sorted_code = code[order]
+    starts = np.flatnonzero(np.r_[True, sorted_code[1:] != sorted_code[:-1]])
+    if starts.size == code.size:
+        return np.arange(code.size, dtype=np.intp)
+    ends = np.r_[starts[1:], code.size] - 1
+    first = order[starts]
+    by_first = np.argsort(first, kind="stable")
+    out: npt.NDArray[np.intp] = order[ends][by_first].astype(np.intp)
     return out
 
 
-def _event(kind: Literal["new", "updated", "ended"], a: Active) -> Event:
-    return Event(kind, a.key, a.severity, a.t_in, a.t_cpa, a.d_cpa_m, a.v_cpa_m)
+def _compacted(c: Carried) -> Carried:
+    """``c``, with a fresh table of only the ids it uses once the shared one has grown well
+    past them (every aircraft ever in a pair would otherwise stay interned)."""
+    names = c._names
+    if len(names.names) <= 4 * c.code.size + 4096:
+        return c
+    used, inverse = np.unique(np.concatenate([c.a, c.b]), return_inverse=True)
+    fresh = _Names([names.names[x] for x in used.tolist()])
+    n = c.a.size
+    return Carried(fresh, inverse[:n].astype(np.int64), inverse[n:].astype(np.int64),
+                   c.severity, [getattr(c, f) for f in _FIGURES], c.missing)

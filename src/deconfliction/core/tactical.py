@@ -79,7 +79,18 @@ import numpy as np
 import numpy.typing as npt
 
 from deconfliction.core.errors import InvalidInput
-from deconfliction.core.events import Active, Diff, DiffRules, Event, PairKey, diff, severity
+from deconfliction.core.events import (
+    Active,
+    Carried,
+    Diff,
+    DiffRules,
+    Event,
+    Matched,
+    PairKey,
+    diff,
+    match,
+    severity,
+)
 from deconfliction.core.kinematics import _ALT, _U, _V, _VS, _X, FloatArray
 from deconfliction.core.model import Found, States
 from deconfliction.core.pruning import (
@@ -108,10 +119,12 @@ __all__ = [
     "LOOKAHEAD_S",
     "R_M",
     "Active",
+    "Carried",
     "Diff",
     "DiffRules",
     "Event",
     "Found",
+    "Matched",
     "Minima",
     "PairKey",
     "States",
@@ -119,6 +132,7 @@ __all__ = [
     "detect",
     "detect_between",
     "diff",
+    "match",
     "severity",
 ]
 

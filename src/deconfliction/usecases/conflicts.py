@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -133,102 +133,75 @@ class _Snapshot:
     def pair(self, n: int) -> list[str]:
         return sorted((self.keys[int(self.found.i[n])], self.keys[int(self.found.j[n])]))
 
-    def index(self, wanted: set[tactical.PairKey]) -> dict[tactical.PairKey, int]:
-        """Where each wanted pair (sorted aircraft keys) stands in ``found``."""
-        out: dict[tactical.PairKey, int] = {}
-        for n, (i, j) in enumerate(zip(self.found.i.tolist(), self.found.j.tolist(),
-                                       strict=True)):
-            a, b = self.keys[i], self.keys[j]
-            key = (a, b) if a <= b else (b, a)
-            if key in wanted:
-                out[key] = n
-        return out
-
     def pair_id(self, n: int) -> str:
         a, b = self.pair(n)
         return _tactical_id(a, b, self.secret)
 
-    @functools.cached_property
-    def _lists(self) -> tuple[list[Any], ...]:
-        # A first tick writes tens of thousands of rows: reading numpy scalars one at a time
-        # cost more than the rest of a row. Python lists once, then plain indexing.
+    def rows(self, ns: Sequence[int], resolutions: Sequence[dict[str, Any] | None]
+             ) -> list[dict[str, Any]]:
+        """Pairs ``ns`` as conflicts rows, with each one's resolutions. Only these pairs'
+        figures are read, as Python lists made once: a tick writes a few rows while
+        thousands are open, a first tick tens of thousands (numpy scalars read one at a time
+        cost more than the rest of a row)."""
+        idx = np.asarray(ns, dtype=np.intp).reshape(-1)
         f = self.found
-        return (f.i.tolist(), f.j.tolist(), f.t_in.tolist(), f.t_out.tolist(), f.t_cpa.tolist(),
-                f.d_cpa_m.tolist(), f.v_cpa_m.tolist(), self.do365.tolist(), self.level.tolist(),
-                *(np.asarray(a, dtype=float).tolist() for a in self.states))
+        fi, fj = f.i[idx], f.j[idx]
+        t_in, t_out, t_cpa, d_cpa, v_cpa, do365, level = (
+            a[idx].tolist() for a in (f.t_in, f.t_out, f.t_cpa, f.d_cpa_m, f.v_cpa_m,
+                                      self.do365, self.level))
+        at_i = [np.asarray(a, dtype=float)[fi].tolist() for a in self.states]
+        at_j = [np.asarray(a, dtype=float)[fj].tolist() for a in self.states]
+        sev = [str(x) for x in self.severity[idx].tolist()]
+        at = codec.rfc3339(self.now)
+        out = []
+        for n, (i, j) in enumerate(zip(fi.tolist(), fj.tolist(), strict=True)):
+            ki, kj = self.keys[i], self.keys[j]
+            pair = [ki, kj] if ki <= kj else [kj, ki]
+            ends = (at_i, at_j) if ki <= kj else (at_j, at_i)
+            body: dict[str, Any] = {
+                "aircraft_keys": pair,
+                "t_in_s": t_in[n], "t_out_s": t_out[n],
+                "t_cpa_s": t_cpa[n], "d_cpa_m": d_cpa[n],
+                "v_cpa_m": v_cpa[n], "at": at,
+                "positions": [{"lon": e[0][n], "lat": e[1][n], "alt_m": e[2][n],
+                               "gs_mps": e[3][n], "track_deg": e[4][n], "vs_mps": e[5][n]}
+                              for e in ends],
+                # Which rule found it: a duty officer reads a DO-365 level, not only a
+                # severity.
+                "profile": "do365" if do365[n] else "sep", "alert_level": int(level[n]),
+            }
+            if resolutions[n] is not None:
+                body["resolutions"] = resolutions[n]
+            out.append({"id": _tactical_id(pair[0], pair[1], self.secret), "kind": "tactical",
+                        "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
+                        "severity": sev[n], "body": body})
+        return out
 
-    def row(self, n: int, resolutions: dict[str, Any] | None) -> dict[str, Any]:
-        """Pair ``n`` as a conflicts row."""
-        fi, fj, t_in, t_out, t_cpa, d_cpa, v_cpa, do365, level, *states = self._lists
-        i, j = fi[n], fj[n]
-        pair = sorted((self.keys[i], self.keys[j]))
-        ends = [i, j] if self.keys[i] == pair[0] else [j, i]
-        lon, lat, alt, gs, trk, vs = states
-        body: dict[str, Any] = {
-            "aircraft_keys": pair,
-            "t_in_s": t_in[n], "t_out_s": t_out[n],
-            "t_cpa_s": t_cpa[n], "d_cpa_m": d_cpa[n],
-            "v_cpa_m": v_cpa[n], "at": codec.rfc3339(self.now),
-            "positions": [{"lon": lon[k], "lat": lat[k], "alt_m": alt[k], "gs_mps": gs[k],
-                           "track_deg": trk[k], "vs_mps": vs[k]} for k in ends],
-            # Which rule found it: a duty officer reads a DO-365 level, not only a severity.
-            "profile": "do365" if do365[n] else "sep", "alert_level": int(level[n]),
-        }
-        if resolutions is not None:
-            body["resolutions"] = resolutions
-        return {"id": _tactical_id(pair[0], pair[1], self.secret), "kind": "tactical",
-                "parties": sorted({_split(pair[0])[0], _split(pair[1])[0]}),
-                "severity": str(self.severity[n]), "body": body}
 
-
-def held_back(pic: Picture, keys: list[str], d: tactical.Diff, budget: int | None
-              ) -> tuple[Picture, tactical.Diff, int]:
-    """This tick's pairs and their diff less the new pairs over their party's ``budget``
-    (`fairness.admit`; None: no budget), and how many were held: those are found again, new
-    again, and offered again on the next ticks. Only a tick with more new pairs than the
-    budget does any work here."""
-    new = [e for e in d.events if e.kind == "new"]
-    if budget is None or len(new) <= budget:
-        return pic, d, 0
-    parties: dict[str, int] = {}
-    aircraft: dict[str, int] = {}
-    pc = np.array([[parties.setdefault(_split(k)[0], len(parties)) for k in e.key]
-                   for e in new])
-    ac = np.array([[aircraft.setdefault(k, len(aircraft)) for k in e.key] for e in new])
-    worst = np.array([-_RANK[e.severity] for e in new])
-    ok = fairness.admit(pc, ac, np.lexsort((np.array([e.t_in for e in new]), worst)), budget)
-    held = {e.key for e, go in zip(new, ok.tolist(), strict=True) if not go}
+def held_back(pic: Picture, matched: tactical.Matched, party: np.ndarray, budget: int | None
+              ) -> tuple[Picture, tactical.Matched, int]:
+    """This tick's pairs less the new ones over their party's ``budget`` (`fairness.admit`;
+    None: no budget), with their `tactical.match` cut alike, and how many were held: those
+    are found again, new again, and offered again on the next ticks. Before the diff, which
+    would otherwise make, then drop, an event for each; array work only, and none on a tick
+    without more new pairs than the budget."""
     f = pic.found
-    keep = np.fromiter(((keys[i], keys[j]) not in held and (keys[j], keys[i]) not in held
-                        for i, j in zip(f.i.tolist(), f.j.tolist(), strict=True)),
-                       dtype=bool, count=len(f.i))
-    events = tuple(e for e in d.events if e.kind != "new" or e.key not in held)
-    active = {k: a for k, a in d.active.items() if k not in held}
-    return pic.take(keep), tactical.Diff(events, active), len(held)
-
-
-def held_back_found(pic: Picture, keys: list[str], party: np.ndarray,
-                    previous: Mapping[tactical.PairKey, tactical.Active], budget: int | None
-                    ) -> Picture:
-    """`held_back` before the diff, from the pairs found: what a tick does while findings
-    wait (the diff would make, then drop, an event for each of them: 5 ms a tick more)."""
-    f = pic.found
-    new = np.fromiter(((a, b) not in previous if a <= b else (b, a) not in previous
-                       for a, b in zip((keys[i] for i in f.i.tolist()),
-                                       (keys[j] for j in f.j.tolist()), strict=True)),
-                      dtype=bool, count=len(f.i))
-    rows = np.flatnonzero(new)
+    rows = np.flatnonzero(matched.new)
     if budget is None or len(rows) <= budget:
-        return pic
+        return pic, matched, 0
     codes = np.unique(party, return_inverse=True)[1].reshape(-1)
     ends = np.stack([f.i[rows], f.j[rows]], axis=1)
-    worst = np.fromiter((-_RANK[s] for s in pic.severity[rows].tolist()), dtype=np.int64,
-                        count=len(rows))
+    worst = -_rank(pic.severity[rows])
     ok = fairness.admit(codes[ends], ends, np.lexsort((f.t_in[rows], worst)), budget)
     keep = np.ones(len(f.i), dtype=bool)
     keep[rows[~ok]] = False
-    return pic.take(keep)
+    return pic.take(keep), matched.take(keep), int((~ok).sum())
 
+
+def _rank(severities: np.ndarray) -> np.ndarray:
+    """`_RANK` of each severity (object array), as integers."""
+    return np.fromiter((_RANK[s] for s in severities.tolist()), dtype=np.int64,
+                       count=len(severities))
 
 
 def held_back_findings(rows: dict[str, dict[str, Any]], known: Mapping[str, int],

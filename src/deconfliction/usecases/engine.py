@@ -51,7 +51,6 @@ from deconfliction.usecases.conflicts import (
     _view,
     held_back,
     held_back_findings,
-    held_back_found,
     naming_secret,
     pseudonym,
 )
@@ -97,14 +96,14 @@ class Engine:
     backlog: threading.Event = field(default_factory=threading.Event)
     """Set by a tick that held findings back (a party's budget): the ticker comes back for
     them in its spare time."""
-    _active: dict[tactical.PairKey, tactical.Active] = field(default_factory=dict)
+    _active: Mapping[tactical.PairKey, tactical.Active] = field(
+        default_factory=tactical.Carried)
+    """The carried conflicts (`tactical.Carried`: columns, read as a mapping by key)."""
     _resolutions: Resolutions = field(default_factory=Resolutions)
     _picture: tuple[_Snapshot | None, dict[str, dict[str, Any]]] = field(
         default_factory=lambda: (None, {}))
     """The last tick's tactical snapshot and findings, replaced together in one assignment so
     a reader never pairs one tick's conflicts with the next tick's findings."""
-    _holding: bool = False
-    """The last tick held new findings back (a party's budget)."""
     _findings: dict[str, int] = field(default_factory=dict)
     """Active zone incursions, nonconformances and unidentified tracks: id → ticks missing."""
     _loaded: bool = False
@@ -264,9 +263,8 @@ class Engine:
             self._latest = None
             self._seq = 0
             self._buckets = {}
-        self._active = {}
+        self._active = tactical.Carried()
         self._resolutions.clear()
-        self._holding = False
         self._picture = (None, {})
         self._findings = {}
         self._loaded = False
@@ -278,16 +276,18 @@ class Engine:
             rows = track_store.active_conflicts(tx, ["tactical"])
             others = track_store.active_conflicts(tx, list(_FINDING_KINDS))
         self._findings = {r["id"]: 0 for r in others}
+        active = dict(self._active)
         for r in rows:
             b = r["body"]
             key = tuple(sorted(b["aircraft_keys"]))
             assert len(key) == 2
-            self._active[(key[0], key[1])] = tactical.Active(
+            active[(key[0], key[1])] = tactical.Active(
                 (key[0], key[1]), Severity(r["severity"]), b["t_in_s"], b["t_cpa_s"],
                 b["d_cpa_m"], b["v_cpa_m"], r["updated_at"] + b["t_cpa_s"],
                 reported_at_s=r["updated_at"])
             if "resolutions" in b:
                 self._resolutions.by_conflict[r["id"]] = b["resolutions"]
+        self._active = tactical.Carried.of(active)
         self._loaded = True
 
     def tick(self, now: datetime | None = None) -> TickStats:
@@ -323,27 +323,25 @@ class Engine:
         gs, trk, vs = tr.gs_mps[live], tr.track_deg[live], tr.vs_mps[live]
         pic = self.alerting.detect(keys, party, (lon, lat, alt, gs, trk, vs), now_s)
         previous = self._active
-        budget = self.announce_per_party
-        if self._holding:
-            # Findings wait: most new pairs will wait again, so leave them out before the diff.
-            n_found = len(pic.found.i)
-            pic = held_back_found(pic, keys, party, previous, budget)
-            d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity)
-            held = n_found - len(pic.found.i)
-        else:
-            d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity)
-            pic, d, held = held_back(pic, keys, d, budget)
+        # New pairs over their party's budget are left out before the diff (it would make,
+        # then drop, an event for each): found again, and offered again, on the next ticks.
+        matched = tactical.match(previous, pic.found, keys)
+        pic, matched, held = held_back(pic, matched, party, self.announce_per_party)
+        d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity,
+                          matched=matched)
         found = pic.found
         snap = _Snapshot(now, found, pic.severity, keys, party,
                          (lon, lat, alt, gs, trk, vs), self.secret, pic.level, pic.do365)
-        changed = {_tactical_id(*e.key, self.secret): e.key
-                   for e in d.events if e.kind != "ended"}
-        at = snap.index(set(changed.values())) if changed else {}
+        # Each event's row of ``found`` comes with the diff: no pass over the open pairs.
+        at = {_tactical_id(*e.key, self.secret): (e.key, n)
+              for e, n in zip(d.events, d.rows, strict=True) if e.kind != "ended"}
+        changed = {cid: key for cid, (key, _) in at.items()}
         self._resolutions.end((_tactical_id(*e.key, self.secret), e.key)
                               for e in d.events if e.kind == "ended")
         self._resolutions.update(changed, keys, snap.states, party, self.service.settings)
-        rows = {cid: snap.row(at[key], self._resolutions.get(cid))
-                for cid, key in changed.items()}
+        rows = dict(zip(at, snap.rows([n for _, n in at.values()],
+                                      [self._resolutions.get(cid) for cid in at]),
+                        strict=True))
         states = snap.states
         ops = tr.operation if every else [tr.operation[k] for k in live.tolist()]
         live_age = np.clip(age[live], 0.0, None)
@@ -373,10 +371,9 @@ class Engine:
             **{cid: m + 1 for cid, m in self._findings.items()
                if cid not in findings and cid not in ended},
         }
-        self._active = dict(d.active)
+        self._active = d.active
         self._picture = (snap, findings)
         self._prune(now_s)
-        self._holding = held > 0
         if held:
             # Findings wait: tick again in the ticker's spare time, not at the next report.
             self.backlog.set()
@@ -588,7 +585,8 @@ class Engine:
         if snap is not None and kind in (None, "tactical"):
             mine = np.flatnonzero((snap.party[snap.found.i] == caller.party)
                                   | (snap.party[snap.found.j] == caller.party))
-            rows += [snap.row(n, self._resolutions.get(snap.pair_id(n))) for n in mine.tolist()]
+            ns = mine.tolist()
+            rows += snap.rows(ns, [self._resolutions.get(snap.pair_id(n)) for n in ns])
         if snap is not None:
             rows += [r for r in findings.values() if kind in (None, r["kind"])]
         out = [_view(r, caller.party, self.secret) for r in rows if caller.party in r["parties"]]

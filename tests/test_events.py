@@ -1,0 +1,124 @@
+"""The differ's carried columns (`deconfliction.core.events.Carried`), its `match` step and
+each event's row, against the plain one-pair-at-a-time reference in `tests.test_tactical`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deconfliction.core.events import _Names
+from deconfliction.core.tactical import (
+    Active,
+    Carried,
+    DiffRules,
+    Found,
+    PairKey,
+    diff,
+    match,
+)
+from tests.test_tactical import IDS, found_of, reference_diff, ticks
+
+
+def _take(found: Found, keep: np.ndarray) -> Found:
+    return Found(*(np.asarray(a)[keep] for a in found))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seq=ticks(),
+    rules=st.builds(
+        DiffRules,
+        end_after_ticks=st.integers(1, 3),
+        cpa_step_s=st.sampled_from([0.0, 10.0]),
+        d_cpa_step_m=st.sampled_from([0.0, 500.0]),
+    ),
+    data=st.data(),
+)
+def test_diff_after_holding_new_pairs_back_matches_reference(
+    seq: list[tuple[Found, list[str]]], rules: DiffRules, data: st.DataObject
+) -> None:
+    # The engine's path: `match`, drop some new rows (a party's budget), then `diff` with the
+    # cut match. The same as the reference differ run on the cut rows, and every event says
+    # which row of the cut `found` it carries: the last row of its pair, with its figures.
+    mine: Mapping[PairKey, Active] = {}
+    ref: Mapping[PairKey, Active] = {}
+    for tick, (found, names) in enumerate(seq):
+        m = match(mine, found, names)
+        assert m.new.tolist() == [
+            tuple(sorted((names[i], names[j]))) not in ref
+            for i, j in zip(found.i.tolist(), found.j.tolist(), strict=True)
+        ]
+        hold = np.array(
+            [new and data.draw(st.booleans()) for new in m.new.tolist()], dtype=bool
+        )
+        cut = _take(found, ~hold)
+        d = diff(mine, cut, names, now_s=tick * 7.0, rules=rules, matched=m.take(~hold))
+        events, active = reference_diff(ref, cut, names, now_s=tick * 7.0, rules=rules)
+        assert repr(d.events) == repr(events)
+        assert repr(sorted(d.active.items())) == repr(sorted(active.items()))
+        assert len(d.rows) == len(d.events)
+        for e, r in zip(d.events, d.rows, strict=True):
+            if e.kind == "ended":
+                assert r == -1
+                continue
+            pair = (names[int(cut.i[r])], names[int(cut.j[r])])
+            assert tuple(sorted(pair)) == e.key
+            later = [
+                n for n in range(r + 1, len(cut.i))
+                if tuple(sorted((names[int(cut.i[n])], names[int(cut.j[n])]))) == e.key
+            ]
+            assert later == []
+            assert repr((e.t_in, e.t_cpa, e.d_cpa_m, e.v_cpa_m)) == repr(
+                (float(cut.t_in[r]), float(cut.t_cpa[r]), float(cut.d_cpa_m[r]),
+                 float(cut.v_cpa_m[r])))
+        mine, ref = d.active, active
+
+
+def test_carried_reads_as_a_mapping() -> None:
+    d = diff({}, found_of([(0, 1, 30.0, 60.0, 900.0), (1, 2, 200.0, 250.0, 100.0)]), IDS,
+             now_s=0.0)
+    carried = d.active
+    assert isinstance(carried, Carried)
+    assert len(carried) == 2
+    assert set(carried) == {("a", "c"), ("a", "b")}
+    assert ("a", "c") in carried and ("c", "a") not in carried and ("a", "z") not in carried
+    assert "a" not in carried
+    got = carried[("a", "c")]
+    assert (got.key, got.t_in, got.cpa_at_s, got.missing) == (("a", "c"), 30.0, 60.0, 0)
+    with pytest.raises(KeyError):
+        carried[("c", "a")]
+    # A plain mapping goes in and comes back alike (a reload from the database).
+    assert Carried.of(dict(carried)) == carried == dict(carried)
+
+
+def test_names_table_is_compacted_and_codes_stay_right() -> None:
+    # Thousands of short-lived pairs, each with new aircraft ids: the interned table is
+    # rebuilt from the ids still in use, and a pair carried across that rebuild still
+    # matches (no "new" again, ended once).
+    rules = DiffRules(end_after_ticks=1)
+    d = diff({}, found_of([(0, 1, 10.0, 20.0, 100.0)]), ["keep-a", "keep-b"], now_s=0.0,
+             rules=rules)
+    seen_new = 1
+    for tick in range(1, 40):
+        names = ["keep-a", "keep-b", *(f"t{tick}-{k}" for k in range(400))]
+        rows = [(0, 1, 10.0, 20.0 + tick, 100.0)] + [
+            (2 + 2 * k, 3 + 2 * k, 10.0, 20.0, 100.0) for k in range(200)]
+        d = diff(d.active, found_of(rows), names, now_s=float(tick), rules=rules)
+        kinds = [e.kind for e in d.events]
+        seen_new += kinds.count("new")
+        assert kinds.count("new") == 200 and kinds.count("ended") == (200 if tick > 1 else 0)
+        assert ("keep-a", "keep-b") in d.active and len(d.active) == 201
+    assert seen_new == 1 + 39 * 200
+    table = d.active._names  # type: ignore[attr-defined]
+    assert isinstance(table, _Names) and len(table.names) < 4 * 201 + 4096 + 400
+
+
+def test_diff_leaves_previous_alone_when_new_names_come() -> None:
+    prev = diff({}, found_of([(0, 1, 0.0, 10.0, 100.0)]), IDS, now_s=0.0).active
+    before = repr(sorted(prev.items()))
+    diff(prev, found_of([(0, 1, 0.0, 10.0, 100.0)]), ["x", "y", "z"], now_s=1.0)
+    assert repr(sorted(prev.items())) == before
