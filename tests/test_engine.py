@@ -170,3 +170,43 @@ def test_a_flood_of_new_pairs_goes_out_over_ticks_each_once(tmp_path: Path) -> N
     assert eng2.tick(now).held == 0 and len(eng2.conflicts_for(Caller("IL"))) == 50
     svc.store.close()
     svc2.store.close()
+
+
+def test_a_tick_brought_forward_by_fresh_reports_leaves_the_backlog_to_spare_ticks(
+        tmp_path: Path) -> None:
+    # 50 invented RU aircraft around IL's: 16 go out on the first tick, 34 wait. A tick after
+    # fresh reports announces what it sees for the first time (a bystanders' pair) and none
+    # of the 34; a tick without fresh reports offers them; and a tick period after the last
+    # offer, a fresh tick offers them too, so a steady stream of reports cannot starve them.
+    svc = _service(tmp_path)
+    svc.add_party("UN")
+    now = datetime.now(UTC)
+    eng = Engine(svc)
+    eng.ingest(Caller("IL"), [Track("V", "IL", now, 20.0, 20.0, 9000.0, 0.0, 0.0, 0.0)])
+    eng.ingest(Caller("RU"), [Track(f"F{k}", "RU", now, 20.0 + (k % 10 - 5) * 0.005,
+                                    20.0 + (k // 10 - 2) * 0.005, 9000.0, 0.0, 0.0, 0.0)
+                              for k in range(50)])
+
+    def flood_events() -> int:
+        return len([e for e in Hotline(svc).events(Caller("RU"), 0, 10_000)[0]
+                    if e.kind == "conflict"])
+
+    assert eng.tick(now).held == 34 and flood_events() == 16
+    eng.ingest(Caller("UN"), [Track("U", "UN", now, 50.1, 20.0, 9000.0, 200.0, 270.0, 0.0)])
+    eng.ingest(Caller("IL"), [Track("W", "IL", now, 50.0, 20.0, 9000.0, 200.0, 90.0, 0.0)])
+    stats = eng.tick(now + timedelta(seconds=0.1))
+    un = [e.body["event"] for e in Hotline(svc).events(Caller("UN"), 0, 10_000)[0]
+          if e.kind == "conflict"]
+    assert un == ["new"] and stats.held == 34 and flood_events() == 16
+    assert eng.tick(now + timedelta(seconds=0.2)).held == 18 and flood_events() == 32
+    for k in range(3, 6):  # fresh ticks within a period of that offer: nothing more
+        eng.ingest(Caller("UN"), [Track("U", "UN", now, 50.1, 20.0, 9000.0, 200.0, 270.0, 0.0)])
+        assert eng.tick(now + timedelta(seconds=0.1 * k)).held == 18
+    assert flood_events() == 32
+    eng.ingest(Caller("UN"), [Track("U", "UN", now, 50.1, 20.0, 9000.0, 200.0, 270.0, 0.0)])
+    assert eng.tick(now + timedelta(seconds=1.2)).held == 2 and flood_events() == 48
+    assert eng.tick(now + timedelta(seconds=1.3)).held == 0
+    events = [e.body for e in Hotline(svc).events(Caller("RU"), 0, 10_000)[0]
+              if e.kind == "conflict"]
+    assert [e["event"] for e in events] == ["new"] * 50 and len({e["id"] for e in events}) == 50
+    svc.store.close()

@@ -42,21 +42,25 @@ def test_diff_after_holding_new_pairs_back_matches_reference(
     seq: list[tuple[Found, list[str]]], rules: DiffRules, data: st.DataObject
 ) -> None:
     # The engine's path: `match`, drop some new rows (a party's budget), then `diff` with the
-    # cut match. The same as the reference differ run on the cut rows, and every event says
-    # which row of the cut `found` it carries: the last row of its pair, with its figures.
+    # cut match and the held rows. The same as the reference differ run on the cut rows;
+    # every event says which row of the cut `found` it carries (the last row of its pair,
+    # with its figures); and the next tick's match knows the pairs held on this one.
     mine: Mapping[PairKey, Active] = {}
     ref: Mapping[PairKey, Active] = {}
+    held_keys: set[PairKey] = set()
     for tick, (found, names) in enumerate(seq):
         m = match(mine, found, names)
-        assert m.new.tolist() == [
-            tuple(sorted((names[i], names[j]))) not in ref
-            for i, j in zip(found.i.tolist(), found.j.tolist(), strict=True)
-        ]
+        keys = [tuple(sorted((names[i], names[j])))
+                for i, j in zip(found.i.tolist(), found.j.tolist(), strict=True)]
+        assert m.new.tolist() == [k not in ref for k in keys]
+        assert m.held_before.tolist() == [k in held_keys for k in keys]
         hold = np.array(
             [new and data.draw(st.booleans()) for new in m.new.tolist()], dtype=bool
         )
+        held_keys = {k for k, h in zip(keys, hold.tolist(), strict=True) if h}
         cut = _take(found, ~hold)
-        d = diff(mine, cut, names, now_s=tick * 7.0, rules=rules, matched=m.take(~hold))
+        d = diff(mine, cut, names, now_s=tick * 7.0, rules=rules, matched=m.take(~hold),
+                 held=m.take(hold))
         events, active = reference_diff(ref, cut, names, now_s=tick * 7.0, rules=rules)
         assert repr(d.events) == repr(events)
         assert repr(sorted(d.active.items())) == repr(sorted(active.items()))
@@ -122,3 +126,19 @@ def test_diff_leaves_previous_alone_when_new_names_come() -> None:
     before = repr(sorted(prev.items()))
     diff(prev, found_of([(0, 1, 0.0, 10.0, 100.0)]), ["x", "y", "z"], now_s=1.0)
     assert repr(sorted(prev.items())) == before
+
+
+def test_a_pair_held_across_a_compaction_is_still_known_as_held() -> None:
+    d = diff({}, found_of([]), [], now_s=0.0)
+    for tick in range(1, 20):
+        names = ["held-a", "held-b", *(f"t{tick}-{k}" for k in range(600))]
+        rows = [(0, 1, 10.0, 20.0, 100.0)] + [
+            (2 + 2 * k, 3 + 2 * k, 10.0, 20.0, 100.0) for k in range(300)]
+        found = found_of(rows)
+        m = match(d.active, found, names)
+        assert m.held_before.tolist() == [tick > 1] + [False] * 300
+        keep = np.arange(len(rows)) > 0
+        d = diff(d.active, _take(found, keep), names, now_s=float(tick),
+                 rules=DiffRules(end_after_ticks=1), matched=m.take(keep), held=m.take(~keep))
+        assert ("held-a", "held-b") not in d.active
+    assert len(d.active._names.names) < 19 * 600  # type: ignore[attr-defined]

@@ -195,18 +195,23 @@ class Carried(Mapping[PairKey, Active]):
     mapping from pair key to `Active` (each built when asked for). Immutable.
 
     ``a`` and ``b`` are the pair's aircraft as interned ids, ``a``'s id in string order first
-    (so the key is ``(name[a], name[b])``); the figures are `Active`'s.
+    (so the key is ``(name[a], name[b])``); the figures are `Active`'s. ``held`` holds the
+    codes of the pairs found on the last tick but held back (`diff`'s ``held``): not
+    conflicts yet, but no longer seen for the first time.
     """
 
-    __slots__ = ("_names", "a", "b", "code", "cpa_at_s", "d_cpa_m", "missing",
+    __slots__ = ("_names", "a", "b", "code", "cpa_at_s", "d_cpa_m", "held", "missing",
                  "reported_at_s", "severity", "t_cpa", "t_in", "v_cpa_m")
 
     def __init__(self, names: _Names | None = None, a: npt.NDArray[np.int64] | None = None,
                  b: npt.NDArray[np.int64] | None = None,
                  severity: npt.NDArray[np.object_] | None = None,
                  figures: Sequence[npt.NDArray[np.float64]] | None = None,
-                 missing: npt.NDArray[np.int64] | None = None) -> None:
+                 missing: npt.NDArray[np.int64] | None = None,
+                 held: npt.NDArray[np.int64] | None = None) -> None:
         self._names = _Names() if names is None else names
+        self.held: npt.NDArray[np.int64] = (
+            np.zeros(0, dtype=np.int64) if held is None else np.unique(held))
         a = np.zeros(0, dtype=np.int64) if a is None else a
         b = np.zeros(0, dtype=np.int64) if b is None else b
         code = (np.minimum(a, b) << _ID_BITS) | np.maximum(a, b)
@@ -297,6 +302,8 @@ class Matched(NamedTuple):
     """Interned ids of the row's two aircraft, in ``found``'s order."""
     at: npt.NDArray[np.intp]
     """Position of the row's pair among the carried ones, -1 when it is new."""
+    held_before: npt.NDArray[np.bool_]
+    """Rows whose pair the previous tick found and held back (`Carried.held`)."""
     previous: Carried
     """What the rows were matched against."""
     names: _Names
@@ -310,7 +317,8 @@ class Matched(NamedTuple):
 
     def take(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> Matched:
         """The rows ``keep`` selects, as ``found`` is cut the same way."""
-        return Matched(self.a[keep], self.b[keep], self.at[keep], self.previous, self.names)
+        return Matched(self.a[keep], self.b[keep], self.at[keep], self.held_before[keep],
+                       self.previous, self.names)
 
 
 def match(previous: Mapping[PairKey, Active], found: Found,
@@ -332,7 +340,8 @@ def match(previous: Mapping[PairKey, Active], found: Found,
     names, gid[involved] = carried._names.intern(named)
     a, b = gid[found.i], gid[found.j]
     code = (np.minimum(a, b) << _ID_BITS) | np.maximum(a, b)
-    return Matched(a, b, carried.contains_codes(code), carried, names)
+    held = np.isin(code, carried.held) if carried.held.size else np.zeros(code.size, bool)
+    return Matched(a, b, carried.contains_codes(code), held, carried, names)
 
 
 def diff(
@@ -344,6 +353,7 @@ def diff(
     rules: DiffRules = DiffRules(),
     severities: npt.NDArray[np.object_] | None = None,
     matched: Matched | None = None,
+    held: Matched | None = None,
 ) -> Diff:
     """Compare this tick's conflicts with the active ones of the previous tick.
 
@@ -366,6 +376,10 @@ def diff(
     matched : Matched, optional
         `match` of these rows against ``previous``, when the caller already has it (its
         ``previous`` is then the one compared with).
+    held : Matched, optional
+        The rows the caller left out of ``found`` this tick (a party's budget): remembered
+        in the next state's ``held`` so the next tick can tell them from pairs it sees for
+        the first time (`Matched.held_before`).
 
     Returns
     -------
@@ -459,6 +473,8 @@ def diff(
             (v_cpa, prev.v_cpa_m[stay]), (out_cpa_at, prev.cpa_at_s[stay]),
             (out_reported, prev.reported_at_s[stay]))],
         np.concatenate([np.zeros(m, dtype=np.int64), missing[~ends]]),
+        None if held is None else (np.minimum(held.a, held.b) << _ID_BITS) | np.maximum(
+            held.a, held.b),
     ))
 
     nm = names.names
@@ -505,10 +521,15 @@ def _compacted(c: Carried) -> Carried:
     """``c``, with a fresh table of only the ids it uses once the shared one has grown well
     past them (every aircraft ever in a pair would otherwise stay interned)."""
     names = c._names
-    if len(names.names) <= 4 * c.code.size + 4096:
+    if len(names.names) <= 4 * (c.code.size + c.held.size) + 4096:
         return c
-    used, inverse = np.unique(np.concatenate([c.a, c.b]), return_inverse=True)
+    mask = (1 << _ID_BITS) - 1
+    used, inverse = np.unique(np.concatenate([c.a, c.b, c.held >> _ID_BITS, c.held & mask]),
+                              return_inverse=True)
+    inverse = inverse.astype(np.int64)
     fresh = _Names([names.names[x] for x in used.tolist()])
-    n = c.a.size
-    return Carried(fresh, inverse[:n].astype(np.int64), inverse[n:].astype(np.int64),
-                   c.severity, [getattr(c, f) for f in _FIGURES], c.missing)
+    n, h = c.a.size, c.held.size
+    lo, hi = inverse[2 * n: 2 * n + h], inverse[2 * n + h:]
+    # Renumbering keeps each id's order (np.unique sorts), so lo stays below hi.
+    return Carried(fresh, inverse[:n], inverse[n: 2 * n], c.severity,
+                   [getattr(c, f) for f in _FIGURES], c.missing, (lo << _ID_BITS) | hi)

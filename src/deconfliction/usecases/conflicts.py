@@ -178,24 +178,33 @@ class _Snapshot:
         return out
 
 
-def held_back(pic: Picture, matched: tactical.Matched, party: np.ndarray, budget: int | None
-              ) -> tuple[Picture, tactical.Matched, int]:
+def held_back(pic: Picture, matched: tactical.Matched, party: np.ndarray, budget: int | None,
+              *, first_seen_only: bool = False
+              ) -> tuple[Picture, tactical.Matched, tactical.Matched]:
     """This tick's pairs less the new ones over their party's ``budget`` (`fairness.admit`;
-    None: no budget), with their `tactical.match` cut alike, and how many were held: those
-    are found again, new again, and offered again on the next ticks. Before the diff, which
-    would otherwise make, then drop, an event for each; array work only, and none on a tick
-    without more new pairs than the budget."""
+    None: no budget), with their `tactical.match` cut alike, and the match of the rows held:
+    those are found again, and offered again, on the next ticks. With ``first_seen_only``
+    the pairs held on the last tick are all held again and only pairs seen for the first
+    time are offered (a tick brought forward by fresh reports leaves the backlog to the
+    ticks the server runs in its spare time). Before the diff, which would otherwise make,
+    then drop, an event for each; array work only, and none on a tick without more new
+    pairs than the budget."""
     f = pic.found
-    rows = np.flatnonzero(matched.new)
-    if budget is None or len(rows) <= budget:
-        return pic, matched, 0
-    codes = np.unique(party, return_inverse=True)[1].reshape(-1)
-    ends = np.stack([f.i[rows], f.j[rows]], axis=1)
-    worst = -_rank(pic.severity[rows])
-    ok = fairness.admit(codes[ends], ends, np.lexsort((f.t_in[rows], worst)), budget)
-    keep = np.ones(len(f.i), dtype=bool)
-    keep[rows[~ok]] = False
-    return pic.take(keep), matched.take(keep), int((~ok).sum())
+    new = matched.new
+    waiting = new & matched.held_before if first_seen_only else np.zeros(len(f.i), bool)
+    rows = np.flatnonzero(new & ~waiting)
+    hold = waiting.copy()
+    if budget is not None and len(rows) > budget:
+        codes = np.unique(party, return_inverse=True)[1].reshape(-1)
+        ends = np.stack([f.i[rows], f.j[rows]], axis=1)
+        worst = -_rank(pic.severity[rows])
+        ok = fairness.admit(codes[ends], ends, np.lexsort((f.t_in[rows], worst)), budget)
+        hold[rows[~ok]] = True
+    elif budget is None:
+        hold[:] = False
+    if not hold.any():
+        return pic, matched, matched.take(hold)
+    return pic.take(~hold), matched.take(~hold), matched.take(hold)
 
 
 def _rank(severities: np.ndarray) -> np.ndarray:

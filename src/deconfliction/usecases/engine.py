@@ -117,6 +117,12 @@ class Engine:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Per party: reports it may still send now, and when that was computed (monotonic s)."""
     _pseudonyms: dict[tuple[str, str], str] = field(default_factory=dict)
+    _intake: int = 0
+    """Batches merged into the live picture so far (a tick after new ones is `fresh`)."""
+    _intake_seen: int = 0
+    """`_intake` as the last tick saw it."""
+    _drained_at: float = -math.inf
+    """When (the service's clock, s) a tick last offered the findings held before."""
     """Pseudonyms already computed (the picture names thousands a second)."""
     secret: bytes = field(init=False, repr=False)
     """Keys pseudonyms and conflict ids (see `naming_secret`)."""
@@ -171,6 +177,7 @@ class Engine:
             held = self._memory()
             for caller, aircraft, operation, num, _ in parts:
                 held.merge([caller.party] * len(aircraft), aircraft, operation, num)
+            self._intake += 1
         self.wake.set()
         return sum(len(p[1]) for p in parts)
 
@@ -206,6 +213,7 @@ class Engine:
         for b in batches:
             self._latest.merge([b.party] * len(b.aircraft), b.aircraft, b.operation, b.num)
             self._seq = b.seq
+            self._intake += 1
 
     def refresh(self) -> None:
         """Merge the reports other processes stored since the last look (PostgreSQL; on
@@ -325,10 +333,21 @@ class Engine:
         previous = self._active
         # New pairs over their party's budget are left out before the diff (it would make,
         # then drop, an event for each): found again, and offered again, on the next ticks.
+        # Those held before go out on ticks no fresh report brought forward (the server's
+        # spare time), and on one tick a period at least, so a report is looked at without
+        # announcing, writing and resolving a backlog first.
+        with self._tracks_lock:
+            fresh = self._intake != self._intake_seen
+            self._intake_seen = self._intake
+        drain = not fresh or now_s - self._drained_at >= st.tick_s
+        if drain:
+            self._drained_at = now_s
         matched = tactical.match(previous, pic.found, keys)
-        pic, matched, held = held_back(pic, matched, party, self.announce_per_party)
+        pic, matched, waiting = held_back(pic, matched, party, self.announce_per_party,
+                                          first_seen_only=not drain)
+        held = len(waiting.a)
         d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity,
-                          matched=matched)
+                          matched=matched, held=waiting)
         found = pic.found
         snap = _Snapshot(now, found, pic.severity, keys, party,
                          (lon, lat, alt, gs, trk, vs), self.secret, pic.level, pic.do365)
