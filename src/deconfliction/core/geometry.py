@@ -57,6 +57,7 @@ the outline's identity (outlines are immutable), and reused for the same outline
 
 from __future__ import annotations
 
+import functools
 import math
 from datetime import datetime
 from typing import Any
@@ -118,7 +119,11 @@ def _memoized(memo: Memo | None, obj: object, what: str, make: Any) -> Any:
     return value
 
 
+@functools.cache
 def _geod() -> pyproj.Geod:
+    # Built once: every circle's index boxes and overlap tests ask for one (~2 us a build).
+    # It holds the ellipsoid's constants only and its methods change nothing, so threads can
+    # share it.
     return pyproj.Geod(ellps="WGS84")
 
 
@@ -450,8 +455,8 @@ def _shape(polygon: Polygon, shift_deg: float = 0.0) -> shapely.Polygon:
 
 
 def _lon_range(polygon: Polygon) -> tuple[float, float]:
-    lon = np.asarray(polygon.exterior, dtype=np.float64)[:, 0]
-    return float(lon.min()), float(lon.max())
+    lons = [p[0] for p in polygon.exterior]  # see `index_boxes`: a few vertices, plain Python
+    return float(min(lons)), float(max(lons))
 
 
 def _shifts(lo: float, hi: float, other_lo: float, other_hi: float) -> list[float]:
@@ -559,9 +564,11 @@ def index_boxes(outline: Outline) -> list[Box]:
     [(179.0, 0.0, 180.0, 1.0), (-180.0, 0.0, -179.0, 1.0)]
     """
     if isinstance(outline, Polygon):
-        xy = np.asarray(outline.exterior, dtype=np.float64)
-        lo, hi = float(xy[:, 0].min()), float(xy[:, 0].max())
-        return _split_lon(lo, hi, float(xy[:, 1].min()), float(xy[:, 1].max()))
+        # Plain Python over the handful of vertices a polygon has: a numpy array and four
+        # reductions cost several times more (this runs for every candidate a check meets).
+        lons = [p[0] for p in outline.exterior]
+        lats = [p[1] for p in outline.exterior]
+        return _split_lon(float(min(lons)), float(max(lons)), float(min(lats)), float(max(lats)))
     lon, lat = outline.center
     r = outline.radius_m
     g = _geod()

@@ -5,8 +5,10 @@ docstring ("Methods and accuracy"); this module applies them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import shapely
@@ -103,7 +105,34 @@ def _circle_polygon_bounds(
         u = _M_PER_DEG_MAX * (np.abs(np.diff(xy[:, 1])) + cos_max * np.abs(np.diff(xy[:, 0])))
         if not bool(np.all(np.minimum(d[:-1], d[1:]) - u / 2.0 > r)):
             far = False
-    return False if far else None
+    if far:
+        return False
+    return True if _edge_point_inside(circle, rings, geod) else None
+
+
+def _edge_point_inside(circle: Circle, rings: Sequence[FloatArray], geod: Any) -> bool:
+    """Whether a point of the polygon's boundary lies inside the open disk, found cheaply: on
+    each edge, the point nearest the centre on a plane scaled at the centre's latitude (a
+    point of the edge itself, a straight lon/lat line, wherever the plane errs), measured
+    geodesically. True proves positive-area overlap as a vertex inside would; False proves
+    nothing (an edge that only grazes the circle is left to `_circle_polygon_exact`)."""
+    lon, lat = circle.center
+    k = math.cos(math.radians(lat))
+    for xy in rings:
+        # The centre's longitude brought next to the ring's (unwrapped) longitudes.
+        c_lon = lon + 360.0 * round((float(xy[0, 0]) - lon) / 360.0)
+        ax, ay = (xy[:-1, 0] - c_lon) * k, xy[:-1, 1] - lat
+        dx, dy = (xy[1:, 0] - xy[:-1, 0]) * k, xy[1:, 1] - xy[:-1, 1]
+        len2 = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.clip(np.where(len2 > 0.0, -(ax * dx + ay * dy) / len2, 0.0), 0.0, 1.0)
+        q_lon = xy[:-1, 0] + t * (xy[1:, 0] - xy[:-1, 0])
+        q_lat = xy[:-1, 1] + t * (xy[1:, 1] - xy[:-1, 1])
+        n = len(t)
+        _, _, d = geod.inv(np.full(n, lon), np.full(n, lat), q_lon, q_lat)
+        if bool(np.any(np.asarray(d) < circle.radius_m)):
+            return True
+    return False
 
 
 def _circle_polygon_overlap(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
