@@ -113,6 +113,20 @@ _CANDIDATES_POSTGRES = (
     "&& box(point(:start, :lower), point(:end, :upper))"
 )
 
+_CANDIDATE_HEAD = ("SELECT DISTINCT v.owner_kind, v.owner_id FROM volume_index r "
+                   "JOIN volumes v ON v.id = r.volume_id ")
+# With each operation's stored version and state, so the strategic check decodes only what the
+# store's cache lacks without a second query for the versions (a write's candidates: ~6).
+_VERSIONED_HEAD = (
+    "SELECT DISTINCT v.owner_kind, v.owner_id, o.version, o.state FROM volume_index r "
+    "JOIN volumes v ON v.id = r.volume_id "
+    "LEFT JOIN operations o ON v.owner_kind = 'operation' AND o.id = v.owner_id ")
+_CANDIDATES_VERSIONED_SQLITE = _CANDIDATES_SQLITE.replace(_CANDIDATE_HEAD, _VERSIONED_HEAD)
+_CANDIDATES_VERSIONED_POSTGRES = _CANDIDATES_POSTGRES.replace(_CANDIDATE_HEAD, _VERSIONED_HEAD)
+assert _VERSIONED_HEAD in _CANDIDATES_VERSIONED_SQLITE
+assert _VERSIONED_HEAD in _CANDIDATES_VERSIONED_POSTGRES
+
+
 def _volumes_json(volumes: Sequence[Volume4D]) -> list[dict[str, Any]]:
     return [codec.volume_to_json(v, wrap=False) for v in volumes]
 
@@ -337,6 +351,18 @@ class Tx:
         )
         return {(r[0], r[1]) for r in rows}
 
+    def versioned_candidates(
+        self, box: Box, lower_m: float, upper_m: float, start: float, end: float
+    ) -> dict[tuple[str, str], tuple[int, str] | None]:
+        """`candidates`, each with its operation's stored (version, state) (None for another
+        kind of owner), for `operations_at`."""
+        rows = self.run(
+            _CANDIDATES_VERSIONED_SQLITE if self.store.is_sqlite
+            else _CANDIDATES_VERSIONED_POSTGRES,
+            _box_params(box, lower_m, upper_m, start, end),
+        )
+        return {(r[0], r[1]): None if r[2] is None else (int(r[2]), str(r[3])) for r in rows}
+
     # --- operations ---------------------------------------------------------------------
     def insert_operation(
         self, op: Operation, boxes: Sequence[Sequence[Box]], signature: str | None = None
@@ -396,6 +422,20 @@ class Tx:
                     found[missing[row.id]] = self._op(row)
             out.extend(o for o in found if o is not None)
         return out
+
+    def operations_at(self, stored: Mapping[str, tuple[int, str]]) -> list[Operation]:
+        """The operations with these ids, which this transaction read at these (version,
+        state) (`versioned_candidates`): from the store's cache where it holds them."""
+        cache = self.store._cache
+        out: list[Operation] = []
+        missing: list[str] = []
+        for op_id, (version, state) in stored.items():
+            hit = cache.get(("operation", op_id, version))
+            if hit is not None and hit.state.value == state:
+                out.append(hit)
+            else:
+                missing.append(op_id)
+        return out + self.operations(missing) if missing else out
 
     def _operation_rows(self, columns: str, ids: Sequence[str]) -> list[Any]:
         """``columns`` of the operations with these ids (at most 500, one statement)."""

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,7 +53,7 @@ from deconfliction.core.errors import Forbidden, InvalidInput, InvalidSignature
 from deconfliction.core.model import Caller, Severity
 from deconfliction.store import JSONText, Tx
 from deconfliction.store import hotline as sql
-from deconfliction.usecases.recorder import Recorder
+from deconfliction.usecases.recorder import Recorder, new_id
 
 __all__ = [
     "DEFAULT_LADDER",
@@ -229,7 +228,7 @@ def raise_alert(
     body: Mapping[str, Any],
 ) -> str:
     """Raise an alert to ``party`` at level 0 inside ``tx``: row, stream event, ledger entry."""
-    alert_id = str(uuid.uuid4())
+    alert_id = new_id()
     if "ladders_all" not in tx.memo:
         # A notice alerts several parties: one read for every ladder.
         tx.memo["ladders_all"] = True

@@ -47,7 +47,7 @@ from deconfliction.core.overlap import outlines_overlap
 from deconfliction.store import Box, Store, Tx, hash_token
 from deconfliction.store import tracks as track_store
 from deconfliction.usecases import hotline
-from deconfliction.usecases.recorder import Recorder
+from deconfliction.usecases.recorder import Recorder, new_id
 
 __all__ = ["ACK_DEADLINES_S", "Caller", "Service", "boxes_of", "overlap_json"]
 
@@ -171,7 +171,8 @@ class Service(Recorder):
         exclude_id: str | None,
     ) -> list[Overlap]:
         found = _candidates(tx, vols, boxes)
-        ops = tx.operations(i for k, i in found if k == "operation")
+        ops = tx.operations_at({i: v for (k, i), v in found.items()
+                                if k == "operation" and v is not None})
         zones = (
             tx.zones(i for k, i in found if k == "zone")
             if any(k == "zone" for k, _ in found)
@@ -209,7 +210,7 @@ class Service(Recorder):
         notice.check_not_ended(vols, (now,) * len(vols), now=now)
         flags, notice_s = self._flags(vols, (now,) * len(vols))
         op = Operation(
-            id=str(uuid.uuid4()),
+            id=new_id(),
             party=caller.party,
             version=1,
             state=OperationState.ACCEPTED,
@@ -727,13 +728,13 @@ def _strategic_row(
 
 def _candidates(
     tx: Tx, vols: Sequence[Volume4D], boxes: Sequence[Sequence[Box]]
-) -> set[tuple[str, str]]:
+) -> dict[tuple[str, str], tuple[int, str] | None]:
     """(kind, id) of every indexed operation or zone whose boxes (``boxes[n]`` those of
-    ``vols[n]``) may meet ``vols``."""
-    found: set[tuple[str, str]] = set()
+    ``vols[n]``) may meet ``vols``, each with an operation's stored (version, state)."""
+    found: dict[tuple[str, str], tuple[int, str] | None] = {}
     for v, vboxes in zip(vols, boxes, strict=True):
         for box in vboxes:
-            found |= tx.candidates(
+            found.update(tx.versioned_candidates(
                 box, v.lower_m, v.upper_m, codec.to_epoch(v.start), codec.to_epoch(v.end)
-            )
+            ))
     return found
