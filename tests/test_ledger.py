@@ -234,8 +234,8 @@ def test_append_normalises_body_and_time() -> None:
 def test_append_line_is_the_entry_s_own_line(
     actor: str, kind: str, body: dict[str, Any], digest: bool, signed: bool
 ) -> None:
-    """`append_line` splices its line and hashed text itself (once, for speed): they must be
-    byte for byte what `to_json_line` and `entry_hash` make of the entry it returns."""
+    """`append_line` and `append_text` splice the line and hashed text themselves (once, for
+    speed): they must be byte for byte what `to_json_line` and `entry_hash` make of the entry."""
     try:
         actor.encode("utf-8")
     except UnicodeEncodeError:
@@ -251,6 +251,11 @@ def test_append_line_is_the_entry_s_own_line(
     assert line == to_json_line(entry)
     assert entry.hash == entry_hash(entry)
     assert from_json_line(line) == entry
+    if not signed:  # what a log's writer appends: the same line, and the entry's tip
+        tip, text = ledger.append_text(
+            ENTRIES[0], time=T0 + timedelta(days=1), actor=actor, kind=kind, body=body,
+            private_digest="ab" * 32 if digest else None, party_signature=sig)
+        assert text == line and (tip.seq, tip.hash, tip.time) == (entry.seq, entry.hash, entry.time)
 
 
 @pytest.mark.parametrize(

@@ -116,7 +116,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NamedTuple, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -152,8 +152,10 @@ __all__ = [
     "SUBMISSION_KEY",
     "EntryKind",
     "Fault",
+    "Tip",
     "append",
     "append_line",
+    "append_text",
     "canonical_json",
     "check_party_signature",
     "entry_from_dict",
@@ -554,8 +556,38 @@ def append_line(
                    private_digest=private_digest, party_signature=party_signature, key=key)
 
 
+class Tip(NamedTuple):
+    """What the next append needs of the newest entry: its seq, hash and time."""
+
+    seq: int
+    hash: str
+    time: datetime
+
+
+def append_text(
+    prev: Tip | LedgerEntry | None,
+    *,
+    time: datetime,
+    actor: str,
+    kind: str,
+    body: Mapping[str, Any],
+    private_digest: str | None = None,
+    party_signature: str | None = None,
+) -> tuple[Tip, str]:
+    """`append_line` for a writer that keeps only the line (signed by a checkpoint, not
+    alone): the new entry's `Tip` and its exported line, the same bytes `append_line` writes.
+
+    No `LedgerEntry` is built: reading the body back from JSON for it cost a writer as much as
+    encoding the body, for an object it never looked at.
+    """
+    seq, digest, _, _, line = _parts(prev, time=time, actor=actor, kind=kind, body=body,
+                                     private_digest=private_digest,
+                                     party_signature=party_signature, key=None)
+    return Tip(seq, digest, time), line
+
+
 def _append(
-    prev: LedgerEntry | None,
+    prev: Tip | LedgerEntry | None,
     *,
     time: datetime,
     actor: str,
@@ -565,6 +597,38 @@ def _append(
     party_signature: str | None,
     key: Ed25519PrivateKey | None,
 ) -> tuple[LedgerEntry, str]:
+    seq, digest, signature, body_text, line = _parts(
+        prev, time=time, actor=actor, kind=kind, body=body, private_digest=private_digest,
+        party_signature=party_signature, key=key)
+    entry = LedgerEntry(
+        seq=seq,
+        time=parse_time(format_time(time)),
+        actor=str.__str__(actor),
+        kind=str.__str__(kind),
+        # Our own canonical text: it has no duplicated key or non-finite number for the strict
+        # reader to catch, and the C parser reads it back several times faster.
+        body=json.loads(body_text),
+        private_digest=private_digest,
+        prev_hash=GENESIS_HASH if prev is None else prev.hash,
+        hash=digest,
+        signature=signature,
+        party_signature=party_signature,
+    )
+    return entry, line
+
+
+def _parts(
+    prev: Tip | LedgerEntry | None,
+    *,
+    time: datetime,
+    actor: str,
+    kind: str,
+    body: Mapping[str, Any],
+    private_digest: str | None,
+    party_signature: str | None,
+    key: Ed25519PrivateKey | None,
+) -> tuple[int, str, str | None, str, str]:
+    """Check an append's fields; (seq, hash, signature, body text, exported line)."""
     if prev is None:
         seq, prev_hash = 1, GENESIS_HASH
     else:
@@ -606,23 +670,9 @@ def _append(
         None if key is None
         else base64.b64encode(key.sign(SIGNATURE_CONTEXT + bytes.fromhex(digest))).decode("ascii")
     )
-    entry = LedgerEntry(
-        seq=seq,
-        time=parse_time(time_text),
-        actor=str.__str__(actor),
-        kind=str.__str__(kind),
-        # Our own canonical text: it has no duplicated key or non-finite number for the strict
-        # reader to catch, and the C parser reads it back several times faster.
-        body=json.loads(body_text),
-        private_digest=private_digest,
-        prev_hash=prev_hash,
-        hash=digest,
-        signature=signature,
-        party_signature=party_signature,
-    )
     line = (f'{start},"hash":{enc(digest)}{middle},"signature":'
             f'{"null" if signature is None else enc(signature)}{end}')
-    return entry, line
+    return seq, digest, signature, body_text, line
 
 
 # --- verification ------------------------------------------------------------------------------

@@ -25,10 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError
 
 from deconfliction.core.errors import InvalidInput
+from deconfliction.core.ledger import Tip
 from deconfliction.core.merkle import Frontier
-from deconfliction.core.model import (
-    LedgerEntry,
-)
 from deconfliction.store.checkpoint import FALLBACK_PAGES, Checkpointer
 from deconfliction.store.tx import _NAMED, JSONText, Tx, hash_token
 
@@ -60,7 +58,7 @@ class Store:
         self._cache: dict[tuple[str, str, int], Any] = {}
         self._native: dict[str, str] = {}
         """Hot statements in the driver's parameter style (see `native`)."""
-        self.ledger_head: LedgerEntry | None = None
+        self.ledger_head: Tip | None = None
         """The ledger entry this process wrote last (maybe rolled back: compare with the tip)."""
         self.ledger_head_batch = 0
         """The write batch `ledger_head` was written in: within it, no other writer can append."""

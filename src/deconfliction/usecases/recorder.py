@@ -55,7 +55,7 @@ class Recorder:
         self.clock = clock or (lambda: datetime.now(UTC))
         store.before_commit = self.sign_checkpoint
 
-    def _frontier(self, tx: Tx, prev: LedgerEntry | None) -> merkle.Frontier:
+    def _frontier(self, tx: Tx, prev: ledger.Tip | LedgerEntry | None) -> merkle.Frontier:
         """The tree's frontier after ``prev`` (the newest entry): cached, or read back."""
         size = 0 if prev is None else prev.seq
         frontier = self.store.ledger_frontier
@@ -105,6 +105,7 @@ class Recorder:
             tip: tuple[int, str] | None = (cached.seq, cached.hash)
         else:
             tip = tx.ledger_tip()
+        prev: ledger.Tip | LedgerEntry | None
         if tip is None:
             prev = None
         elif cached is not None and (cached.seq, cached.hash) == tip:
@@ -125,7 +126,7 @@ class Recorder:
             inner = e.field or ""
             raise InvalidInput(e.detail, field=private_field + (
                 "" if not inner else inner if inner.startswith("[") else f".{inner}")) from None
-        entry, line = ledger.append_line(
+        entry, line = ledger.append_text(
             prev,
             time=now if prev is None else max(now, prev.time),
             actor=actor,
