@@ -78,6 +78,8 @@ _DASH: Final = "\u2014 "
 _COSIGN_HEADER: Final = "cosignature/v1\n"
 _MAX_TIMESTAMP: Final = 2**63 - 1
 _HEX8 = re.compile(r"[0-9a-f]{8}")
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f]")
+"""A control character a note may not hold (all below U+0020 but newline)."""
 _DECIMAL = re.compile(r"0|[1-9][0-9]{0,19}")
 
 
@@ -231,7 +233,7 @@ def parse_signer_key(skey: str) -> tuple[str, Ed25519PrivateKey]:
 def _check_text(text: str, field: str) -> None:
     if not text.endswith("\n"):
         raise InvalidInput("a note's text must end with a newline", field=field)
-    if any(ord(c) < 0x20 and c != "\n" for c in text):
+    if _CONTROL.search(text):  # one regex pass: a character loop cost ~40 us a checkpoint
         raise InvalidInput("a note may hold no control character but newline", field=field)
     try:
         text.encode("utf-8")

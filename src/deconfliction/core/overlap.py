@@ -224,9 +224,13 @@ def overlap(
 
 
 def _boxes_meet(a: Sequence[Box], b: Sequence[Box]) -> bool:
-    return any(
-        p[0] <= q[2] and q[0] <= p[2] and p[1] <= q[3] and q[1] <= p[3] for p in a for q in b
-    )
+    # Loops rather than any() over a generator: this runs for every candidate pair, and
+    # nearly always with one box a side.
+    for p in a:
+        for q in b:
+            if p[0] <= q[2] and q[0] <= p[2] and p[1] <= q[3] and q[1] <= p[3]:
+                return True
+    return False
 
 
 # ---------------------------------------------------------------------------------------------
