@@ -49,6 +49,8 @@ class Store:
         # Group commit: see `write`.
         self._cond = threading.Condition()
         self._conn: Connection | None = None
+        self._idle: Connection | None = None
+        """SQLite: the writer's connection between batches (see `_open_batch`)."""
         self._batch = 0
         self._committed = 0
         self._in_batch = 0
@@ -152,6 +154,10 @@ class Store:
             wal, self.wal = self.wal, None
         if wal is not None:
             wal.stop()
+        with self._write_lock:
+            idle, self._idle = self._idle, None
+        if idle is not None:
+            idle.close()
         self.engine.dispose()
         self._reader.dispose()
 
@@ -214,7 +220,11 @@ class Store:
 
     def _open_batch(self) -> Connection:
         if self._conn is None:
-            conn = self.engine.connect()
+            # SQLite: the writer's connection stays open between batches (taking it from the
+            # pool and giving it back, which rolls it back, cost as much as a small write).
+            # PostgreSQL's goes back to the pool, whose pre-ping notices a server restart.
+            conn, self._idle = (self._idle, None) if self._idle is not None else (
+                self.engine.connect(), None)
             try:
                 conn.begin()
                 if not self.is_sqlite:
@@ -242,7 +252,10 @@ class Store:
             conn.rollback()
             self._cache.clear()  # it may hold what the batch wrote
         finally:
-            conn.close()
+            if failure is None and self.is_sqlite:
+                self._idle = conn
+            else:
+                conn.close()
         with self._cond:
             if failure is not None:
                 self._failures[self._batch] = failure

@@ -66,10 +66,16 @@ class Recorder:
 
     def sign_checkpoint(self, tx: Tx) -> None:
         """Sign and store the checkpoint of the ledger as it stands in ``tx`` (once per batch)."""
-        tip = tx.ledger_tip()
-        if tip is None or tree_sql.has_checkpoint(tx, tip[0]):
-            return  # what the batch appended was rolled back: nothing new to sign
         head = self.store.ledger_head
+        if head is not None and tx.batch and self.store.ledger_head_batch == tx.batch:
+            # This batch appended it and holds the write lock (a savepoint taken back would
+            # have cleared it): it is the tip, and no checkpoint can be of its size yet.
+            tip = (head.seq, head.hash)
+        else:
+            stored = tx.ledger_tip()
+            if stored is None or tree_sql.has_checkpoint(tx, stored[0]):
+                return  # what the batch appended was rolled back: nothing new to sign
+            tip = stored
         frontier = self.store.ledger_frontier
         if head is None or (head.seq, head.hash) != tip or frontier is None or (
             frontier.size != tip[0]
