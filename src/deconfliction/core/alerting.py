@@ -171,8 +171,11 @@ class Alerting:
                 keep = ~self._is_do365(party, found.i, found.j)
                 found = _take(found, keep)
             sev = tactical.severity(found.t_in)
-            level = np.fromiter((_SEVERITY_LEVEL[s] for s in sev.tolist()), dtype=np.int8,
-                                count=sev.size)
+            # `_SEVERITY_LEVEL` of each severity, from the entry time it is made of (a pass
+            # over thousands of Python objects a tick otherwise).
+            with np.errstate(invalid="ignore"):
+                level = np.select([found.t_in <= 60.0, found.t_in <= 180.0], [3, 2],
+                                  default=1).astype(np.int8)
             parts.append(Picture(found, sev, level, np.zeros(sev.size, dtype=bool)))
         if self.uses_do365:
             parts.append(self._do365(keys, party, (lon, lat, alt, gs, trk, vs), now_s))

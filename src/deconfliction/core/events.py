@@ -211,7 +211,7 @@ class Carried(Mapping[PairKey, Active]):
                  held: npt.NDArray[np.int64] | None = None) -> None:
         self._names = _Names() if names is None else names
         self.held: npt.NDArray[np.int64] = (
-            np.zeros(0, dtype=np.int64) if held is None else np.unique(held))
+            np.zeros(0, dtype=np.int64) if held is None else np.sort(held))
         a = np.zeros(0, dtype=np.int64) if a is None else a
         b = np.zeros(0, dtype=np.int64) if b is None else b
         code = (np.minimum(a, b) << _ID_BITS) | np.maximum(a, b)
@@ -331,7 +331,11 @@ def match(previous: Mapping[PairKey, Active], found: Found,
     array work.
     """
     carried = Carried.of(previous)
-    involved = np.unique(np.concatenate([found.i, found.j])).astype(np.intp)
+    # A mark per aircraft, not a sort of the pairs' ends: the scene's size is what it costs.
+    marked = np.zeros(len(aircraft), dtype=bool)
+    marked[found.i] = True
+    marked[found.j] = True
+    involved = np.flatnonzero(marked)
     if isinstance(aircraft, np.ndarray):
         named = aircraft[involved].tolist()
     else:
@@ -340,7 +344,10 @@ def match(previous: Mapping[PairKey, Active], found: Found,
     names, gid[involved] = carried._names.intern(named)
     a, b = gid[found.i], gid[found.j]
     code = (np.minimum(a, b) << _ID_BITS) | np.maximum(a, b)
-    held = np.isin(code, carried.held) if carried.held.size else np.zeros(code.size, bool)
+    held = np.zeros(code.size, dtype=bool)
+    if carried.held.size and code.size:
+        pos = np.minimum(np.searchsorted(carried.held, code), carried.held.size - 1)
+        held = carried.held[pos] == code
     return Matched(a, b, carried.contains_codes(code), held, carried, names)
 
 
