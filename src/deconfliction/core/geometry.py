@@ -340,14 +340,18 @@ def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
         if (area < 0.0) == (r == 0):
             xy = xy[::-1].copy()
         rings.append(xy)
-    shell_shape = shapely.Polygon(rings[0])
-    for k, hole in enumerate(rings[1:], start=1):
-        if not shapely.covers(shell_shape, shapely.Polygon(hole)):
-            raise InvalidGeometry("the hole is not inside the exterior ring", field=f"{path}[{k}]")
-    shape = shapely.Polygon(rings[0], rings[1:])
-    reason = shapely.is_valid_reason(shape)
-    if reason != "Valid Geometry":
-        raise InvalidGeometry(f"the polygon is not valid: {reason}", field=path)
+    if len(rings) > 1:
+        # Without holes the polygon is its shell, found simple above (validity does not
+        # depend on orientation): building and checking it again cost a third of a check.
+        shell_shape = shapely.Polygon(rings[0])
+        for k, hole in enumerate(rings[1:], start=1):
+            if not shapely.covers(shell_shape, shapely.Polygon(hole)):
+                raise InvalidGeometry("the hole is not inside the exterior ring",
+                                      field=f"{path}[{k}]")
+        shape = shapely.Polygon(rings[0], rings[1:])
+        reason = shapely.is_valid_reason(shape)
+        if reason != "Valid Geometry":
+            raise InvalidGeometry(f"the polygon is not valid: {reason}", field=path)
     out = Polygon(
         exterior=tuple((float(x), float(y)) for x, y in rings[0]),
         holes=tuple(tuple((float(x), float(y)) for x, y in h) for h in rings[1:]),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +30,16 @@ __all__ = ["Recorder", "new_id"]
 
 
 def new_id() -> str:
-    """A random (version 4) UUID as text, spelled as ``str(uuid.uuid4())``, made from the bytes
-    directly: `uuid.UUID` checks its arguments at length, which costs more than the rest of
-    raising an alert's id, and a notice takes one id for itself and one per alert."""
-    b = bytearray(os.urandom(16))
-    b[6] = (b[6] & 0x0F) | 0x40  # version 4
+    """A new id: an RFC 9562 version 7 UUID, as text.
+
+    Its first 48 bits are the wall clock's milliseconds, the other 74 free bits random. Keys
+    made in time order land at the right edge of their indexes (operations, volumes, conflicts,
+    alerts), where random ones dirtied a page of each index per write in every commit. Made
+    from the bytes directly: `uuid.UUID` checks its arguments at length, which cost more than
+    the rest of raising an alert's id.
+    """
+    b = bytearray((time.time_ns() // 1_000_000).to_bytes(6, "big") + os.urandom(10))
+    b[6] = (b[6] & 0x0F) | 0x70  # version 7
     b[8] = (b[8] & 0x3F) | 0x80  # RFC 9562 variant
     h = b.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
