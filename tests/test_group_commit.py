@@ -109,3 +109,67 @@ def test_a_batch_answers_each_caller_and_a_refusal_stays_alone(service: Service)
     assert created == len(accepted)
     verdict = verify_export(data, svc.key.public_key())
     assert verdict.ok and verdict.count == data.count(b"\n") - 1, verdict
+
+
+def test_ladders_read_once_a_batch_follow_its_own_changes(service: Service) -> None:
+    """Escalation ladders are read once per write batch (`Tx.shared`): a ladder a write of the
+    batch sets is the one later alerts of the batch take, and one set by a write that is then
+    rolled back is forgotten with it."""
+    import json
+
+    from deconfliction.core.model import Severity
+    from deconfliction.usecases.hotline import Hotline, raise_alert
+
+    svc = service
+    for p in ("IL", "RU"):
+        svc.add_party(p)
+    store = svc.store
+    hot = Hotline(svc)
+    batch = store._batch
+    threads: list[threading.Thread] = []
+
+    def in_batch(fn: Any) -> None:
+        """Run ``fn`` (one write) on a thread of its own and wait until its block is done
+        (it then waits for the batch's commit) or it failed: the writes run in this order."""
+        done = store._in_batch if store._conn is not None else 0
+        t = threading.Thread(target=fn)
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 60
+        while t.is_alive() and time.monotonic() < deadline and not (
+                store._conn is not None and store._in_batch > done):
+            time.sleep(0.001)
+
+    def alert() -> None:
+        with store.write() as tx:
+            raise_alert(svc, tx, svc.clock(), "RU", "strategic", Severity.ADVISORY, {})
+
+    def rolled_back() -> None:
+        try:
+            with store.write() as tx:
+                tx.set_party("RU", ladder=[{"name": "rolled back", "ack_s": None}])
+                tx.shared["ladders"] = {"RU": [{"name": "rolled back", "ack_s": None}]}
+                raise RuntimeError("refused")
+        except RuntimeError:
+            pass
+
+    with store._cond:
+        store._waiting += 1  # a writer queued behind: the writes below share one batch
+    try:
+        in_batch(alert)  # reads every ladder (the default one) into the batch's memo
+        in_batch(lambda: hot.set_ladder(Caller("RU"), [{"name": "watch"}, {"name": "chief"}]))
+        in_batch(alert)
+        in_batch(rolled_back)
+        in_batch(alert)
+        assert store._batch == batch + 1 and store._committed == batch  # one batch, open
+    finally:
+        with store._cond:
+            store._waiting -= 1
+    alert()  # nobody waiting now: commits the batch
+    for t in threads:
+        t.join(60)
+    with store.read() as tx:
+        names = [(json.loads(b) if isinstance(b, str) else b)["level_name"]
+                 for (b,) in tx.run("SELECT body FROM events WHERE party = 'RU' AND kind = "
+                                    "'alert' ORDER BY seq")]
+    assert names == ["duty officer", "watch", "watch", "watch"]

@@ -50,6 +50,8 @@ class Store:
         self._cond = threading.Condition()
         self._conn: Connection | None = None
         self._idle: Connection | None = None
+        self.batch_memo: dict[str, Any] = {}
+        """`Tx.shared` of the open write batch."""
         """SQLite: the writer's connection between batches (see `_open_batch`)."""
         self._batch = 0
         self._committed = 0
@@ -193,6 +195,7 @@ class Store:
                 # back (another process may later store other contents under the same version).
                 self.ledger_head = None
                 self.ledger_frontier = None
+                self.batch_memo.clear()
                 for key in tx.remembered:
                     self._cache.pop(key, None)
                 if isinstance(e, DataError | self.engine.dialect.loaded_dbapi.DataError):
@@ -236,6 +239,7 @@ class Store:
             self._conn = conn
             self._batch += 1
             self._in_batch = 0
+            self.batch_memo = {}
         return self._conn
 
     def _commit_batch(self) -> None:

@@ -140,7 +140,11 @@ class Tx:
         self.batch = batch
         """The write batch (shared transaction) this belongs to; 0 for a read."""
         self.memo: dict[str, Any] = {}
-        """Values read once per transaction by the layers above (e.g. escalation ladders)."""
+        """Values read once per transaction by the layers above (e.g. USS availability)."""
+        self.shared: dict[str, Any] = store.batch_memo if batch else self.memo
+        """Values read once per write batch (escalation ladders): the batch is one transaction
+        holding the write lock, so only its own writes can change them (and whoever does
+        drops them); a savepoint rolled back clears it. A read's is its `memo`."""
         self._deferring = 0
         self._queued: dict[str, list[dict[str, Any]]] = {"alerts": [], "events": [], "ledger": []}
         self._cursor: Any = None

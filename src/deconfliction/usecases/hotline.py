@@ -160,8 +160,9 @@ def _rfc(t: float | None) -> str | None:
 
 
 def _ladder(tx: Tx, party: str) -> list[Mapping[str, Any]]:
-    # A tick or a busy notice raises many alerts in one transaction: read each ladder once.
-    memo: dict[str, list[Mapping[str, Any]]] = tx.memo.setdefault("ladders", {})
+    # A tick or a busy notice raises many alerts in one transaction, and a write batch many
+    # notices: read each ladder once.
+    memo: dict[str, list[Mapping[str, Any]]] = tx.shared.setdefault("ladders", {})
     if party not in memo:
         stored = tx.party(party).ladder
         memo[party] = list(stored) if stored else list(DEFAULT_LADDER)
@@ -229,10 +230,10 @@ def raise_alert(
 ) -> str:
     """Raise an alert to ``party`` at level 0 inside ``tx``: row, stream event, ledger entry."""
     alert_id = new_id()
-    if "ladders_all" not in tx.memo:
+    if "ladders_all" not in tx.shared:
         # A notice alerts several parties: one read for every ladder.
-        tx.memo["ladders_all"] = True
-        memo = tx.memo.setdefault("ladders", {})
+        tx.shared["ladders_all"] = True
+        memo = tx.shared.setdefault("ladders", {})
         for name, stored in sql.ladders(tx):
             memo.setdefault(name, list(stored) if stored else list(DEFAULT_LADDER))
     ladder = _ladder(tx, party)
@@ -429,7 +430,7 @@ class Hotline:
         now = self.service.clock()
         with self.service.store.write() as tx:
             tx.set_party(caller.party, ladder=ladder)
-            tx.memo.pop("ladders", None)
+            tx.shared.pop("ladders", None)
             # Level names are free text ("Maj. X, tel. 555 ..."): in the shared ledger only as
             # the salted digest of the whole ladder (its salt kept for the party); the public
             # part says how many levels and how long each has, which the escalation entries
