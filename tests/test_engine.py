@@ -210,3 +210,35 @@ def test_a_tick_brought_forward_by_fresh_reports_leaves_the_backlog_to_spare_tic
               if e.kind == "conflict"]
     assert [e["event"] for e in events] == ["new"] * 50 and len({e["id"] for e in events}) == 50
     svc.store.close()
+
+
+def test_held_zone_findings_also_wait_for_a_tick_without_fresh_reports(tmp_path: Path) -> None:
+    # 40 IL aircraft hover inside RU's zone: an incursion and an unidentified aircraft each,
+    # all charged to IL. A tick after a fresh report offers none of those already waiting.
+    from deconfliction.core.model import Polygon, Volume4D
+
+    svc = _service(tmp_path)
+    now = datetime.now(UTC)
+    ring = ((36.0, 33.0), (36.5, 33.0), (36.5, 33.5), (36.0, 33.5), (36.0, 33.0))
+    svc.set_area("RU", area_box(35.5, 32.5, 37.0, 34.0))
+    svc.create_zone(Caller("RU"), name="ADZ", kind="air_defence", applies_to=None,
+                    volumes=[Volume4D(Polygon(ring), 0.0, 15000.0, now - timedelta(minutes=5),
+                                      now + timedelta(hours=2))])
+    eng = Engine(svc)
+    eng.ingest(Caller("IL"), [Track(f"Z{k}", "IL", now, 36.1 + 0.01 * (k % 8),
+                                    33.1 + 0.01 * (k // 8), 9000.0, 0.0, 0.0, 0.0)
+                              for k in range(40)])
+
+    def announced() -> list[str]:
+        return [e.body["id"] for e in Hotline(svc).events(Caller("IL"), 0, 10_000)[0]
+                if e.kind == "conflict" and e.body["event"] == "new"]
+
+    assert eng.tick(now).held == 64 and len(announced()) == 16
+    eng.ingest(Caller("IL"), [Track("FAR", "IL", now, 20.0, 20.0, 9000.0, 0.0, 0.0, 0.0)])
+    assert eng.tick(now + timedelta(seconds=0.1)).held == 64 and len(announced()) == 16
+    k = 2
+    while eng.tick(now + timedelta(seconds=0.1 * k)).held:
+        k += 1
+        assert k < 20
+    assert len(announced()) == len(set(announced())) == 80
+    svc.store.close()

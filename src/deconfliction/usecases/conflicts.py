@@ -214,20 +214,27 @@ def _rank(severities: np.ndarray) -> np.ndarray:
 
 
 def held_back_findings(rows: dict[str, dict[str, Any]], known: Mapping[str, int],
-                       budget: int | None) -> dict[str, dict[str, Any]]:
+                       budget: int | None, *, waiting: frozenset[str] = frozenset()
+                       ) -> tuple[dict[str, dict[str, Any]], frozenset[str]]:
     """The findings less the new ones (not in ``known``) over their aircraft's party's
-    ``budget``, as `held_back` does for pairs."""
-    new = [cid for cid in rows if cid not in known]
-    if budget is None or len(new) <= budget:
-        return rows
-    parties: dict[str, int] = {}
-    aircraft: dict[str, int] = {}
-    # One aircraft a finding, each of its party.
-    ac = [rows[c]["body"]["aircraft_keys"][0] for c in new]
-    pc = [parties.setdefault(_split(k)[0], len(parties)) for k in ac]
-    worst = [-_RANK[Severity(rows[c]["severity"])] for c in new]
-    ok = fairness.admit(np.array(pc)[:, None],
-                        np.array([aircraft.setdefault(k, len(aircraft)) for k in ac])[:, None],
-                        np.lexsort((np.array(new), np.array(worst))), budget)
-    held = {c for c, go in zip(new, ok.tolist(), strict=True) if not go}
-    return {c: r for c, r in rows.items() if c not in held}
+    ``budget``, as `held_back` does for pairs, and the ids held. Those in ``waiting`` (held
+    on the last tick, when this tick offers only findings seen for the first time) are all
+    held again."""
+    new = [cid for cid in rows if cid not in known and cid not in waiting]
+    again = {cid for cid in rows if cid in waiting and cid not in known}
+    held: set[str] = set()
+    if budget is not None and len(new) > budget:
+        parties: dict[str, int] = {}
+        aircraft: dict[str, int] = {}
+        # One aircraft a finding, each of its party.
+        ac = [rows[c]["body"]["aircraft_keys"][0] for c in new]
+        pc = [parties.setdefault(_split(k)[0], len(parties)) for k in ac]
+        worst = [-_RANK[Severity(rows[c]["severity"])] for c in new]
+        ok = fairness.admit(np.array(pc)[:, None],
+                            np.array([aircraft.setdefault(k, len(aircraft)) for k in ac])[:, None],
+                            np.lexsort((np.array(new), np.array(worst))), budget)
+        held = {c for c, go in zip(new, ok.tolist(), strict=True) if not go}
+    held |= again
+    if not held:
+        return rows, frozenset()
+    return {c: r for c, r in rows.items() if c not in held}, frozenset(held)

@@ -122,6 +122,8 @@ class Engine:
     _intake_seen: int = 0
     """`_intake` as the last tick saw it."""
     _drained_at: float = -math.inf
+    _findings_held: frozenset[str] = frozenset()
+    """Ids of the zone, conformance and identity findings the last tick held back."""
     """When (the service's clock, s) a tick last offered the findings held before."""
     """Pseudonyms already computed (the picture names thousands a second)."""
     secret: bytes = field(init=False, repr=False)
@@ -275,6 +277,7 @@ class Engine:
         self._resolutions.clear()
         self._picture = (None, {})
         self._findings = {}
+        self._findings_held = frozenset()
         self._loaded = False
 
     def _load(self) -> None:
@@ -377,7 +380,9 @@ class Engine:
         findings.update(self._conformance_findings(now, keys, states, ops, linked))
         findings.update(self._unidentified_findings(tx, now, keys, states, party, zones, sees))
         n_findings = len(findings)
-        findings = held_back_findings(findings, self._findings, self.announce_per_party)
+        findings, self._findings_held = held_back_findings(
+            findings, self._findings, self.announce_per_party,
+            waiting=frozenset() if drain else self._findings_held)
         held += n_findings - len(findings)
         new, worse, ended = self._finding_changes(findings)
         stats = TickStats(aircraft=len(keys), conflicts=len(found.i) + len(findings),
