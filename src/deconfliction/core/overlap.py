@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 import shapely
@@ -79,60 +78,53 @@ def outlines_overlap(a: Outline, b: Outline, *, memo: Memo | None = None) -> boo
 def _circle_polygon_bounds(
     circle: Circle, polygon: Polygon, memo: Memo | None = None
 ) -> bool | None:
-    """Decide the cheap cases exactly: True when a vertex is inside the circle, False when
-    every edge stays provably farther than the radius; None when the exact test must decide.
-    The centre must lie outside the polygon (the caller tests that first).
+    """Decide the cheap cases exactly: True when a point of the polygon's boundary is inside
+    the circle, False when every edge stays provably farther than the radius; None when the
+    exact test must decide. The centre must lie outside the polygon (the caller tests that
+    first).
 
-    An edge is a straight lon/lat line; its length is at most ``U = k |dlat| + k cos(lat_min)
-    |dlon|`` (k bounds metres per degree), and each of its points is within ``U / 2`` along it
-    of an endpoint, so it keeps at least ``min(d_a, d_b) - U / 2`` from the centre.
+    A boundary point inside the open disk proves positive-area overlap: the polygon's interior
+    lies in the disk near it. The points tried are the vertices and, on each edge, the point
+    nearest the centre on a plane scaled at the centre's latitude: a point of the edge itself
+    (a straight lon/lat line) wherever that plane errs, measured geodesically like the
+    vertices, in the same call. An edge that only grazes the circle is left to the exact test.
+
+    An edge's length is at most ``U = k |dlat| + k cos(lat_min) |dlon|`` (k bounds metres per
+    degree), and each of its points is within ``U / 2`` along it of an endpoint, so it keeps at
+    least ``min(d_a, d_b) - U / 2`` from the centre.
     """
     lon, lat = circle.center
     r = circle.radius_m
+    k = math.cos(math.radians(lat))
     far = True
     geod = _memoized(memo, None, "geod", _geod)
     rings = _memoized(memo, polygon, "rings", lambda: [
         np.asarray(ring, dtype=np.float64) for ring in (polygon.exterior, *polygon.holes)])
     for xy in rings:
         n = len(xy)
-        _, _, d = geod.inv(np.full(n, lon), np.full(n, lat), xy[:, 0], xy[:, 1])
-        if bool(np.any(d < r)):
-            # A boundary point inside the open disk: polygon interior lies in the disk near it.
-            return True
-        lat_min = np.minimum(np.abs(xy[:-1, 1]), np.abs(xy[1:, 1]))
-        crosses_equator = np.sign(xy[:-1, 1]) != np.sign(xy[1:, 1])
-        cos_max = np.where(crosses_equator, 1.0, np.cos(np.radians(lat_min)))
-        u = _M_PER_DEG_MAX * (np.abs(np.diff(xy[:, 1])) + cos_max * np.abs(np.diff(xy[:, 0])))
-        if not bool(np.all(np.minimum(d[:-1], d[1:]) - u / 2.0 > r)):
-            far = False
-    if far:
-        return False
-    return True if _edge_point_inside(circle, rings, geod) else None
-
-
-def _edge_point_inside(circle: Circle, rings: Sequence[FloatArray], geod: Any) -> bool:
-    """Whether a point of the polygon's boundary lies inside the open disk, found cheaply: on
-    each edge, the point nearest the centre on a plane scaled at the centre's latitude (a
-    point of the edge itself, a straight lon/lat line, wherever the plane errs), measured
-    geodesically. True proves positive-area overlap as a vertex inside would; False proves
-    nothing (an edge that only grazes the circle is left to `_circle_polygon_exact`)."""
-    lon, lat = circle.center
-    k = math.cos(math.radians(lat))
-    for xy in rings:
+        x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
         # The centre's longitude brought next to the ring's (unwrapped) longitudes.
         c_lon = lon + 360.0 * round((float(xy[0, 0]) - lon) / 360.0)
-        ax, ay = (xy[:-1, 0] - c_lon) * k, xy[:-1, 1] - lat
-        dx, dy = (xy[1:, 0] - xy[:-1, 0]) * k, xy[1:, 1] - xy[:-1, 1]
+        dx, dy = (x1 - x0) * k, y1 - y0
         len2 = dx * dx + dy * dy
         with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.clip(np.where(len2 > 0.0, -(ax * dx + ay * dy) / len2, 0.0), 0.0, 1.0)
-        q_lon = xy[:-1, 0] + t * (xy[1:, 0] - xy[:-1, 0])
-        q_lat = xy[:-1, 1] + t * (xy[1:, 1] - xy[:-1, 1])
-        n = len(t)
-        _, _, d = geod.inv(np.full(n, lon), np.full(n, lat), q_lon, q_lat)
-        if bool(np.any(np.asarray(d) < circle.radius_m)):
+            t = np.clip(np.where(len2 > 0.0, -((x0 - c_lon) * k * dx + (y0 - lat) * dy) / len2,
+                                 0.0), 0.0, 1.0)
+        m = 2 * n - 1
+        _, _, dist = geod.inv(np.full(m, lon), np.full(m, lat),
+                              np.concatenate((xy[:, 0], x0 + t * (x1 - x0))),
+                              np.concatenate((xy[:, 1], y0 + t * (y1 - y0))))
+        dist = np.asarray(dist, dtype=np.float64)
+        if bool(np.any(dist < r)):
             return True
-    return False
+        d = dist[:n]
+        lat_min = np.minimum(np.abs(y0), np.abs(y1))
+        crosses_equator = np.sign(y0) != np.sign(y1)
+        cos_max = np.where(crosses_equator, 1.0, np.cos(np.radians(lat_min)))
+        u = _M_PER_DEG_MAX * (np.abs(y1 - y0) + cos_max * np.abs(x1 - x0))
+        if not bool(np.all(np.minimum(d[:-1], d[1:]) - u / 2.0 > r)):
+            far = False
+    return False if far else None
 
 
 def _circle_polygon_overlap(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
