@@ -374,3 +374,62 @@ def test_a_body_the_ledger_writes_is_its_reference_encoding() -> None:
                     "lower_m": 0.0, "upper_m": 120.0, "name": "Ben Gurion ✈"}
     assert takes_fast_path(body)
     assert_same(body)
+
+
+# --- parts encoded once --------------------------------------------------------------------------
+
+
+def _encoded_where_valid(value: Any) -> Any:
+    """``value`` with each of its plain containers that has a canonical form turned `Encoded`,
+    alternately (so some stay open around encoded parts)."""
+    flip = [False]
+
+    def walk(v: Any) -> Any:
+        if type(v) is dict:
+            v = {k: walk(x) for k, x in v.items()}
+        elif type(v) is list:
+            v = [walk(x) for x in v]
+        else:
+            return v
+        flip[0] = not flip[0]
+        if flip[0]:
+            try:
+                return canonical.Encoded(v)
+            except InvalidInput:
+                return v
+        return v
+
+    return walk(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_an_encoded_part_is_written_as_the_value_itself(value: Any) -> None:
+    # The ledger commits to these bytes: splicing a part encoded earlier must not change one
+    # of them, nor which values are refused (and with which field).
+    spliced = _encoded_where_valid(value)
+    assert outcome(canonical_json, {"body": spliced}) == outcome(canonical_json, {"body": value})
+
+
+def test_a_notice_with_encoded_conflicts_is_its_reference_encoding() -> None:
+    body = ledger_body(5)
+    spliced = {**body, "conflicts": [canonical.Encoded(c) for c in body["conflicts"]]}
+    assert canonical_json(spliced) == _reference_json(body)
+    assert canonical_json({"body": [spliced]}) == _reference_json({"body": [body]})
+
+
+def test_an_encoded_value_is_checked_when_made() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        canonical.Encoded({"x": [1.0, float("nan")]})
+    assert refused.value.field == "x[1]"
+
+
+@settings(max_examples=300, deadline=None)
+@given(DATETIMES)
+def test_a_utc_time_is_spelled_as_any_other(t: Any) -> None:
+    # A plain UTC datetime takes the C isoformat; the same instant in another zone does not.
+    if isinstance(t, datetime) and t.utcoffset() is not None:
+        utc = t.astimezone(UTC)
+        elsewhere = utc.astimezone(timezone(timedelta(hours=5, minutes=30)))
+        assert canonical.format_time(utc) == canonical.format_time(elsewhere)
+        assert canonical.format_time(utc).endswith("Z")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain, compress, repeat
 from operator import is_
-from typing import Any, Final, NoReturn
+from typing import Any, Final, NoReturn, final
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from deconfliction.core.errors import InvalidInput
 __all__ = [
     "MAX_SAFE_INTEGER",
     "STRING_ENCODER",
+    "Encoded",
     "canonical_json",
     "exact_integer",
     "format_time",
@@ -50,8 +51,9 @@ def canonical_json(value: Any) -> bytes:
     ----------
     value
         Mappings with string keys, sequences (list, tuple), str, int, float (and other
-        `numbers.Integral` and `numbers.Real`, such as numpy scalars), bool, None and
-        timezone-aware ``datetime`` (written as by `format_time`), nested.
+        `numbers.Integral` and `numbers.Real`, such as numpy scalars), bool, None,
+        timezone-aware ``datetime`` (written as by `format_time`) and `Encoded` (its text, as
+        it is), nested.
 
     Returns
     -------
@@ -92,6 +94,23 @@ def canonical_json(value: Any) -> bytes:
         if fast is not None:
             return fast
     return _reference_json(value)
+
+
+@final
+class Encoded:
+    """A value already encoded by `canonical_json`, which writes its text where it stands.
+
+    For a part that goes into several bodies: a notice's conflicts are in its ledger entry and
+    in an alert to each party concerned, and encoding each once saves the others (the bytes
+    are the same: ``text`` is ``canonical_json(value)``, and a value's encoding does not depend
+    on what surrounds it).
+    """
+
+    __slots__ = ("text",)
+    text: str
+
+    def __init__(self, value: Any) -> None:
+        self.text = canonical_json(value).decode("utf-8")
 
 
 def _reference_json(value: Any) -> bytes:
@@ -268,6 +287,8 @@ def _spelled_alike(kind: type) -> bool:
     """
     if issubclass(kind, str):
         return True
+    if kind is Encoded:
+        return False  # the C encoder cannot splice text in; `_encode` does
     if issubclass(kind, dict | list | tuple):
         return False
     if issubclass(kind, int):
@@ -331,6 +352,8 @@ def _encode(value: Any, out: list[str]) -> None:
                 out.append(",")
             _encode(item, out)
         out.append("]")
+    elif kind is Encoded:
+        out.append(value.text)
     elif value is None:
         out.append("null")
     elif value is True:
@@ -391,6 +414,8 @@ def locate(value: Any, path: str) -> tuple[str, str] | None:
     elif isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             return "times must be timezone-aware", path
+    elif isinstance(value, Encoded):
+        pass  # encoded when it was made
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
@@ -472,6 +497,11 @@ def format_time(t: datetime) -> str:
 
 
 def _format_time(t: datetime, path: str) -> str:
+    if t.tzinfo is UTC and type(t) is datetime:
+        # Nearly every time here is a plain UTC datetime (a write spells ~10): its C isoformat
+        # writes the same digits, microseconds only when nonzero, then "+00:00" for "Z".
+        # (Subclasses may write more digits: pandas' Timestamp writes nanoseconds.)
+        return t.isoformat()[:-6] + "Z"
     if t.tzinfo is None or t.utcoffset() is None:
         _refuse("times must be timezone-aware", path)
     u = t.astimezone(UTC)

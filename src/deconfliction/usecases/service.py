@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.config.settings import Settings
 from deconfliction.core import codec, geometry, notice, responsibility, strategic
+from deconfliction.core.canonical import Encoded
 from deconfliction.core.errors import (
     Conflict,
     Forbidden,
@@ -243,22 +244,25 @@ class Service(Recorder):
         so resending an operation, or editing its details, cannot flood the hotline.
         """
         found = [overlap_json(o) for o in overlaps]
+        # Each conflict is in this entry and in one or two alerts: encoded once for all.
+        encoded = [Encoded(j) for j in found]
         with tx.deferred():
             self.record(
                 tx, now, op.party, kind,
                 {**codec.operation_to_json(op, private=False), "notice_s": notice_s,
-                 "conflicts": found},
+                 "conflicts": encoded},
                 private=op.details, private_field="details", party_signature=signature,
             )
             fresh = {i for i, t in enumerate(op.volume_times()) if t == now}
-            self._after_notice(tx, now, op, overlaps, found, fresh)
+            self._after_notice(tx, now, op, overlaps, found, encoded, fresh)
 
     def _after_notice(
         self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap],
-        found: Sequence[dict[str, Any]], fresh: set[int],
+        found: Sequence[dict[str, Any]], encoded: Sequence[Encoded], fresh: set[int],
     ) -> None:
         """Conflict rows of a notice, and alerts for its volumes numbered in ``fresh`` (those
-        notified now); ``found`` is ``overlaps`` as `overlap_json`."""
+        notified now); ``found`` is ``overlaps`` as `overlap_json`, ``encoded`` each of those
+        as `Encoded`."""
         notice_s = min(((op.volumes[i].start - now).total_seconds() for i in fresh),
                        default=math.inf)
         if notice_s < self.settings.min_notice_s:
@@ -277,10 +281,10 @@ class Service(Recorder):
         )
         # One alert per party concerned, listing every conflict of this notice with it (and
         # all of them to the notifying party): a busy area must not flood a duty officer.
-        by_party: dict[str, list[dict[str, Any]]] = {}
-        for o, j in zip(overlaps, found, strict=True):
+        by_party: dict[str, list[Encoded]] = {}
+        for o, e in zip(overlaps, encoded, strict=True):
             if o.volume in fresh:
-                by_party.setdefault(o.party, []).append(j)
+                by_party.setdefault(o.party, []).append(e)
         if by_party:
             every = [c for cs in by_party.values() for c in cs]
             self.alert(tx, now, op.party, "strategic", Severity.ADVISORY,
