@@ -612,3 +612,34 @@ def test_cheap_circle_polygon_bounds_agree_with_exact(
     cheap = _circle_polygon_bounds(circle, poly)
     if cheap is not None:
         assert cheap == _circle_polygon_exact(circle, poly)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    lon=st.floats(-179.0, 179.0), lat=st.floats(-75.0, 75.0),
+    dx=st.floats(-1.5, 1.5), dy=st.floats(-1.5, 1.5),
+    w=st.floats(0.01, 1.0), h=st.floats(0.01, 1.0), r=st.floats(100.0, 150_000.0),
+    sides=st.integers(3, 15), hole=st.booleans(),
+)
+def test_small_rings_take_the_same_bounds_in_plain_python(
+    lon: float, lat: float, dx: float, dy: float, w: float, h: float, r: float, sides: int,
+    hole: bool,
+) -> None:
+    # Rings of up to `_SMALL_RING` positions loop in Python, longer ones in numpy: the same
+    # arithmetic, so the same answer (and the same edges left to the exact test).
+    from deconfliction.core import overlap as overlap_module
+
+    x0, y0 = lon + dx, max(-80.0, min(79.0, lat + dy))
+    ring = [(x0 + w * (1 + math.cos(2 * math.pi * k / sides)) / 2,
+             y0 + h * (1 + math.sin(2 * math.pi * k / sides)) / 2) for k in range(sides)]
+    inner = [(x0 + w * (0.4 + 0.2 * (k in (1, 2))), y0 + h * (0.4 + 0.2 * (k in (2, 3))))
+             for k in range(4)]
+    poly = Polygon((*ring, ring[0]), holes=((*inner, inner[0]),) if hole else ())
+    circle = Circle((lon, lat), r)
+    small = overlap_module._circle_polygon_bounds(circle, poly)
+    saved = overlap_module._SMALL_RING
+    overlap_module._SMALL_RING = 0
+    try:
+        assert overlap_module._circle_polygon_bounds(circle, poly) == small
+    finally:
+        overlap_module._SMALL_RING = saved

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
+from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import shapely
@@ -93,14 +95,17 @@ def _circle_polygon_bounds(
     degree), and each of its points is within ``U / 2`` along it of an endpoint, so it keeps at
     least ``min(d_a, d_b) - U / 2`` from the centre.
     """
+    geod = _memoized(memo, None, "geod", _geod)
+    rings = (polygon.exterior, *polygon.holes)
+    if all(len(ring) <= _SMALL_RING for ring in rings):
+        return _circle_small_rings_bounds(circle, rings, geod)
     lon, lat = circle.center
     r = circle.radius_m
     k = math.cos(math.radians(lat))
     far = True
-    geod = _memoized(memo, None, "geod", _geod)
-    rings = _memoized(memo, polygon, "rings", lambda: [
-        np.asarray(ring, dtype=np.float64) for ring in (polygon.exterior, *polygon.holes)])
-    for xy in rings:
+    arrays = _memoized(memo, polygon, "rings", lambda: [
+        np.asarray(ring, dtype=np.float64) for ring in rings])
+    for xy in arrays:
         n = len(xy)
         x0, y0, x1, y1 = xy[:-1, 0], xy[:-1, 1], xy[1:, 0], xy[1:, 1]
         # The centre's longitude brought next to the ring's (unwrapped) longitudes.
@@ -124,6 +129,47 @@ def _circle_polygon_bounds(
         u = _M_PER_DEG_MAX * (np.abs(y1 - y0) + cos_max * np.abs(x1 - x0))
         if not bool(np.all(np.minimum(d[:-1], d[1:]) - u / 2.0 > r)):
             far = False
+    return False if far else None
+
+
+_SMALL_RING = 16
+"""Up to this many positions a ring, `_circle_polygon_bounds` loops in plain Python: a few
+dozen numpy calls on arrays of five cost more than the arithmetic (a write meets ~1 such pair).
+"""
+
+
+def _circle_small_rings_bounds(
+    circle: Circle, rings: Sequence[Sequence[tuple[float, float]]], geod: Any
+) -> bool | None:
+    """`_circle_polygon_bounds` of small rings, the same arithmetic one edge at a time."""
+    lon, lat = circle.center
+    r = circle.radius_m
+    k = math.cos(math.radians(lat))
+    far = True
+    for ring in rings:
+        c_lon = lon + 360.0 * round((float(ring[0][0]) - lon) / 360.0)
+        xs = [float(p[0]) for p in ring]
+        ys = [float(p[1]) for p in ring]
+        for (x0, y0), (x1, y1) in pairwise(ring):
+            dx, dy = (x1 - x0) * k, y1 - y0
+            len2 = dx * dx + dy * dy
+            t = (min(max(-((x0 - c_lon) * k * dx + (y0 - lat) * dy) / len2, 0.0), 1.0)
+                 if len2 > 0.0 else 0.0)
+            xs.append(x0 + t * (x1 - x0))
+            ys.append(y0 + t * (y1 - y0))
+        m = len(xs)
+        _, _, dist = geod.inv([lon] * m, [lat] * m, xs, ys)
+        if any(d < r for d in dist):
+            return True
+        if far:
+            for j, ((x0, y0), (x1, y1)) in enumerate(pairwise(ring)):
+                crosses_equator = (y0 > 0) - (y0 < 0) != (y1 > 0) - (y1 < 0)
+                cos_max = 1.0 if crosses_equator else math.cos(
+                    math.radians(min(abs(y0), abs(y1))))
+                u = _M_PER_DEG_MAX * (abs(y1 - y0) + cos_max * abs(x1 - x0))
+                if not min(dist[j], dist[j + 1]) - u / 2.0 > r:
+                    far = False
+                    break
     return False if far else None
 
 
