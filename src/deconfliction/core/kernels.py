@@ -345,7 +345,10 @@ def _pair(
     return sol[0] >= t0 and (last or sol[0] < t1)
 
 
-@njit(cache=True)
+# Without the interpreter's lock while it runs: the tick calls it on a thread of the server,
+# and a report being parsed meanwhile (another party's, waiting for its own tick) need not
+# wait for the whole pass. Its arrays are its own; nothing it touches is shared.
+@njit(cache=True, nogil=True)
 def grid_pass(
     ta: npt.NDArray[np.float64],
     tb: npt.NDArray[np.float64],
