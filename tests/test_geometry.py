@@ -643,3 +643,38 @@ def test_small_rings_take_the_same_bounds_in_plain_python(
         assert overlap_module._circle_polygon_bounds(circle, poly) == small
     finally:
         overlap_module._SMALL_RING = saved
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ring=st.lists(st.tuples(st.floats(-180.0, 180.0), st.floats(-90.0, 90.0)),
+                  min_size=3, max_size=15),
+    steps=st.lists(st.sampled_from([0.0, 180.0, -180.0, 360.0, 90.0, 0.5]), max_size=15),
+    near=st.none() | st.floats(-540.0, 540.0),
+)
+def test_small_rings_unwrap_as_the_numpy_path(
+    ring: list[tuple[float, float]], steps: list[float], near: float | None
+) -> None:
+    # Rings of up to `_SMALL_RING` positions unwrap in plain Python: the same floats, the same
+    # refusals naming the same position. ``steps`` puts vertices exactly 180 or 360 apart.
+    from deconfliction.core import geometry as geometry_module
+
+    for k, step in enumerate(steps[: len(ring) - 1]):
+        lon = ring[k][0] + step
+        if -180.0 <= lon <= 180.0:
+            ring[k + 1] = (lon, ring[k + 1][1])
+    ring = [*ring, ring[0]]
+
+    def outcome() -> Any:
+        try:
+            return geometry_module._unwrap_ring(ring, field="r", near_lon=near).tolist()
+        except InvalidGeometry as refusal:
+            return refusal.detail, refusal.field
+
+    small = outcome()
+    saved = geometry_module._SMALL_RING
+    geometry_module._SMALL_RING = 0
+    try:
+        assert outcome() == small
+    finally:
+        geometry_module._SMALL_RING = saved

@@ -60,6 +60,7 @@ from __future__ import annotations
 import functools
 import math
 from datetime import datetime
+from itertools import accumulate, pairwise
 from typing import Any
 
 import numpy as np
@@ -280,6 +281,8 @@ def _unwrap_ring(
 ) -> FloatArray:
     """Closed ring with consecutive lon differences in (-180, 180): the first lon kept, or
     the whole ring turned to sit by ``near_lon``."""
+    if len(ring) <= _SMALL_RING:
+        return _unwrap_small_ring(ring, field=field, near_lon=near_lon)
     xy = np.asarray(ring, dtype=np.float64)
     d = np.diff(xy[:, 0])
     d = d - 360.0 * np.round(d / 360.0)
@@ -302,6 +305,39 @@ def _unwrap_ring(
     if lon.max() - lon.min() >= 360.0:
         raise InvalidGeometry("the ring spans 360 degrees of longitude or more", field=field)
     return np.column_stack((lon, xy[:, 1]))
+
+
+_SMALL_RING = 16
+"""Up to this many positions, `_unwrap_ring` works in plain Python: a notice's rings are
+mostly four corners, where a dozen numpy calls on five-element arrays cost more than the sums."""
+
+
+def _unwrap_small_ring(
+    ring: list[tuple[float, float]], *, field: str, near_lon: float | None
+) -> FloatArray:
+    """`_unwrap_ring` one vertex at a time: the same float operations in the same order
+    (``np.cumsum`` adds in sequence, ``np.round`` and ``round`` both round half to even)."""
+    x = [float(p[0]) for p in ring]
+    d = [b - a for a, b in pairwise(x)]
+    d = [v - 360.0 * round(v / 360.0) for v in d]
+    for k, v in enumerate(d):
+        if abs(v) == 180.0:
+            raise InvalidGeometry(
+                "an edge spans exactly 180 degrees of longitude, which is ambiguous",
+                field=f"{field}[{k + 1}]",
+            )
+    walk = [x[0] + c for c in (0.0, *accumulate(d))]
+    if abs(walk[-1] - walk[0]) > 1e-9:
+        raise InvalidGeometry("the ring goes around a pole; split it or use a circle", field=field)
+    turns = [float(round((w - v) / 360.0)) for w, v in zip(walk, x, strict=True)]
+    if near_lon is not None:
+        shift = round((near_lon - 0.5 * (min(walk) + max(walk))) / 360.0)
+        turns = [t + shift for t in turns]
+    lon = [v + 360.0 * t for v, t in zip(x, turns, strict=True)]
+    if max(lon) - min(lon) >= 360.0:
+        raise InvalidGeometry("the ring spans 360 degrees of longitude or more", field=field)
+    return np.array([(v, float(p[1])) for v, p in zip(lon, ring, strict=True)],
+                    dtype=np.float64)
 
 
 def _signed_area(xy: FloatArray) -> float:
@@ -352,9 +388,11 @@ def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
         reason = shapely.is_valid_reason(shape)
         if reason != "Valid Geometry":
             raise InvalidGeometry(f"the polygon is not valid: {reason}", field=path)
+    # ``tolist`` gives the same Python floats as iterating the rows, without a numpy scalar
+    # a coordinate.
     out = Polygon(
-        exterior=tuple((float(x), float(y)) for x, y in rings[0]),
-        holes=tuple(tuple((float(x), float(y)) for x, y in h) for h in rings[1:]),
+        exterior=tuple(map(tuple, rings[0].tolist())),
+        holes=tuple(tuple(map(tuple, h.tolist())) for h in rings[1:]),
     )
     if _box_area_bound_m2(rings[0]) <= limits.max_area_m2:
         return out
