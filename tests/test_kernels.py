@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
@@ -31,13 +31,22 @@ GEOD = Geod(ellps="WGS84")
 R, H = 9260.0, 304.8
 
 
+D_CPA_ATOL_M = 1e-3
+"""How far two correct computations of one miss distance may differ. The closed form takes
+d_cpa² as |r|² + 2t·(r·v) + t²|v|², so near a collision it loses about eps·|r|²/d_cpa to
+cancellation: for aircraft ~50 km apart at the slice's start that is micrometres at a few
+millimetres' miss (4.562 against 4.563 mm, seen) and up to ~0.7 mm as the miss goes to zero.
+A millimetre is far below any separation minimum, so it hides no error that matters."""
+
+
 def assert_same(a: Found, b: Found, atol: float = 1e-9) -> None:
     assert a.i.dtype == b.i.dtype == np.intp and a.j.dtype == b.j.dtype == np.intp
     assert a.i.tolist() == b.i.tolist()
     assert a.j.tolist() == b.j.tolist()
     for name, x, y in zip(Found._fields[2:], a[2:], b[2:], strict=True):
         assert x.dtype == y.dtype == np.float64, name
-        np.testing.assert_allclose(x, y, rtol=1e-6, atol=atol, err_msg=name)
+        tol = max(atol, D_CPA_ATOL_M) if name == "d_cpa_m" else atol
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=tol, err_msg=name)
 
 
 def both(
@@ -277,12 +286,13 @@ def brute(s: States, party: np.ndarray | None, lookahead_s: float = 300.0) -> Fo
 @settings(max_examples=12, deadline=None)
 @given(n_fake=st.integers(50, 700), seed=st.integers(0, 2**32 - 1),
        lookahead_s=st.sampled_from([0.0, 60.0, 300.0]))
+@example(n_fake=148, seed=58991, lookahead_s=300.0)  # a 4.56 mm miss, 1.6 µm apart
 def test_packed_party_matches_brute_force(n_fake: int, seed: int, lookahead_s: float) -> None:
     # A party packing its own aircraft changes nothing but the work: every pair of different
     # parties is found, with the figures of the closed form over all pairs.
     s, owner = packed(n_fake, seed)
-    # Figures to a micrometre: pairs solved in other batches round a near-zero d_cpa_m
-    # differently (7.506208 against 7.506270 mm, seen).
+    # Times to a micrometre's worth; miss distances to `D_CPA_ATOL_M` (a near-zero d_cpa_m
+    # is rounded differently by pairs solved in other batches: 7.506208 against 7.506270 mm).
     oracle = brute(s, owner, lookahead_s)
     f = both(s, owner, lookahead_s=lookahead_s)
     assert_same(f, oracle, atol=1e-6)
