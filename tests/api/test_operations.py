@@ -303,6 +303,27 @@ def test_update_keeps_the_notice_of_unchanged_volumes(running: Running) -> None:
     running.service.clock = lambda: datetime.now(UTC)
 
 
+def test_a_state_change_is_the_latest_change(running: Running) -> None:
+    """`updated_at` is the latest change: a state change, like an update, moves it."""
+    from datetime import UTC, datetime, timedelta
+
+    il = running.client("IL")
+    created = il.post("/v1/operations", json=operation(volume(box(13.5, 13, 13.7, 13.2)))).json()
+    t0 = datetime.fromisoformat(created["submitted_at"])
+    url = f"/v1/operations/{created['id']}"
+    try:
+        for minutes, state in ((1, "activated"), (2, "ended")):
+            running.service.clock = lambda m=minutes: t0 + timedelta(minutes=m)
+            moved = il.post(f"{url}/state", json={"state": state})
+            assert moved.status_code == 200, moved.text
+            body = il.get(url).json()
+            assert body["state"] == state
+            assert datetime.fromisoformat(body["updated_at"]) == t0 + timedelta(minutes=minutes)
+            assert body["submitted_at"] == created["submitted_at"]
+    finally:
+        running.service.clock = lambda: datetime.now(UTC)
+
+
 def test_asking_for_the_current_state_changes_nothing(running: Running) -> None:
     il = running.client("IL")
     op = il.post("/v1/operations", json=operation(volume(box(13, 13, 13.2, 13.2)))).json()

@@ -119,7 +119,10 @@ def test_cosignatures_are_checked_and_served(running: Running) -> None:
         _, both = _checkpoint(client, key, cosigned_by="RU")
         _, verified = note.open_note(both, [tlog.log_verifier(cp.origin, key), ru_vkey])
         assert [(v.verifier.name, v.timestamp) for v in verified][1] == ("RU", now)
-    assert il.get("/v1/ledger/checkpoint", params={"cosigned_by": "UN"}).status_code == 404
+    none = il.get("/v1/ledger/checkpoint", params={"cosigned_by": "UN"})
+    assert none.status_code == 404 and none.json()["field"] == "cosigned_by"
+    missing = il.get("/v1/ledger/checkpoint", params={"size": cp.size + 10_000})
+    assert missing.status_code == 404 and missing.json()["field"] == "size"
     # Cosigning stores no ledger entry: witnesses do not feed the log.
     assert ru.get("/v1/ledger/head").json()["seq"] == cp.size
 

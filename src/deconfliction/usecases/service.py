@@ -400,7 +400,8 @@ class Service(Recorder):
     def end_in(self, tx: Tx, now: datetime, actor: str, old: Operation) -> Operation:
         """End ``old`` inside the caller's write transaction, ending its conflicts, with its
         ledger entry (an F3548 intent's deletion)."""
-        op = replace(old, state=OperationState.ENDED, version=old.version + 1)
+        op = replace(old, state=OperationState.ENDED, version=old.version + 1,
+                     updated_at=now)
         tx.replace_operation(op, None)
         track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
         self.record(tx, now, actor, "operation.state",
@@ -433,7 +434,7 @@ class Service(Recorder):
             if new == old.state:
                 # Asking again for the state it is in changes nothing: no version, no entry.
                 return old
-            op = replace(old, state=new, version=old.version + 1)
+            op = replace(old, state=new, version=old.version + 1, updated_at=now)
             tx.replace_operation(op, None, signature)
             if new == OperationState.ENDED:
                 track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
@@ -451,7 +452,8 @@ class Service(Recorder):
         """The engine's own transition when a linked track leaves its operation."""
         old = tx.operation(op_id)
         if old.state in (OperationState.ACCEPTED, OperationState.ACTIVATED):
-            op = replace(old, state=OperationState.NONCONFORMING, version=old.version + 1)
+            op = replace(old, state=OperationState.NONCONFORMING, version=old.version + 1,
+                         updated_at=now)
             tx.replace_operation(op, None)
             self.record(
                 tx,

@@ -99,11 +99,13 @@ class Log:
     # --- checkpoints and proofs ------------------------------------------------------------------
     def checkpoint(self, size: int | None = None, *, cosigned_by: str | None = None) -> str:
         """The signed checkpoint (newest, of ``size``, or newest cosigned by ``cosigned_by``) with
-        every cosignature collected for it; `NotFound` naming ``size`` when there is none."""
+        every cosignature collected for it; `NotFound` naming what was asked (``size``, else
+        ``cosigned_by``) when there is none."""
         with self.service.store.read() as tx:
             found = tree_sql.checkpoint(tx, size, cosigned_by=cosigned_by)
             if found is None:
-                raise NotFound("no such checkpoint", field="size")
+                field = "size" if size is not None or cosigned_by is None else "cosigned_by"
+                raise NotFound("no such checkpoint", field=field)
             return found[1] + "".join(tree_sql.cosignatures(tx, found[0]))
 
     def head(self) -> dict[str, Any]:
