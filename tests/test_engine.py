@@ -5,7 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from deconfliction.core.model import Track
+from deconfliction.core.motion import advance
 from deconfliction.usecases.engine import Engine
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.service import Caller, Service
@@ -241,4 +245,72 @@ def test_held_zone_findings_also_wait_for_a_tick_without_fresh_reports(tmp_path:
         k += 1
         assert k < 20
     assert len(announced()) == len(set(announced())) == 80
+    svc.store.close()
+
+
+def _fly(svc: Service, eng: Engine, ticks: int, *, gs: tuple[float, float],
+         track: tuple[float, float], north_m: float, up_m: float = 0.0,
+         vs: tuple[float, float] = (0.0, 0.0), jitter: tuple[float, float] = (0.0, 0.0),
+         slow_at: int | None = None, slow_gs: tuple[float, float] = (0.0, 0.0),
+         seed: int = 0) -> list[tuple[str, str]]:
+    """A (IL) and B (RU, ``north_m`` north and ``up_m`` above) flying straight, reported and
+    ticked each second for ``ticks`` s; each report's track and speed off the true ones by
+    up to ``jitter`` (degrees, m/s). From ``slow_at`` both fly at ``slow_gs``. The conflict
+    events RU was sent, as (event, severity)."""
+    rng = np.random.default_rng(seed)
+    start = datetime.now(UTC)
+    lon = np.array([35.0, 35.0 if track[0] == track[1] else 35.0 + 40_000 / 93_500])
+    lat = np.array([33.0, 33.0 + north_m / 110_900])
+    alt = np.array([9000.0, 9000.0 + up_m])
+    speed, trk, climb = np.array(gs), np.array(track), np.array(vs)
+    for k in range(ticks):
+        now = start + timedelta(seconds=k)
+        svc.clock = lambda now=now: now  # type: ignore[misc]
+        if slow_at is not None and k == slow_at:
+            speed = np.array(slow_gs)
+        told_trk = trk + rng.uniform(-jitter[0], jitter[0], 2)
+        told_gs = speed + rng.uniform(-jitter[1], jitter[1], 2)
+        for n, (ac, party) in enumerate((("A", "IL"), ("B", "RU"))):
+            eng.ingest(Caller(party), [Track(ac, party, now, float(lon[n]), float(lat[n]),
+                                             float(alt[n]), float(told_gs[n]),
+                                             float(told_trk[n] % 360.0), float(climb[n]))])
+        eng.tick(now)
+        lon, lat, alt = advance(lon, lat, alt, speed, trk, climb, np.ones(2))
+    found, _ = Hotline(svc).events(Caller("RU"), 0, 10_000)
+    return [(e.body["event"], e.body["severity"]) for e in found if e.kind == "conflict"]
+
+
+@pytest.mark.parametrize(
+    ("jitter", "up_m", "vs"),
+    [
+        ((0.00003, 0.0), 0.0, (0.0, 0.0)),  # tracks as a geodesic's, a hair apart
+        ((0.00003, 0.0), 250.0, (2.0, 0.0)),  # the same, A climbing towards B
+        ((1.0, 2.0), 0.0, (0.0, 0.0)),  # ADS-B's noise
+        ((1.0, 2.0), 250.0, (2.0, 0.0)),
+    ],
+)
+def test_parallel_tracks_at_one_speed_are_announced_once(
+    tmp_path: Path, jitter: tuple[float, float], up_m: float, vs: tuple[float, float]
+) -> None:
+    # Issue 11, item 6: two aircraft of different parties in formation 4,987 m apart (in
+    # loss of separation throughout) flap when their tracks differ by a hair: the relative
+    # velocity flips sign against the separation, t_cpa swings between 0 and the lookahead
+    # every tick, and each swing was an `updated`. One `new`, then silence.
+    svc = _service(tmp_path)
+    eng = Engine(svc)
+    got = _fly(svc, eng, 70, gs=(150.0, 150.0), track=(90.0, 90.0), north_m=4987.0,
+               up_m=up_m, vs=vs, jitter=jitter)
+    assert got == [("new", "loss")]
+    svc.store.close()
+
+
+def test_a_head_on_pair_that_slows_is_announced_again(tmp_path: Path) -> None:
+    # Head-on at 150 m/s each, 40 km apart (CPA 133 s ahead); after 5 s both slow to
+    # 121.6 m/s, which puts the CPA 30 s later: a speed change of a converging pair is news,
+    # once, with the severity unchanged (caution: separation lost in ~97 s, then ~120 s).
+    svc = _service(tmp_path)
+    eng = Engine(svc)
+    got = _fly(svc, eng, 12, gs=(150.0, 150.0), track=(90.0, 270.0), north_m=0.0,
+               slow_at=5, slow_gs=(121.6, 121.6))
+    assert got == [("new", "caution"), ("updated", "caution")]
     svc.store.close()

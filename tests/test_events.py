@@ -3,6 +3,7 @@ each event's row, against the plain one-pair-at-a-time reference in `tests.test_
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -35,11 +36,13 @@ def _take(found: Found, keep: np.ndarray) -> Found:
         end_after_ticks=st.integers(1, 3),
         cpa_step_s=st.sampled_from([0.0, 10.0]),
         d_cpa_step_m=st.sampled_from([0.0, 500.0]),
+        cpa_step_m=st.sampled_from([0.0, 100.0, 500.0]),
     ),
     data=st.data(),
 )
 def test_diff_after_holding_new_pairs_back_matches_reference(
-    seq: list[tuple[Found, list[str]]], rules: DiffRules, data: st.DataObject
+    seq: list[tuple[Found, list[str], np.ndarray | None]], rules: DiffRules,
+    data: st.DataObject
 ) -> None:
     # The engine's path: `match`, drop some new rows (a party's budget), then `diff` with the
     # cut match and the held rows. The same as the reference differ run on the cut rows;
@@ -48,7 +51,7 @@ def test_diff_after_holding_new_pairs_back_matches_reference(
     mine: Mapping[PairKey, Active] = {}
     ref: Mapping[PairKey, Active] = {}
     held_keys: set[PairKey] = set()
-    for tick, (found, names) in enumerate(seq):
+    for tick, (found, names, w) in enumerate(seq):
         m = match(mine, found, names)
         keys = [tuple(sorted((names[i], names[j])))
                 for i, j in zip(found.i.tolist(), found.j.tolist(), strict=True)]
@@ -59,9 +62,11 @@ def test_diff_after_holding_new_pairs_back_matches_reference(
         )
         held_keys = {k for k, h in zip(keys, hold.tolist(), strict=True) if h}
         cut = _take(found, ~hold)
-        d = diff(mine, cut, names, now_s=tick * 7.0, rules=rules, matched=m.take(~hold),
-                 held=m.take(hold))
-        events, active = reference_diff(ref, cut, names, now_s=tick * 7.0, rules=rules)
+        w_cut = None if w is None else w[~hold]
+        d = diff(mine, cut, names, now_s=tick * 7.0, rules=rules, w_mps=w_cut,
+                 matched=m.take(~hold), held=m.take(hold))
+        events, active = reference_diff(ref, cut, names, now_s=tick * 7.0, rules=rules,
+                                        w_mps=w_cut)
         assert repr(d.events) == repr(events)
         assert repr(sorted(d.active.items())) == repr(sorted(active.items()))
         assert len(d.rows) == len(d.events)
@@ -142,3 +147,73 @@ def test_a_pair_held_across_a_compaction_is_still_known_as_held() -> None:
                  rules=DiffRules(end_after_ticks=1), matched=m.take(keep), held=m.take(~keep))
         assert ("held-a", "held-b") not in d.active
     assert len(d.active._names.names) < 19 * 600  # type: ignore[attr-defined]
+
+
+def _kinds(d: object) -> list[str]:
+    return [e.kind for e in d.events]  # type: ignore[attr-defined]
+
+
+def test_a_cpa_time_swinging_without_relative_speed_is_not_news() -> None:
+    # Parallel tracks at one speed: a relative velocity of a few mm/s flips sign against the
+    # separation, so t_cpa swings between 0 and the lookahead tick after tick (issue 11,
+    # item 6). With the pair's relative speed the swing changes the separation by
+    # micrometres: silent. Without it (an old caller) the time test alone decides, as before.
+    rows = [[(0, 1, 0.0, 0.0, 4987.0)], [(0, 1, 0.0, 300.0, 4987.0)]]
+    with_w = diff({}, found_of(rows[0]), IDS, now_s=0.0, w_mps=np.array([0.004]))
+    without = diff({}, found_of(rows[0]), IDS, now_s=0.0)
+    told_without = 0
+    for tick in range(1, 60):
+        f = found_of(rows[tick % 2])
+        with_w = diff(with_w.active, f, IDS, now_s=float(tick), w_mps=np.array([0.004]))
+        assert _kinds(with_w) == []
+        without = diff(without.active, f, IDS, now_s=float(tick))
+        told_without += _kinds(without).count("updated")
+    assert told_without == 59
+
+
+def test_the_cpa_move_counts_the_smaller_of_its_two_senses() -> None:
+    # A pair holding its geometry for 1,000 s after its last event, then its CPA swings from
+    # 0 to 300 s: the instant moved 1,300 s but t_cpa only 300 s, and at 3 m/s that changes
+    # the separation of a 5 km pair by hypot(5000, 900) - 5000 = 80 m: not news. Were the
+    # instant's move used, 3,900 m along the track, 1,341 m: news.
+    rules = DiffRules()
+    w = np.array([3.0])
+    d = diff({}, found_of([(0, 1, 0.0, 0.0, 5000.0)]), IDS, now_s=0.0, w_mps=w)
+    for tick in range(1, 1001):
+        d = diff(d.active, found_of([(0, 1, 0.0, 0.0, 5000.0)]), IDS, now_s=float(tick),
+                 w_mps=w)
+        assert _kinds(d) == []
+    d = diff(d.active, found_of([(0, 1, 0.0, 300.0, 5000.0)]), IDS, now_s=1000.0, w_mps=w)
+    assert _kinds(d) == []
+    assert math.hypot(5000.0, 3.0 * 300.0) - 5000.0 < rules.cpa_step_m
+    assert math.hypot(5000.0, 3.0 * 1300.0) - 5000.0 > rules.cpa_step_m
+
+
+@pytest.mark.parametrize(
+    ("w", "later_s", "d_cpa", "told"),
+    [
+        (300.0, 30.0, 0.0, True),  # head-on jets slowing: 25 s, 7.5 km along the track
+        (300.0, 15.5, 3000.0, True),  # 10.5 s at 300 m/s: 1.35 km more than a 3 km miss
+        (300.0, 14.5, 0.0, False),  # t_cpa moved 9.5 s: the time test holds it
+        (10.0, 30.0, 0.0, False),  # slow pair: 25 s, 250 m
+        (10.0, 60.0, 0.0, True),  # 55 s, 550 m
+        (10.0, 60.0, 5000.0, False),  # 30 m more than a 5 km miss
+        (float("nan"), 30.0, 0.0, True),  # speed unknown: the time test decides
+    ],
+)
+def test_a_converging_pair_whose_cpa_moves_is_news_as_far_as_its_separation_moves(
+    w: float, later_s: float, d_cpa: float, told: bool
+) -> None:
+    # A closing pair (CPA instant fixed, t_cpa counting down) whose speed changes 5 s after
+    # its `new`: the CPA instant comes ``later_s`` later and t_cpa ``later_s - 5`` s later
+    # than told; told iff both exceed 10 s and the smaller changes the separation, along the
+    # pair's relative track, by over 500 m.
+    speed = np.array([w])
+    d = diff({}, found_of([(0, 1, 100.0, 120.0, d_cpa)]), IDS, now_s=0.0, w_mps=speed)
+    for tick in range(1, 5):
+        d = diff(d.active, found_of([(0, 1, 100.0 - tick, 120.0 - tick, d_cpa)]), IDS,
+                 now_s=float(tick), w_mps=speed)
+        assert _kinds(d) == []
+    d = diff(d.active, found_of([(0, 1, 95.0, 115.0 + later_s, d_cpa)]), IDS, now_s=5.0,
+             w_mps=speed)
+    assert _kinds(d) == (["updated"] if told else [])

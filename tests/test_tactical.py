@@ -577,11 +577,13 @@ def reference_diff(
     *,
     now_s: float,
     rules: DiffRules,
+    w_mps: np.ndarray | None = None,
 ) -> tuple[tuple[Event, ...], dict[PairKey, Active]]:
     """The differ written plainly, one pair at a time: the oracle for the array version."""
     sev = severity(found.t_in)
     current: dict[PairKey, Active] = {}
     t_out: dict[PairKey, float] = {}
+    speed: dict[PairKey, float] = {}
     for n, (i, j) in enumerate(zip(found.i.tolist(), found.j.tolist(), strict=True)):
         a, b = str(aircraft[i]), str(aircraft[j])
         key = (a, b) if a <= b else (b, a)
@@ -598,20 +600,27 @@ def reference_diff(
             now_s,
         )
         t_out[key] = float(found.t_out[n])
+        speed[key] = math.nan if w_mps is None else float(w_mps[n])
     new, updated, ended = [], [], []
     active: dict[PairKey, Active] = {}
     for key, cur in current.items():
         old = previous.get(key)
-        told_t_cpa = None if old is None else old.cpa_at_s - old.reported_at_s
         if old is None:
             new.append(cur)
             active[key] = cur
-        elif (
+            continue
+        moved_at = abs(cur.cpa_at_s - old.cpa_at_s)
+        moved_t = abs(cur.t_cpa - (old.cpa_at_s - old.reported_at_s))
+        # NaN last t_cpa: not known, the instant decides.
+        moved = moved_at > rules.cpa_step_s and not moved_t <= rules.cpa_step_s
+        if moved and not math.isnan(speed[key]):
+            # The move in both senses as a change of separation; NaN speed: time alone.
+            dt = moved_at if math.isnan(moved_t) else min(moved_at, moved_t)
+            gap = float(np.hypot(cur.d_cpa_m, speed[key] * dt)) - cur.d_cpa_m
+            moved = not gap <= rules.cpa_step_m
+        if (
             cur.severity != old.severity
-            or (
-                abs(cur.cpa_at_s - old.cpa_at_s) > rules.cpa_step_s
-                and not abs(cur.t_cpa - told_t_cpa) <= rules.cpa_step_s  # NaN: not known
-            )
+            or moved
             or (
                 abs(cur.d_cpa_m - old.d_cpa_m) > rules.d_cpa_step_m
                 and 0.0 < cur.t_cpa < t_out[key]
@@ -652,9 +661,10 @@ def reference_diff(
 
 
 @st.composite
-def ticks(draw: st.DrawFn) -> list[tuple[Found, list[str]]]:
+def ticks(draw: st.DrawFn) -> list[tuple[Found, list[str], np.ndarray | None]]:
     """A few ticks over a handful of aircraft ids (some given to two indices), each with
-    random pairs (some repeated) and figures near the thresholds, NaN included."""
+    random pairs (some repeated) and figures near the thresholds, NaN included, and the
+    pairs' relative speeds (`diff`'s ``w_mps``; None on some ticks)."""
     names = draw(
         st.lists(st.sampled_from(["a", "b", "c", "B", "é", "ab", ""]), min_size=1, max_size=6)
     )
@@ -670,13 +680,15 @@ def ticks(draw: st.DrawFn) -> list[tuple[Found, list[str]]]:
                     st.sampled_from([0.0, 59.0, 60.0, 61.0, 200.0, float("nan")]),
                     st.floats(0.0, 300.0) | st.just(float("nan")),
                     st.floats(0.0, 3000.0),
+                    st.sampled_from([0.0, 0.01, 2.0, 10.0, 50.0, 300.0, float("nan")]),
                 ),
                 max_size=12,
             )
         )
         rows = [r for r in rows if r[0] != r[1]]
         a = np.array([r[:2] for r in rows], dtype=np.intp).reshape(-1, 2)
-        fig = np.array([r[2:] for r in rows], dtype=np.float64).reshape(-1, 3)
+        fig = np.array([r[2:5] for r in rows], dtype=np.float64).reshape(-1, 3)
+        w = np.array([r[5] for r in rows], dtype=np.float64) if draw(st.booleans()) else None
         found = Found(
             a[:, 0].copy(),
             a[:, 1].copy(),
@@ -686,7 +698,7 @@ def ticks(draw: st.DrawFn) -> list[tuple[Found, list[str]]]:
             fig[:, 2].copy(),
             fig[:, 2] / 10.0,
         )
-        out.append((found, list(perm)))
+        out.append((found, list(perm), w))
     return out
 
 
@@ -698,16 +710,20 @@ def ticks(draw: st.DrawFn) -> list[tuple[Found, list[str]]]:
         end_after_ticks=st.integers(1, 3),
         cpa_step_s=st.sampled_from([0.0, 10.0]),
         d_cpa_step_m=st.sampled_from([0.0, 500.0]),
+        cpa_step_m=st.sampled_from([0.0, 100.0, 500.0]),
     ),
 )
-def test_diff_matches_plain_reference(seq: list[tuple[Found, list[str]]], rules: DiffRules) -> None:
+def test_diff_matches_plain_reference(
+    seq: list[tuple[Found, list[str], np.ndarray | None]], rules: DiffRules
+) -> None:
     # Exactly the same events, in the same order, and the same carried conflicts (reprs, so
     # NaN == NaN; the carried columns iterate in their own order, so by key).
     mine: Mapping[PairKey, Active] = {}
     ref: Mapping[PairKey, Active] = {}
-    for tick, (found, names) in enumerate(seq):
-        d = diff(mine, found, names, now_s=float(tick) * 7.0, rules=rules)
-        events, active = reference_diff(ref, found, names, now_s=float(tick) * 7.0, rules=rules)
+    for tick, (found, names, w) in enumerate(seq):
+        d = diff(mine, found, names, now_s=float(tick) * 7.0, rules=rules, w_mps=w)
+        events, active = reference_diff(ref, found, names, now_s=float(tick) * 7.0, rules=rules,
+                                        w_mps=w)
         assert repr(d.events) == repr(events)
         assert repr(sorted(d.active.items())) == repr(sorted(active.items()))
         mine, ref = d.active, active

@@ -42,7 +42,7 @@ from deconfliction.core import do365, tactical
 from deconfliction.core.errors import InvalidInput
 from deconfliction.core.model import Severity
 
-__all__ = ["PROFILES", "Alerting", "Picture", "ProfileName"]
+__all__ = ["PROFILES", "Alerting", "Picture", "ProfileName", "relative_speed"]
 
 ProfileName = Literal["sep", "do365"]
 PROFILES: Final = ("sep", "do365")
@@ -83,6 +83,30 @@ def _join(parts: Sequence[tactical.Found]) -> tactical.Found:
     return tactical.Found(np.concatenate([p.i for p in parts]),
                           np.concatenate([p.j for p in parts]), cat("t_in"), cat("t_out"),
                           cat("t_cpa"), cat("d_cpa_m"), cat("v_cpa_m"))
+
+
+def relative_speed(states: Sequence[npt.NDArray[np.float64]], i: npt.NDArray[np.intp],
+                   j: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+    """Relative horizontal speed of pairs ``(i, j)`` of one scene (lon, lat, alt_m, gs_mps,
+    track_deg, vs_mps arrays), m/s: on each pair's own plane, as both profiles solve its
+    ``t_cpa`` (`do365.relative_pairs`), for `tactical.diff`'s ``w_mps``. Only the aircraft in
+    a pair are put on the earth.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = [np.array(x) for x in ([0.0, 0.05], [0.0, 0.0], [9e3, 9e3], [150.0, 100.0],
+    ...                            [90.0, 270.0], [0.0, 0.0])]
+    >>> relative_speed(s, np.array([0]), np.array([1])).round(3).tolist()
+    [250.0]
+    """
+    i, j = np.asarray(i, dtype=np.intp), np.asarray(j, dtype=np.intp)
+    used, at = np.unique(np.concatenate([i, j]), return_inverse=True)
+    at = at.reshape(-1)
+    sub = [np.asarray(c, dtype=np.float64)[used] for c in states]
+    out: npt.NDArray[np.float64] = np.sqrt(
+        do365.relative_pairs(sub, at[:i.size], at[i.size:]).sqv)
+    return out
 
 
 def _empty() -> Picture:

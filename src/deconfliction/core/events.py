@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from deconfliction.core.model import Found, Severity
-from deconfliction.core.units import Metres, Seconds, SecondsArray
+from deconfliction.core.units import Metres, MpsArray, Seconds, SecondsArray
 
 __all__ = [
     "Active",
@@ -89,13 +89,34 @@ class DiffRules:
     - its ``d_cpa_m`` moved more than ``d_cpa_step_m`` while its closest approach lies ahead
       inside the conflict (``0 < t_cpa < t_out``), or
     - its CPA moved more than ``cpa_step_s`` *both* as an instant (``now_s + t_cpa``) *and* as
-      a time from now (``t_cpa``).
+      a time from now (``t_cpa``), *and* that move changes the separation: with ``dt`` the
+      smaller of the two moves, ``w`` the pair's relative horizontal speed (`diff`'s
+      ``w_mps``) and ``d`` this tick's ``d_cpa_m``, ``sqrt(d**2 + (w*dt)**2) - d >
+      cpa_step_m`` -- how much farther apart, on the pair's relative track, the pair is
+      ``dt`` from its closest approach than at it. (Without ``w_mps`` the time test decides
+      alone.)
 
-    The last rule is what a listener can expect without being told: a closing pair keeps its
+    The time test is what a listener can expect without being told: a closing pair keeps its
     CPA instant while its ``t_cpa`` counts down with the clock, and a pair that holds its
     geometry (parallel tracks at one speed; a CPA beyond the lookahead, clipped to it; a
     diverging pair, clipped to 0) keeps its ``t_cpa`` while the instant moves with the clock.
     Neither is news. A turn or a speed change moves the CPA in both senses at once, which is.
+    The distance test is for pairs with little relative speed, whose CPA time is
+    ill-conditioned: two aircraft in formation whose tracks differ by 0.00003° have a
+    relative velocity of a few mm/s that flips sign against their separation from one report
+    to the next, moving ``t_cpa`` between 0 and the lookahead every tick while nothing about
+    their separation changes. The smaller move is the one against the nearer of the two
+    expectations, and it never exceeds the lookahead however long the pair holds its
+    geometry (the instant alone would grow with the time since the last event).
+
+    ``cpa_step_m`` defaults to ``d_cpa_step_m``'s 500 m: a CPA whose move changes the
+    separation by less than a change of miss distance needs to be news is not news either,
+    and real tracks are noisy. ±1° of track and ±2 m/s on each of two aircraft at 150 m/s
+    give a relative speed of up to ~6.5 m/s, which moves the separation predicted 300 s ahead
+    by up to ~2 km; by this measure that is at most ~500 m at 5 km apart, where 100 m would
+    announce a formation's noise several times a minute. A head-on pair (300 m/s) whose CPA moves
+    by 10 s changes the separation by ~3 km, so a converging pair is not held back.
+
     Where ``t_cpa`` is clipped (0 for a diverging pair or one without relative motion; the
     lookahead, so ``t_cpa >= t_out``, for a CPA beyond it) ``d_cpa_m`` is the distance at the
     clip, not a miss distance, and changes with every tick of a closing or diverging pair; it
@@ -106,6 +127,8 @@ class DiffRules:
     end_after_ticks: int = 3
     cpa_step_s: Seconds = 10.0
     d_cpa_step_m: Metres = 500.0
+    cpa_step_m: Metres = 500.0
+    """The separation a CPA's move must change to count, m (see above)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +382,7 @@ def diff(
     now_s: Seconds,
     rules: DiffRules = DiffRules(),
     severities: npt.NDArray[np.object_] | None = None,
+    w_mps: MpsArray | None = None,
     matched: Matched | None = None,
     held: Matched | None = None,
 ) -> Diff:
@@ -380,6 +404,11 @@ def diff(
     severities : array of Severity, optional
         Severity of each row of ``found``, when a rule other than the entry time decides it
         (DO-365 alert levels); default `severity` of ``found.t_in``.
+    w_mps : array of float, optional
+        Relative horizontal speed of each row's pair, m/s, on the plane its ``t_cpa`` was
+        solved on (`deconfliction.core.alerting.relative_speed`): what the CPA rule's
+        distance test needs (`DiffRules`). Without it (NaN for a row) a move of the CPA is
+        judged by its time alone.
     matched : Matched, optional
         `match` of these rows against ``previous``, when the caller already has it (its
         ``previous`` is then the one compared with).
@@ -426,13 +455,21 @@ def diff(
     is_new = at < 0
     is_updated = np.zeros(m, dtype=bool)
     with np.errstate(invalid="ignore"):
+        moved_at = np.abs(cpa_at[both] - old_cpa_at)
+        moved_t = np.abs(t_cpa[both] - old_t_cpa)
+        # An unknown last t_cpa (NaN) leaves the instant alone to decide.
+        moved = (moved_at > rules.cpa_step_s) & ~(moved_t <= rules.cpa_step_s)
+        if w_mps is not None:
+            # The move in both senses (the smaller), as a change of separation along the
+            # pair's relative track: a pair with little relative speed has an ill-defined
+            # CPA time whose swings change nothing. NaN (unknown speed) leaves time to decide.
+            w = np.asarray(w_mps, dtype=np.float64)[row][both]
+            d = d_cpa[both]
+            gap = np.hypot(d, w * np.fmin(moved_at, moved_t)) - d
+            moved &= ~(gap <= rules.cpa_step_m)
         is_updated[both] = (
             (sev[both] != prev.severity[k])
-            | (
-                (np.abs(cpa_at[both] - old_cpa_at) > rules.cpa_step_s)
-                # An unknown last t_cpa (NaN) leaves the instant alone to decide.
-                & ~(np.abs(t_cpa[both] - old_t_cpa) <= rules.cpa_step_s)
-            )
+            | moved
             | (
                 (np.abs(d_cpa[both] - prev.d_cpa_m[k]) > rules.d_cpa_step_m)
                 & (t_cpa[both] > 0.0)

@@ -30,7 +30,7 @@ from deconfliction.core import (
     tactical,
     visibility,
 )
-from deconfliction.core.alerting import Alerting
+from deconfliction.core.alerting import Alerting, relative_speed
 from deconfliction.core.errors import Forbidden, InvalidInput, NotFound
 from deconfliction.core.latest import Columns, LatestTracks
 from deconfliction.core.model import Operation, OperationState, Severity, Zone
@@ -349,8 +349,11 @@ class Engine:
         pic, matched, waiting = held_back(pic, matched, party, self.announce_per_party,
                                           first_seen_only=not drain)
         held = len(waiting.a)
+        # The pairs' relative speeds let the diff tell a CPA that moved from one that is
+        # ill-defined (parallel tracks at one speed): `tactical.DiffRules`.
+        w = relative_speed((lon, lat, alt, gs, trk, vs), pic.found.i, pic.found.j)
         d = tactical.diff(previous, pic.found, keys, now_s=now_s, severities=pic.severity,
-                          matched=matched, held=waiting)
+                          w_mps=w, matched=matched, held=waiting)
         found = pic.found
         snap = _Snapshot(now, found, pic.severity, keys, party,
                          (lon, lat, alt, gs, trk, vs), self.secret, pic.level, pic.do365)
