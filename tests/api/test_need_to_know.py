@@ -8,6 +8,7 @@ the sender.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.api.helpers import iso, volume
+from tests.api.test_peer_ack import events
 from tests.areas import box as area_box
 from tests.conftest import Running, make_service, serving
 
@@ -127,6 +129,124 @@ def test_zone_findings_reach_the_owner_only_for_aircraft_it_may_see(running: Run
         assert owner == {"zone_incursion", "unidentified"}
     finally:
         running.service.set_area("RU", None)
+
+
+# --- 1b. a conflict does not show an aircraft the picture hides -----------------------------
+
+def _states(obj: Any) -> list[dict[str, Any]]:
+    """Every object anywhere in ``obj`` that carries a position (aircraft states do; a
+    resolution names only the caller's own aircraft's new track, altitude or speed)."""
+    if isinstance(obj, dict):
+        here = [obj] if "lon" in obj or "lat" in obj else []
+        return here + [s for v in obj.values() for s in _states(v)]
+    if isinstance(obj, list):
+        return [s for v in obj for s in _states(v)]
+    return []
+
+
+def _about(obj: dict[str, Any], cid: str) -> bool:
+    """Whether an alert's or event's body is, or lists, conflict ``cid``."""
+    return obj.get("id") == cid or any(f.get("id") == cid for f in obj.get("findings", []))
+
+
+def _head_on(il: Any, ru: Any, tag: str, lon: float, lat: float, apart_m: float) -> None:
+    east = apart_m / (111_320.0 * math.cos(math.radians(lat)))
+    assert il.post("/v1/tracks", json={"reports": [
+        report(f"{tag}-IL", lon, lat, alt_m=10_000, gs=300, trk=90)]}).status_code == 202
+    assert ru.post("/v1/tracks", json={"reports": [
+        report(f"{tag}-RU", lon + east, lat, alt_m=10_000, gs=300, trk=270)]}).status_code == 202
+
+
+def _tactical(client: Any, own: str) -> dict[str, Any]:
+    found = [c for c in client.get("/v1/conflicts").json()["conflicts"]
+             if c["kind"] == "tactical" and own in c["aircraft"]]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _others_in_picture(client: Any, name: str) -> list[dict[str, Any]]:
+    return [t for t in client.get("/v1/picture").json()["tracks"] if t["aircraft"] == name]
+
+
+def test_a_conflict_withholds_the_position_of_an_aircraft_the_viewer_may_not_see(
+        running: Running) -> None:
+    """Issue 11 item 2 (a tester's find): 70 km apart, closing at 600 m/s, both outside every
+    area: IL must hear of the conflict, but not where RU's aircraft is."""
+    il, ru = running.client("IL"), running.client("RU")
+    _head_on(il, ru, "FAR", 32.0, 38.5, 70_000)
+    running.engine.tick()
+    mine = _tactical(il, "FAR-IL")
+    other = next(a for a in mine["aircraft"] if a != "FAR-IL")
+    assert other.startswith("RU:")
+    # The picture does not show RU's aircraft 70 km away...
+    assert _others_in_picture(il, other) == []
+    # ...and the conflict reaches IL with its figures and IL's own aircraft...
+    assert mine["severity"] in ("advisory", "caution", "warning")
+    for figure in ("t_in_s", "t_out_s", "t_cpa_s", "d_cpa_m", "v_cpa_m"):
+        assert isinstance(mine[figure], float), figure
+    by_name = {p["aircraft"]: p for p in mine["positions"]}
+    assert set(by_name) == {"FAR-IL", other}
+    assert by_name["FAR-IL"]["lon"] == pytest.approx(32.0, abs=0.1)
+    assert by_name[other] == {"aircraft": other, "withheld": True}
+    # ...but nowhere a position or velocity of RU's aircraft: not in GET /v1/conflicts, not
+    # in the alerts, not on the stream.
+    assert all(s["lon"] < 32.3 for s in _states(mine))
+    alerts = [a for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]
+              if _about(a["body"], mine["id"])]
+    assert alerts
+    told = [e for e in events(il, "conflict") if e["id"] == mine["id"]]
+    assert [e["event"] for e in told][:1] == ["new"]
+    for shown in [a["body"] for a in alerts] + told:
+        assert all(s["lon"] < 32.3 for s in _states(shown)), shown
+        assert other in str(shown)  # named, by its pseudonym
+    # RU's own view of the same conflict hides IL's aircraft alike.
+    theirs = _tactical(ru, "FAR-RU")
+    assert theirs["id"] == mine["id"]
+    assert [p for p in theirs["positions"] if p.get("withheld")] == [
+        {"aircraft": next(a for a in theirs["aircraft"] if a != "FAR-RU"), "withheld": True}]
+
+    # Once one of IL's aircraft is within 50 km and 3,000 m of RU's (here a second one, 20 km
+    # north of it, 2,500 m higher, flying away), RU's is shown, by the picture and the conflict.
+    east = 70_000 / (111_320.0 * math.cos(math.radians(38.5)))
+    assert il.post("/v1/tracks", json={"reports": [
+        report("FAR-IL2", 32.0 + east, 38.5 + 20_000 / 111_000, alt_m=12_500, gs=300, trk=0)]}
+                   ).status_code == 202
+    running.engine.tick()
+    near = {p["aircraft"]: p for p in _tactical(il, "FAR-IL")["positions"]}
+    assert "withheld" not in near[other]
+    assert near[other]["lon"] > 32.3 and near[other]["track_deg"] == pytest.approx(270)
+    assert len(_others_in_picture(il, other)) == 1
+
+
+def test_a_conflict_shows_an_aircraft_the_viewer_may_see(running: Running) -> None:
+    """The positive side: near (40 km) from the start, or inside the viewer's area."""
+    il, ru = running.client("IL"), running.client("RU")
+    _head_on(il, ru, "NEAR", -10.0, 20.0, 40_000)
+    running.engine.tick()
+    mine = _tactical(il, "NEAR-IL")
+    other = next(a for a in mine["aircraft"] if a != "NEAR-IL")
+    ru_lon = [s["lon"] for s in _states(mine) if s["lon"] > -9.8]
+    assert len(ru_lon) == 1
+    alerts = [a["body"] for a in il.get("/v1/alerts", params={"limit": 1000}).json()["alerts"]
+              if _about(a["body"], mine["id"])]
+    told = [e for e in events(il, "conflict") if e["id"] == mine["id"]]
+    assert alerts and told
+    for shown in alerts + told:
+        assert [s for s in _states(shown) if s["lon"] > -9.8], shown
+    assert len(_others_in_picture(il, other)) == 1
+    # 70 km away but inside IL's area of responsibility: shown too.
+    _head_on(il, ru, "AREA", -10.0, -20.0, 70_000)
+    with_area_il = area_box(-10.5, -20.5, -9.0, -19.5)
+    running.service.set_area("IL", with_area_il)
+    try:
+        running.engine.tick()
+        far = _tactical(il, "AREA-IL")
+        assert not [p for p in far["positions"] if p.get("withheld")]
+        assert [s for s in _states(far) if s["lon"] > -9.8]
+    finally:
+        running.service.set_area("IL", None)
+    running.engine.tick()
+    assert [p for p in _tactical(il, "AREA-IL")["positions"] if p.get("withheld")]
 
 
 # --- 2. identify leaks nothing it withholds --------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -56,22 +56,34 @@ def _split(key: str) -> tuple[str, str]:
     return party, aircraft
 
 
-def _view(row: dict[str, Any], viewer: str, secret: bytes) -> dict[str, Any]:
-    """A conflict as ``viewer`` may see it: other parties' aircraft under pseudonyms."""
+def _view(row: dict[str, Any], viewer: str, secret: bytes, *,
+          sees: Callable[[str], bool]) -> dict[str, Any]:
+    """A conflict as ``viewer`` may see it: other parties' aircraft under pseudonyms, and
+    their position and velocity only where ``sees`` (an aircraft key: may ``viewer`` see it
+    now, `deconfliction.core.visibility`) says so.
+
+    A conflict reaches both its parties whatever their distance (a 300 s lookahead at
+    closing speeds near 600 m/s names aircraft ~180 km apart), so the conflict must not carry
+    an aircraft the picture would not show: such an aircraft's entry in ``positions`` keeps
+    its place and name and says ``"withheld": true`` instead of its state.
+    """
     body = dict(row["body"])
     keys: list[str] = body.pop("aircraft_keys", [])
     out: dict[str, Any] = {"id": row["id"], "kind": row["kind"], "parties": row["parties"],
                            "severity": row["severity"]}
     aircraft = []
+    mine = []
     for k in keys:
         party, ac = _split(k)
+        mine.append(party == viewer)
         aircraft.append(ac if party == viewer else pseudonym(party, ac, secret))
     out["aircraft"] = aircraft
     resolutions = body.pop("resolutions", None)
     positions = body.pop("positions", None)
     if positions is not None:
         out["positions"] = [
-            {**p, "aircraft": name} for p, name in zip(positions, aircraft, strict=True)]
+            {**p, "aircraft": name} if own or sees(k) else {"aircraft": name, "withheld": True}
+            for p, k, name, own in zip(positions, keys, aircraft, mine, strict=True)]
     if resolutions is not None:
         out["resolutions"] = {name: resolutions[k] for k, name in zip(keys, aircraft, strict=True)
                               if k in resolutions and _split(k)[0] == viewer}

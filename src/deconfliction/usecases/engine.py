@@ -13,6 +13,7 @@ report than the stored one is ignored.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -379,6 +380,19 @@ class Engine:
                 seen[viewer] = own | self._sees(viewer, own, live_age, lon, lat, alt)
             return seen[viewer]
 
+        index: dict[str, int] = {}
+        shown: dict[str, list[bool]] = {}
+
+        def may_see(viewer: str, key: str) -> bool:
+            # Whether a conflict told to ``viewer`` may carry this aircraft's position: the
+            # picture's rule (SPEC §1) at this tick, one pass per party told of anything.
+            if not index:
+                index.update((k, n) for n, k in enumerate(keys))
+            if viewer not in shown:
+                shown[viewer] = sees(viewer).tolist()
+            n = index.get(key)
+            return n is not None and shown[viewer][n]
+
         findings = self._zone_findings(now, keys, states, party, zones, sees)
         findings.update(self._conformance_findings(now, keys, states, ops, linked))
         findings.update(self._unidentified_findings(tx, now, keys, states, party, zones, sees))
@@ -392,7 +406,7 @@ class Engine:
                           dropped=len(stale), held=held)
         if len(stale) or d.events or new or worse or ended:
             stats.events += self._write(now, stale, tr, rows, d, previous, findings,
-                                        (new, worse, ended))
+                                        (new, worse, ended), may_see)
         self._findings = {
             **{cid: 0 for cid in findings},
             **{cid: m + 1 for cid, m in self._findings.items()
@@ -411,8 +425,10 @@ class Engine:
                rows: dict[str, dict[str, Any]], d: tactical.Diff,
                previous: Mapping[tactical.PairKey, tactical.Active],
                findings: dict[str, dict[str, Any]],
-               changes: tuple[list[str], list[str], list[str]]) -> int:
-        """One write transaction with everything this tick changed; events written."""
+               changes: tuple[list[str], list[str], list[str]],
+               sees: Callable[[str, str], bool]) -> int:
+        """One write transaction with everything this tick changed; events written. ``sees``:
+        whether a party may see an aircraft (by key) at this tick (`_announce`)."""
         st = self.service.settings
         now_s = codec.to_epoch(now)
         events = 0
@@ -421,7 +437,8 @@ class Engine:
         with self.service.store.write() as tx, tx.deferred():
             if self.fence is not None:
                 self.fence(tx)
-            events += self._write_findings(tx, now, findings, *changes, alerts=alerts)
+            events += self._write_findings(tx, now, findings, *changes, alerts=alerts,
+                                           sees=sees)
             if len(stale):
                 dropped = [(tr.party[k], tr.aircraft[k]) for k in stale.tolist()]
                 self._forget(dropped, [float(tr.t[k]) for k in stale.tolist()])
@@ -443,17 +460,19 @@ class Engine:
                 worse = e.kind == "new" or (
                     e.kind == "updated" and e.key in previous
                     and _RANK[e.severity] > _RANK[previous[e.key].severity])
-                self._announce(tx, now, row, e.kind, alerts=alerts if worse else None)
+                self._announce(tx, now, row, e.kind, alerts=alerts if worse else None,
+                               sees=sees)
                 events += 1
             self._raise(tx, now, alerts)
         return events
 
     def _announce(self, tx: Any, now: datetime, row: dict[str, Any], event: str, *,
-                  alerts: _Alerts | None) -> None:
+                  alerts: _Alerts | None, sees: Callable[[str, str], bool]) -> None:
         """Tell each party of a conflict what changed, in its own view; when it worsens, add
-        it to the tick's ``alerts`` (raised by `_raise`)."""
+        it to the tick's ``alerts`` (raised by `_raise`). The event and the alert share the
+        view: another party's aircraft's position in it only where ``sees(party, key)``."""
         for p in row["parties"]:
-            view = _view(row, p, self.secret)
+            view = _view(row, p, self.secret, sees=functools.partial(sees, p))
             tx.queue_event(p, "conflict", {"event": event, **view}, codec.to_epoch(now))
             if alerts is not None:
                 alerts.setdefault((p, Severity(row["severity"])), []).append(
@@ -574,20 +593,20 @@ class Engine:
 
     def _write_findings(self, tx: Any, now: datetime, rows: dict[str, dict[str, Any]],
                         new: list[str], worse: list[str], ended: list[str], *,
-                        alerts: _Alerts) -> int:
+                        alerts: _Alerts, sees: Callable[[str, str], bool]) -> int:
         """Store and announce new and worsened findings, end the ended ones; events written."""
         now_s = codec.to_epoch(now)
         track_store.put_conflicts(tx, [rows[cid] for cid in (*new, *worse)], now_s)
         for cid in new:
-            self._announce(tx, now, rows[cid], "new", alerts=alerts)
+            self._announce(tx, now, rows[cid], "new", alerts=alerts, sees=sees)
             if rows[cid]["kind"] == "nonconformance":
                 self.service.mark_nonconforming(tx, now, rows[cid]["body"]["operation"])
         for cid in worse:
-            self._announce(tx, now, rows[cid], "updated", alerts=alerts)
+            self._announce(tx, now, rows[cid], "updated", alerts=alerts, sees=sees)
         if ended:
             track_store.deactivate_conflicts(tx, ended, now_s)
             for row in track_store.conflicts_by_id(tx, ended):
-                self._announce(tx, now, row, "ended", alerts=None)
+                self._announce(tx, now, row, "ended", alerts=None, sees=sees)
         return len(new) + len(worse) + len(ended)
 
     def last_tactical(self) -> tuple[list[str], tactical.Found, np.ndarray] | None:
@@ -601,7 +620,8 @@ class Engine:
 
         Tactical conflicts and the other track findings come from the last tick's snapshot
         (current figures); strategic ones, and everything before the first tick after a
-        start, from the conflicts table.
+        start, from the conflicts table. Another party's aircraft's position only where the
+        picture would show it now (`_in_view`: the same rule, inputs and moment).
         """
         snap, findings = self._picture
         live = ("tactical", *_FINDING_KINDS)
@@ -616,7 +636,13 @@ class Engine:
             rows += snap.rows(ns, [self._resolutions.get(snap.pair_id(n)) for n in ns])
         if snap is not None:
             rows += [r for r in findings.values() if kind in (None, r["kind"])]
-        out = [_view(r, caller.party, self.secret) for r in rows if caller.party in r["parties"]]
+        rows = [r for r in rows if caller.party in r["parties"]]
+        if not rows:
+            return []
+        tr = self._track_arrays()
+        _, others = self._in_view(caller.party, codec.to_epoch(self.service.clock()), tr)
+        visible = {tr.keys[k] for k in others.tolist()}
+        out = [_view(r, caller.party, self.secret, sees=visible.__contains__) for r in rows]
         return sorted(out, key=lambda c: (c["kind"], c["id"]))
 
     # --- the picture ------------------------------------------------------------------------
@@ -625,20 +651,9 @@ class Engine:
         SPEC §1 lets it see them (`_sees`, the rule every path applies). Reports older than
         the staleness limit are left out."""
         now = now or self.service.clock()
-        now_s = codec.to_epoch(now)
         tr = self._track_arrays()
-        st = self.service.settings
-        fresh = np.flatnonzero((now_s - tr.t) <= st.stale_s)
-        mine = np.array([tr.party[k] == caller.party for k in fresh.tolist()], dtype=np.bool_)
-        own, others = fresh[mine], fresh[~mine]
-        # `_sees`' rule, asked about the other parties' aircraft only: the viewer's own need
-        # no answer, and with 10,000 of them asking costs a second.
-        sees = visibility.visible(
-            self.service.area(caller.party), tr.lon[own], tr.lat[own],
-            tr.alt_m[own], now_s - tr.t[own], tr.lon[others], tr.lat[others],
-            tr.alt_m[others], radius_m=st.view_radius_m, height_m=st.view_height_m,
-            recent_s=st.view_recent_s)
-        shown = np.concatenate([own, others[sees]])
+        own, others = self._in_view(caller.party, codec.to_epoch(now), tr)
+        shown = np.concatenate([own, others])
         out = []
         cols = [a[shown].tolist() for a in (tr.t, tr.lon, tr.lat, tr.alt_m, tr.gs_mps,
                                              tr.track_deg, tr.vs_mps)]
@@ -668,6 +683,22 @@ class Engine:
             out.append(row)
         out.sort(key=lambda r: (r["party"], r["aircraft"]))
         return {"at": codec.rfc3339(now), "tracks": out}
+
+    def _in_view(self, viewer: str, now_s: float, tr: Columns) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``tr`` with a report fresher than the staleness limit: the viewer's own,
+        and the other parties' it may see under SPEC §1 (`_sees`' rule)."""
+        st = self.service.settings
+        fresh = np.flatnonzero((now_s - tr.t) <= st.stale_s)
+        mine = np.array([tr.party[k] == viewer for k in fresh.tolist()], dtype=np.bool_)
+        own, others = fresh[mine], fresh[~mine]
+        # `_sees`' rule, asked about the other parties' aircraft only: the viewer's own need
+        # no answer, and with 10,000 of them asking costs a second.
+        sees = visibility.visible(
+            self.service.area(viewer), tr.lon[own], tr.lat[own],
+            tr.alt_m[own], now_s - tr.t[own], tr.lon[others], tr.lat[others],
+            tr.alt_m[others], radius_m=st.view_radius_m, height_m=st.view_height_m,
+            recent_s=st.view_recent_s)
+        return own, others[sees]
 
     # --- identify --------------------------------------------------------------------------
     def identify(self, caller: Caller, lon: float, lat: float, alt_m: float, t: datetime,
