@@ -143,18 +143,21 @@ export function conflictFeatures(conflicts, picture) {
   const byAircraft = new globalThis.Map(); // one marker per aircraft, listing its findings
   for (const c of conflicts) {
     if (c.kind === 'strategic') continue;
-    const positions = (c.positions || []).map((p, k) => {
+    // An aircraft this party may not see (SPEC §1) comes as {aircraft, withheld: true}: it has
+    // no place on the map, and its conflict is drawn as a marker on the party's own aircraft.
+    const points = (c.positions || []).map((p, k) => {
       const name = (c.aircraft || [])[k] || p.aircraft;
-      return picture.position(name) || fromLonLat([p.lon, p.lat]);
-    });
-    if (c.kind === 'tactical' && positions.length === 2) {
-      const f = new Feature({ geometry: new LineString(positions) });
+      const at = picture.position(name) || (p.withheld ? null : fromLonLat([p.lon, p.lat]));
+      return { name, at };
+    }).filter((p) => p.at);
+    if (c.kind === 'tactical' && points.length === 2) {
+      const f = new Feature({ geometry: new LineString(points.map((p) => p.at)) });
       f.setId(c.id);
       f.setProperties({ layer: 'conflict', conflict: c });
       lines.push(f);
-    } else if (positions.length >= 1) {
-      const name = (c.aircraft || [])[0] || c.id;
-      if (!byAircraft.has(name)) byAircraft.set(name, { at: positions[0], findings: [] });
+    } else if (points.length >= 1) {
+      const { name, at } = points[0];
+      if (!byAircraft.has(name)) byAircraft.set(name, { at, findings: [] });
       byAircraft.get(name).findings.push(c);
     }
   }
