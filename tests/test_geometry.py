@@ -678,3 +678,13 @@ def test_small_rings_unwrap_as_the_numpy_path(
         assert outcome() == small
     finally:
         geometry_module._SMALL_RING = saved
+
+
+def test_holes_of_different_lengths() -> None:
+    # A triangle and a square hole: their rings have 4 and 5 positions.
+    sq = ((0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (0.0, 0.0))
+    tri = ((1.0, 1.0), (2.0, 1.0), (2.0, 2.0), (1.0, 1.0))
+    box = ((5.0, 5.0), (6.0, 5.0), (6.0, 6.0), (5.0, 6.0), (5.0, 5.0))
+    poly = Polygon(sq, holes=(tri, box))
+    inside = geometry.contains(poly, np.array([1.8, 5.5, 8.0]), np.array([1.2, 5.5, 8.0]))
+    assert inside.tolist() == [False, False, True]

@@ -495,7 +495,9 @@ def _shape(polygon: Polygon, shift_deg: float = 0.0) -> shapely.Polygon:
         holes = [h + offset for h in holes]
     # The ufunc, not the class: ``shapely.Polygon`` checks its arguments in Python first, which
     # cost a third of a build, and a strategic check builds one for most candidates it meets.
-    return shapely.polygons(ext, holes or None)
+    # Holes go in as rings: as coordinate arrays, holes of different lengths cannot make one
+    # array (an area with such holes failed every tick that asked what its owner sees).
+    return shapely.polygons(ext, [shapely.linearrings(h) for h in holes] or None)
 
 
 def _lon_range(polygon: Polygon) -> tuple[float, float]:
