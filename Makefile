@@ -19,6 +19,9 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,postgres]'
+	@echo "compiling the detection kernels (about a minute, once)"
+	$(BIN)/python -c 'from deconfliction.config.settings import Settings; \
+		from deconfliction.usecases.warmup import warm_up; warm_up(Settings())'
 	touch $(STAMP)
 
 install: $(STAMP)

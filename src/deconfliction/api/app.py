@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
@@ -35,6 +36,7 @@ from deconfliction.usecases.f3548 import Dss
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.leader import EngineLock, Leadership
 from deconfliction.usecases.service import Service
+from deconfliction.usecases.warmup import warm_up
 from deconfliction.web import routes as web_routes
 from deconfliction.web.session import Sessions
 
@@ -198,6 +200,11 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sweep = Hotline(service).sweep
+        # Compiled before the port opens (uvicorn listens once this start-up is done): on a
+        # fresh install the first reports would otherwise wait a minute for the compiler.
+        json_depth(b"[]")
+        if background:
+            await asyncio.to_thread(warm_up, service.settings, service.clock().timestamp())
         lock = leadership = None
         if background:
             path = service.settings.sqlite_path()
