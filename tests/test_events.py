@@ -217,3 +217,32 @@ def test_a_converging_pair_whose_cpa_moves_is_news_as_far_as_its_separation_move
     d = diff(d.active, found_of([(0, 1, 95.0, 115.0 + later_s, d_cpa)]), IDS, now_s=5.0,
              w_mps=speed)
     assert _kinds(d) == (["updated"] if told else [])
+
+
+@pytest.mark.parametrize(
+    ("told_t_cpa", "d_later", "told"),
+    [
+        (300.0, 4987.0, False),  # told at the lookahead's clip; the miss is 591 m farther
+        (300.0, 3800.0, True),  # 596 m closer than anything told
+        (0.0, 5600.0, False),  # told at 0 (diverging): the distance then, a bound too
+        (0.0, 3800.0, True),
+        (150.0, 4987.0, True),  # a miss distance told: 591 m either way is news
+        (150.0, 3800.0, True),
+    ],
+)
+def test_a_d_cpa_told_at_a_clip_is_a_bound(told_t_cpa: float, d_later: float,
+                                           told: bool) -> None:
+    # A pair in loss (t_out = the 300 s lookahead) whose `new` told a d_cpa_m of 4,396 m;
+    # 14 s later its CPA lies inside the conflict with ``d_later``. A figure told at a clip
+    # (t_cpa 0, or t_cpa >= t_out) is the closest the pair then came within the window, not a
+    # miss distance: a later miss counts against it only when closer by over 500 m (a
+    # formation reported with ±1° of noise otherwise flapped on it). Speeds are not given,
+    # so the CPA's move is judged by time alone (its instant kept, or t_cpa within 10 s).
+    f0 = Found(np.array([0]), np.array([1]), np.array([0.0]), np.array([300.0]),
+               np.array([told_t_cpa]), np.array([4396.0]), np.zeros(1))
+    d = diff({}, f0, IDS, now_s=0.0)
+    assert d.active[("a", "c")].told_t_out_s == 300.0
+    later = told_t_cpa - 14.0 if told_t_cpa >= 14.0 else 5.0
+    f1 = Found(np.array([0]), np.array([1]), np.array([0.0]), np.array([300.0]),
+               np.array([later]), np.array([d_later]), np.zeros(1))
+    assert _kinds(diff(d.active, f1, IDS, now_s=14.0)) == (["updated"] if told else [])

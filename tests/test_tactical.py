@@ -598,6 +598,7 @@ def reference_diff(
             now_s + t_cpa,
             0,
             now_s,
+            float(found.t_out[n]),
         )
         t_out[key] = float(found.t_out[n])
         speed[key] = math.nan if w_mps is None else float(w_mps[n])
@@ -610,7 +611,10 @@ def reference_diff(
             active[key] = cur
             continue
         moved_at = abs(cur.cpa_at_s - old.cpa_at_s)
-        moved_t = abs(cur.t_cpa - (old.cpa_at_s - old.reported_at_s))
+        told_t_cpa = old.cpa_at_s - old.reported_at_s
+        moved_t = abs(cur.t_cpa - told_t_cpa)
+        # Was the d_cpa_m told a miss distance, or a distance at a clip (a bound)?
+        told_miss = not (told_t_cpa <= 0.0 or told_t_cpa >= old.told_t_out_s)
         # NaN last t_cpa: not known, the instant decides.
         moved = moved_at > rules.cpa_step_s and not moved_t <= rules.cpa_step_s
         if moved and not math.isnan(speed[key]):
@@ -624,6 +628,7 @@ def reference_diff(
             or (
                 abs(cur.d_cpa_m - old.d_cpa_m) > rules.d_cpa_step_m
                 and 0.0 < cur.t_cpa < t_out[key]
+                and (told_miss or cur.d_cpa_m < old.d_cpa_m)
             )
         ):
             updated.append(cur)
@@ -631,7 +636,7 @@ def reference_diff(
         else:
             active[key] = Active(
                 key, old.severity, cur.t_in, cur.t_cpa, old.d_cpa_m, cur.v_cpa_m, old.cpa_at_s,
-                0, old.reported_at_s,
+                0, old.reported_at_s, old.told_t_out_s,
             )
     for key, old in previous.items():
         if key in current:
@@ -649,6 +654,7 @@ def reference_diff(
                 old.cpa_at_s,
                 old.missing + 1,
                 old.reported_at_s,
+                old.told_t_out_s,
             )
 
     def events(kind: Literal["new", "updated", "ended"], rows: list[Active]) -> list[Event]:

@@ -87,7 +87,8 @@ class DiffRules:
 
     - its severity changed, or
     - its ``d_cpa_m`` moved more than ``d_cpa_step_m`` while its closest approach lies ahead
-      inside the conflict (``0 < t_cpa < t_out``), or
+      inside the conflict (``0 < t_cpa < t_out``) -- closer, or farther when the figure last
+      told was a miss distance too (its ``t_cpa`` inside its conflict then), or
     - its CPA moved more than ``cpa_step_s`` *both* as an instant (``now_s + t_cpa``) *and* as
       a time from now (``t_cpa``), *and* that move changes the separation: with ``dt`` the
       smaller of the two moves, ``w`` the pair's relative horizontal speed (`diff`'s
@@ -121,6 +122,10 @@ class DiffRules:
     lookahead, so ``t_cpa >= t_out``, for a CPA beyond it) ``d_cpa_m`` is the distance at the
     clip, not a miss distance, and changes with every tick of a closing or diverging pair; it
     counts again once the closest approach is inside the conflict, against the last figure told.
+    A figure told at a clip is the closest the pair then came within the window, a bound: a
+    later miss distance counts against it only when closer. (A formation reported with ±1°
+    of noise otherwise told a distance at the lookahead's clip, 600 m short of its separation,
+    then flapped on the next CPA found inside.)
     Drift is measured against the last reported figures, so slow drift adds up to an update.
     """
 
@@ -148,6 +153,9 @@ class Active:
     reported_at_s: Seconds = math.nan
     """``now_s`` of the last event about the pair (so ``cpa_at_s - reported_at_s`` is the
     ``t_cpa`` last reported); NaN when unknown, and then only the CPA instant is compared."""
+    told_t_out_s: Seconds = math.nan
+    """``t_out`` of the last event about the pair: whether the ``d_cpa_m`` it told was a miss
+    distance (``0 < t_cpa < t_out``) or a distance at a clip; NaN when unknown (a miss)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +218,8 @@ class _Names:
         return grown, out
 
 
-_FIGURES = ("t_in", "t_cpa", "d_cpa_m", "v_cpa_m", "cpa_at_s", "reported_at_s")
+_FIGURES = ("t_in", "t_cpa", "d_cpa_m", "v_cpa_m", "cpa_at_s", "reported_at_s",
+            "told_t_out_s")
 
 
 class Carried(Mapping[PairKey, Active]):
@@ -224,7 +233,7 @@ class Carried(Mapping[PairKey, Active]):
     """
 
     __slots__ = ("_names", "a", "b", "code", "cpa_at_s", "d_cpa_m", "held", "missing",
-                 "reported_at_s", "severity", "t_cpa", "t_in", "v_cpa_m")
+                 "reported_at_s", "severity", "t_cpa", "t_in", "told_t_out_s", "v_cpa_m")
 
     def __init__(self, names: _Names | None = None, a: npt.NDArray[np.int64] | None = None,
                  b: npt.NDArray[np.int64] | None = None,
@@ -251,6 +260,7 @@ class Carried(Mapping[PairKey, Active]):
         self.v_cpa_m: npt.NDArray[np.float64] = figs[3]
         self.cpa_at_s: SecondsArray = figs[4]
         self.reported_at_s: SecondsArray = figs[5]
+        self.told_t_out_s: SecondsArray = figs[6]
         self.missing: npt.NDArray[np.int64] = (
             np.zeros(0, dtype=np.int64) if missing is None else missing[order])
 
@@ -302,7 +312,7 @@ class Carried(Mapping[PairKey, Active]):
         return Active(self._key(k), self.severity[k], float(self.t_in[k]),
                       float(self.t_cpa[k]), float(self.d_cpa_m[k]), float(self.v_cpa_m[k]),
                       float(self.cpa_at_s[k]), int(self.missing[k]),
-                      float(self.reported_at_s[k]))
+                      float(self.reported_at_s[k]), float(self.told_t_out_s[k]))
 
     def __iter__(self) -> Iterator[PairKey]:
         names = self._names.names
@@ -452,6 +462,8 @@ def diff(
     k = at[both]
     old_cpa_at = prev.cpa_at_s[k]
     old_t_cpa = old_cpa_at - prev.reported_at_s[k]
+    with np.errstate(invalid="ignore"):
+        told_miss = ~((old_t_cpa <= 0.0) | (old_t_cpa >= prev.told_t_out_s[k]))
     is_new = at < 0
     is_updated = np.zeros(m, dtype=bool)
     with np.errstate(invalid="ignore"):
@@ -474,6 +486,8 @@ def diff(
                 (np.abs(d_cpa[both] - prev.d_cpa_m[k]) > rules.d_cpa_step_m)
                 & (t_cpa[both] > 0.0)
                 & (t_cpa[both] < t_out[both])
+                # A figure told at a clip is a bound: only a miss below it counts.
+                & (told_miss | (d_cpa[both] < prev.d_cpa_m[k]))
             )
         )
     # A pair not reported keeps its last reported severity, miss distance and CPA instant, so
@@ -488,6 +502,8 @@ def diff(
     out_cpa_at[quiet] = prev.cpa_at_s[kq]
     out_reported = np.full(m, float(now_s))
     out_reported[quiet] = prev.reported_at_s[kq]
+    out_told_t_out = t_out.copy()
+    out_told_t_out[quiet] = prev.told_t_out_s[kq]
     a, b = m_.a[row], m_.b[row]
     a[both], b[both] = prev.a[k], prev.b[k]
     new_rows = np.flatnonzero(is_new)
@@ -515,7 +531,8 @@ def diff(
         [np.concatenate(p) for p in (
             (t_in, prev.t_in[stay]), (t_cpa, prev.t_cpa[stay]), (out_d, prev.d_cpa_m[stay]),
             (v_cpa, prev.v_cpa_m[stay]), (out_cpa_at, prev.cpa_at_s[stay]),
-            (out_reported, prev.reported_at_s[stay]))],
+            (out_reported, prev.reported_at_s[stay]),
+            (out_told_t_out, prev.told_t_out_s[stay]))],
         np.concatenate([np.zeros(m, dtype=np.int64), missing[~ends]]),
         None if held is None else (np.minimum(held.a, held.b) << _ID_BITS) | np.maximum(
             held.a, held.b),

@@ -296,7 +296,7 @@ class Engine:
             active[(key[0], key[1])] = tactical.Active(
                 (key[0], key[1]), Severity(r["severity"]), b["t_in_s"], b["t_cpa_s"],
                 b["d_cpa_m"], b["v_cpa_m"], r["updated_at"] + b["t_cpa_s"],
-                reported_at_s=r["updated_at"])
+                reported_at_s=r["updated_at"], told_t_out_s=b.get("t_out_s", math.nan))
             if "resolutions" in b:
                 self._resolutions.by_conflict[r["id"]] = b["resolutions"]
         self._active = tactical.Carried.of(active)
