@@ -21,7 +21,7 @@ from deconfliction.core.tactical import (
     diff,
     match,
 )
-from tests.test_tactical import IDS, found_of, reference_diff, ticks
+from tests.test_tactical import IDS, diff_rules, found_of, reference_diff, ticks
 
 
 def _take(found: Found, keep: np.ndarray) -> Found:
@@ -31,13 +31,7 @@ def _take(found: Found, keep: np.ndarray) -> Found:
 @settings(max_examples=150, deadline=None)
 @given(
     seq=ticks(),
-    rules=st.builds(
-        DiffRules,
-        end_after_ticks=st.integers(1, 3),
-        cpa_step_s=st.sampled_from([0.0, 10.0]),
-        d_cpa_step_m=st.sampled_from([0.0, 500.0]),
-        cpa_step_m=st.sampled_from([0.0, 100.0, 500.0]),
-    ),
+    rules=diff_rules(),
     data=st.data(),
 )
 def test_diff_after_holding_new_pairs_back_matches_reference(

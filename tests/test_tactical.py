@@ -708,16 +708,22 @@ def ticks(draw: st.DrawFn) -> list[tuple[Found, list[str], np.ndarray | None]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
-@given(
-    seq=ticks(),
-    rules=st.builds(
+def diff_rules() -> st.SearchStrategy[DiffRules]:
+    """Rules for the differ's property tests: each threshold at zero (every move is news) or
+    at a value like the default."""
+    return st.builds(
         DiffRules,
         end_after_ticks=st.integers(1, 3),
         cpa_step_s=st.sampled_from([0.0, 10.0]),
         d_cpa_step_m=st.sampled_from([0.0, 500.0]),
         cpa_step_m=st.sampled_from([0.0, 100.0, 500.0]),
-    ),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seq=ticks(),
+    rules=diff_rules(),
 )
 def test_diff_matches_plain_reference(
     seq: list[tuple[Found, list[str], np.ndarray | None]], rules: DiffRules
