@@ -20,6 +20,8 @@ from deconfliction.config.settings import Settings
 from deconfliction.core.alerting import Alerting
 from deconfliction.usecases.resolutions import Resolutions
 
+__all__ = ["warm_up"]
+
 _LOG = logging.getLogger("deconfliction")
 
 
