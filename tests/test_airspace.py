@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from deconfliction.core import airspace
 from deconfliction.core.airspace import identify, incursions, nonconforming, zone_volumes
-from deconfliction.core.geometry import check_outline, contains, distance_outside_m
+from deconfliction.core.containment import contains, distance_outside_m
+from deconfliction.core.geometry import check_outline
 from deconfliction.core.limits import Limits
 from deconfliction.core.model import Circle, Outline, Polygon, Volume4D, Zone, ZoneKind
 

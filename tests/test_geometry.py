@@ -16,15 +16,14 @@ import shapely
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from deconfliction.core import geometry
+from deconfliction.core import containment, geometry
 from deconfliction.core import overlap as overlap_rules
+from deconfliction.core.containment import contains, distance_outside_m
 from deconfliction.core.errors import InvalidGeometry
 from deconfliction.core.geometry import (
     area_m2,
     check_outline,
     check_volume,
-    contains,
-    distance_outside_m,
     index_boxes,
     to_geojson,
 )
@@ -53,6 +52,9 @@ def volume(outline: Outline, lower_m: float = 0.0, upper_m: float = 1000.0,
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(geometry, raise_on_error=False, verbose=False)
     assert result.attempted > 5
+    assert result.failed == 0
+    result = doctest.testmod(containment, raise_on_error=False, verbose=False)
+    assert result.attempted >= 3
     assert result.failed == 0
 
 
@@ -686,5 +688,5 @@ def test_holes_of_different_lengths() -> None:
     tri = ((1.0, 1.0), (2.0, 1.0), (2.0, 2.0), (1.0, 1.0))
     box = ((5.0, 5.0), (6.0, 5.0), (6.0, 6.0), (5.0, 6.0), (5.0, 5.0))
     poly = Polygon(sq, holes=(tri, box))
-    inside = geometry.contains(poly, np.array([1.8, 5.5, 8.0]), np.array([1.2, 5.5, 8.0]))
+    inside = containment.contains(poly, np.array([1.8, 5.5, 8.0]), np.array([1.2, 5.5, 8.0]))
     assert inside.tolist() == [False, False, True]

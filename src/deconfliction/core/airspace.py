@@ -16,7 +16,7 @@ Entry times are closed form, not time stepping:
 - circle: the disk is exact in its own AEQD plane, so entry is the smaller root of a quadratic;
 - polygon: the boundary is projected to the plane as chords within 0.1 m of the true lon/lat
   edges (see `deconfliction.core.geometry`), the track's segment over the look-ahead is intersected
-  with every chord, and the pieces between crossings are tested with `geometry.contains`;
+  with every chord, and the pieces between crossings are tested with `containment.contains`;
 - vertically and in time, the track must also be within ``[lower_m, upper_m]`` and within the
   volume's window ``[start, end)`` at the entry time.
 """
@@ -31,7 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import pyproj
 
-from deconfliction.core.geometry import _aeqd, _project_edges, contains, distance_outside_m
+from deconfliction.core.containment import contains, distance_outside_m
+from deconfliction.core.geometry import _aeqd, _project_edges
 from deconfliction.core.model import Circle, Polygon, Volume4D, Zone
 from deconfliction.core.tactical import LOOKAHEAD_S
 from deconfliction.core.units import (

@@ -28,7 +28,7 @@ from datetime import datetime
 import numpy as np
 from pyproj import Geod
 
-from deconfliction.core import geometry
+from deconfliction.core import containment
 from deconfliction.core.errors import Conflict
 from deconfliction.core.model import Circle, Outline, Volume4D
 from deconfliction.core.overlap import outlines_overlap
@@ -241,7 +241,7 @@ def covers(area: Area, volumes: Sequence[Volume4D], *, start_grace_s: float = 0.
         lon, lat = _boundary(v.outline)
         inside = np.zeros(lon.shape, dtype=np.bool_)
         for o in area.outlines:
-            inside |= geometry.contains(o, lon, lat)
+            inside |= containment.contains(o, lon, lat)
         if not bool(inside.all()):
             return "outline"
     return None

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from deconfliction.core.containment import _polygon_contains, _prepared, contains
 from deconfliction.core.geometry import (
     _FAR_M,
     _M_PER_DEG_MAX,
@@ -27,12 +28,9 @@ from deconfliction.core.geometry import (
     _lon_range,
     _memoized,
     _point_segment_distance,
-    _polygon_contains,
-    _prepared,
     _project_edges,
     _shape,
     _shifts,
-    contains,
     index_boxes,
 )
 from deconfliction.core.model import Circle, Outline, Polygon, Volume4D

@@ -27,8 +27,9 @@ from typing import Any
 import numpy as np
 import shapely
 
+from deconfliction.core.containment import contains
 from deconfliction.core.errors import InvalidGeometry
-from deconfliction.core.geometry import BoolArray, _aeqd, _densify_lonlat, check_outline, contains
+from deconfliction.core.geometry import BoolArray, _aeqd, _densify_lonlat, check_outline
 from deconfliction.core.limits import Limits
 from deconfliction.core.model import Circle, Outline, Polygon
 from deconfliction.core.units import DegreesArray, Metres

@@ -27,7 +27,7 @@ import numpy as np
 from deconfliction.core import (
     airspace,
     codec,
-    geometry,
+    containment,
     tactical,
     visibility,
 )
@@ -719,7 +719,7 @@ class Engine:
                 continue
             hits = [n for n, v in enumerate(op.volumes)
                     if v.lower_m <= alt_m <= v.upper_m and v.start <= t < v.end
-                    and bool(geometry.contains(v.outline, x, y)[0])]
+                    and bool(containment.contains(v.outline, x, y)[0])]
             if hits:
                 covering.append({"id": op.id, "party": op.party, "state": op.state.value,
                                  "priority": op.priority, "volumes": hits})
