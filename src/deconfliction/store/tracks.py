@@ -108,11 +108,25 @@ def deactivate_conflicts(tx: Tx, ids: Iterable[str], now: float) -> None:
                         .values(active=False, updated_at=now))
 
 
-def deactivate_refs(tx: Tx, ref: str, now: float) -> None:
-    """End every active conflict standing on the operation or zone ``ref``."""
-    tx.conn.execute(update(s.conflicts).where(
-        s.conflicts.c.active.is_(True), (s.conflicts.c.ref_a == ref) | (s.conflicts.c.ref_b == ref)
-    ).values(active=False, updated_at=now))
+def deactivate_refs(tx: Tx, ref: str, now: float) -> list[dict[str, Any]]:
+    """End every active conflict standing on the operation or zone ``ref``; those ended (id,
+    kind, parties, severity, body), for their parties' streams. One statement: ``UPDATE ...
+    RETURNING`` (SQLite 3.35+, PostgreSQL)."""
+    rows = tx.run(_END_REFS, {"no": False, "yes": True, "ref": ref, "now": now})
+    return [{"id": cid, "kind": kind, "parties": _decoded(parties), "severity": severity,
+             "body": _decoded(body)} for cid, kind, parties, severity, body in rows]
+
+
+_END_REFS = (
+    "UPDATE conflicts SET active = :no, updated_at = :now "
+    "WHERE active = :yes AND (ref_a = :ref OR ref_b = :ref) "
+    "RETURNING id, kind, parties, severity, body"
+)
+
+
+def _decoded(value: Any) -> Any:
+    # The driver's own cursor: SQLite hands JSON columns back as text, psycopg decoded.
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def conflicts_by_id(tx: Tx, ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from deconfliction.core import codec, fairness, resolution, tactical
 from deconfliction.core.alerting import Picture
 from deconfliction.core.model import Severity
 
-__all__ = ["CONFLICT_KINDS", "naming_secret", "pseudonym"]
+__all__ = ["CONFLICT_KINDS", "announce_strategic", "naming_secret", "pseudonym"]
 
 
 _RANK = {Severity.ADVISORY: 0, Severity.CAUTION: 1, Severity.WARNING: 2, Severity.LOSS: 3}
@@ -89,6 +89,22 @@ def _view(row: dict[str, Any], viewer: str, secret: bytes, *,
                               if k in resolutions and _split(k)[0] == viewer}
     # The row's own id, kind, parties and severity always win over what the body carries.
     return {**out, **{k: v for k, v in body.items() if k not in out}}
+
+
+def _sees_none(key: str) -> bool:
+    return False
+
+
+def announce_strategic(tx: Any, now_s: float, event: str, rows: Iterable[dict[str, Any]],
+                       secret: bytes) -> None:
+    """Queue a ``conflict`` event (``event``: ``new`` or ``ended``) for each party of these
+    strategic conflicts, in ``tx`` (so a write that rolls back tells nobody): each party's
+    `_view`, the one ``GET /v1/conflicts`` gives it, as the engine's `_announce` does for
+    tactical ones. A strategic row carries the overlap only, never an operation's details."""
+    for row in rows:
+        for p in row["parties"]:
+            view = _view(row, p, secret, sees=_sees_none)
+            tx.queue_event(p, "conflict", {"event": event, **view}, now_s)
 
 
 @functools.lru_cache(maxsize=1 << 17)  # each tick names every open pair (1,800 HMACs: 9 ms)

@@ -48,6 +48,7 @@ from deconfliction.core.overlap import outlines_overlap
 from deconfliction.store import Box, Store, Tx, hash_token
 from deconfliction.store import tracks as track_store
 from deconfliction.usecases import hotline
+from deconfliction.usecases.conflicts import announce_strategic, naming_secret
 from deconfliction.usecases.recorder import Recorder, new_id
 
 __all__ = ["ACK_DEADLINES_S", "Caller", "Service", "boxes_of", "overlap_json"]
@@ -77,6 +78,7 @@ class Service(Recorder):
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(store, settings, key, clock)
+        self._secret = naming_secret(key)  # keys conflicts' views, as the engine's
         # Shapes of the outlines the strategic check meets, reused while the decoded
         # operations they belong to stay in the store's cache.
         self._shapes: geometry.Memo = {}
@@ -236,7 +238,8 @@ class Service(Recorder):
         return overlaps
 
     def _notice(self, tx: Tx, now: datetime, kind: str, op: Operation,
-                overlaps: Sequence[Overlap], notice_s: float, signature: str | None) -> None:
+                overlaps: Sequence[Overlap], notice_s: float, signature: str | None,
+                ended: Sequence[dict[str, Any]] = ()) -> None:
         """Record a notified (or changed) operation, its conflicts and its alerts.
 
         Alerts go out for the volumes notified now only: a volume an update left as it was
@@ -254,15 +257,18 @@ class Service(Recorder):
                 private=op.details, private_field="details", party_signature=signature,
             )
             fresh = {i for i, t in enumerate(op.volume_times()) if t == now}
-            self._after_notice(tx, now, op, overlaps, found, encoded, fresh)
+            self._after_notice(tx, now, op, overlaps, found, encoded, fresh, ended)
 
     def _after_notice(
         self, tx: Tx, now: datetime, op: Operation, overlaps: Sequence[Overlap],
         found: Sequence[dict[str, Any]], encoded: Sequence[Encoded], fresh: set[int],
+        ended: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Conflict rows of a notice, and alerts for its volumes numbered in ``fresh`` (those
         notified now); ``found`` is ``overlaps`` as `overlap_json`, ``encoded`` each of those
-        as `Encoded`."""
+        as `Encoded`. ``ended``: the conflicts the notice's operation stood in before it (an
+        update ends them first); each party of one hears ``ended`` unless the notice finds it
+        again, and ``new`` of each found now that was not among them."""
         notice_s = min(((op.volumes[i].start - now).total_seconds() for i in fresh),
                        default=math.inf)
         if notice_s < self.settings.min_notice_s:
@@ -274,11 +280,17 @@ class Service(Recorder):
             }
             for p in tx.party_names():
                 self.alert(tx, now, p, "late_notice", Severity.ADVISORY, body)
-        track_store.put_conflicts(
-            tx,
-            [_strategic_row(op.id, op.party, o, j) for o, j in zip(overlaps, found, strict=True)],
-            codec.to_epoch(now),
-        )
+        rows = [_strategic_row(op.id, op.party, o, j)
+                for o, j in zip(overlaps, found, strict=True)]
+        now_s = codec.to_epoch(now)
+        track_store.put_conflicts(tx, rows, now_s)
+        if ended or rows:
+            before = {r["id"] for r in ended}
+            after = {r["id"] for r in rows}
+            announce_strategic(tx, now_s, "ended", [r for r in ended if r["id"] not in after],
+                               self._secret)
+            announce_strategic(tx, now_s, "new", [r for r in rows if r["id"] not in before],
+                               self._secret)
         # One alert per party concerned, listing every conflict of this notice with it (and
         # all of them to the notifying party): a busy area must not flood a duty officer.
         by_party: dict[str, list[Encoded]] = {}
@@ -371,9 +383,9 @@ class Service(Recorder):
         )
         boxes = boxes_of(vols)
         overlaps = self._strategic(tx, vols, boxes, op.party, op.id)
-        track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
+        ended = track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
         tx.replace_operation(op, boxes, signature)
-        self._notice(tx, now, "operation.updated", op, overlaps, notice_s, signature)
+        self._notice(tx, now, "operation.updated", op, overlaps, notice_s, signature, ended)
         return op, overlaps
 
     def notify_in(
@@ -403,11 +415,17 @@ class Service(Recorder):
         op = replace(old, state=OperationState.ENDED, version=old.version + 1,
                      updated_at=now)
         tx.replace_operation(op, None)
-        track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
+        self._end_refs(tx, now, op.id)
         self.record(tx, now, actor, "operation.state",
                     {"id": op.id, "version": op.version, "from": old.state.value,
                      "to": op.state.value})
         return op
+
+    def _end_refs(self, tx: Tx, now: datetime, ref: str) -> None:
+        """End the conflicts standing on operation or zone ``ref``, telling their parties."""
+        now_s = codec.to_epoch(now)
+        announce_strategic(tx, now_s, "ended", track_store.deactivate_refs(tx, ref, now_s),
+                           self._secret)
 
     def set_state(
         self,
@@ -437,7 +455,7 @@ class Service(Recorder):
             op = replace(old, state=new, version=old.version + 1, updated_at=now)
             tx.replace_operation(op, None, signature)
             if new == OperationState.ENDED:
-                track_store.deactivate_refs(tx, op.id, codec.to_epoch(now))
+                self._end_refs(tx, now, op.id)
             self.record(
                 tx,
                 now,
@@ -589,11 +607,13 @@ class Service(Recorder):
             tx.insert_zone(zone, boxes, codec.to_epoch(now))
             self.record(tx, now, caller.party, "zone.created", codec.zone_to_feature(zone))
             # ``met`` speaks from the zone's side; the conflicts row speaks from the operation's.
-            track_store.put_conflicts(tx, [
-                _strategic_row(o.id, o.party, replace(o, kind="zone", id=zone.id,
-                                                      party=zone.owner, volume=o.other_volume,
-                                                      other_volume=o.volume))
-                for o in met], codec.to_epoch(now))
+            rows = [_strategic_row(o.id, o.party, replace(o, kind="zone", id=zone.id,
+                                                          party=zone.owner,
+                                                          volume=o.other_volume,
+                                                          other_volume=o.volume))
+                    for o in met]
+            track_store.put_conflicts(tx, rows, codec.to_epoch(now))
+            announce_strategic(tx, codec.to_epoch(now), "new", rows, self._secret)
             for o in met:
                 body = {"zone": zone.id, "owner": zone.owner, **overlap_json(o)}
                 self.alert(tx, now, o.party, "strategic", Severity.ADVISORY, body)
@@ -659,7 +679,7 @@ class Service(Recorder):
             if zone.owner != caller.party:
                 raise Forbidden("the zone belongs to another party", field="id")
             tx.delete_zone(zone_id, codec.to_epoch(now))
-            track_store.deactivate_refs(tx, zone_id, codec.to_epoch(now))
+            self._end_refs(tx, now, zone_id)
             self.record(tx, now, caller.party, "zone.deleted", {"id": zone_id})
 
     def get_zone(self, zone_id: str) -> Zone:
