@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from deconfliction.core import codec, fairness, resolution, tactical
 from deconfliction.core.alerting import Picture
 from deconfliction.core.model import Severity
+from deconfliction.store import JSONText
 
 __all__ = ["CONFLICT_KINDS", "announce_strategic", "naming_secret", "pseudonym"]
 
@@ -102,9 +104,17 @@ def announce_strategic(tx: Any, now_s: float, event: str, rows: Iterable[dict[st
     `_view`, the one ``GET /v1/conflicts`` gives it, as the engine's `_announce` does for
     tactical ones. A strategic row carries the overlap only, never an operation's details."""
     for row in rows:
-        for p in row["parties"]:
-            view = _view(row, p, secret, sees=_sees_none)
-            tx.queue_event(p, "conflict", {"event": event, **view}, now_s)
+        parties = row["parties"]
+        if row["body"].get("aircraft_keys"):  # a view that names aircraft differs per party
+            for p in parties:
+                view = _view(row, p, secret, sees=_sees_none)
+                tx.queue_event(p, "conflict", {"event": event, **view}, now_s)
+            continue
+        # No aircraft: every party's view is the same, encoded once for all (the write path).
+        text = JSONText(json.dumps({"event": event,
+                                    **_view(row, parties[0], secret, sees=_sees_none)}))
+        for p in parties:
+            tx.queue_event(p, "conflict", text, now_s)
 
 
 @functools.lru_cache(maxsize=1 << 17)  # each tick names every open pair (1,800 HMACs: 9 ms)
