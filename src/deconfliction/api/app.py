@@ -203,10 +203,9 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
         # Compiled before the port opens (uvicorn listens once this start-up is done): on a
         # fresh install the first reports would otherwise wait a minute for the compiler.
         json_depth(b"[]")
-        if background:
-            await asyncio.to_thread(warm_up, service.settings, service.clock().timestamp())
         lock = leadership = None
         if background:
+            await asyncio.to_thread(warm_up, service.settings, service.clock().timestamp())
             path = service.settings.sqlite_path()
             if service.store.is_sqlite:
                 if path is not None:

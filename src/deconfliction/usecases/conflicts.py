@@ -105,12 +105,8 @@ def announce_strategic(tx: Any, now_s: float, event: str, rows: Iterable[dict[st
     tactical ones. A strategic row carries the overlap only, never an operation's details."""
     for row in rows:
         parties = row["parties"]
-        if row["body"].get("aircraft_keys"):  # a view that names aircraft differs per party
-            for p in parties:
-                view = _view(row, p, secret, sees=_sees_none)
-                tx.queue_event(p, "conflict", {"event": event, **view}, now_s)
-            continue
-        # No aircraft: every party's view is the same, encoded once for all (the write path).
+        # A strategic row names no aircraft, so every party's view is the same: encoded once
+        # for all (this runs on the write path).
         text = JSONText(json.dumps({"event": event,
                                     **_view(row, parties[0], secret, sees=_sees_none)}))
         for p in parties:
