@@ -118,15 +118,15 @@ class Engine:
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Per party: reports it may still send now, and when that was computed (monotonic s)."""
     _pseudonyms: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Pseudonyms already computed (the picture names thousands a second)."""
     _intake: int = 0
     """Batches merged into the live picture so far (a tick after new ones is `fresh`)."""
     _intake_seen: int = 0
     """`_intake` as the last tick saw it."""
     _drained_at: float = -math.inf
+    """When (the service's clock, s) a tick last offered the findings held before."""
     _findings_held: frozenset[str] = frozenset()
     """Ids of the zone, conformance and identity findings the last tick held back."""
-    """When (the service's clock, s) a tick last offered the findings held before."""
-    """Pseudonyms already computed (the picture names thousands a second)."""
     secret: bytes = field(init=False, repr=False)
     """Keys pseudonyms and conflict ids (see `naming_secret`)."""
     alerting: Alerting = field(init=False, repr=False)
