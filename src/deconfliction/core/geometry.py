@@ -26,7 +26,9 @@ Methods and accuracy
 --------------------
 - Polygon against polygon: shapely's ``relate_pattern(a, b, "2********")`` in lon/lat, with ``b``
   shifted by every multiple of 360 degrees that brings it next to ``a``. Exact in the RFC 7946
-  sense; touching edges or a shared vertex are not overlap.
+  sense; touching edges or a shared vertex are not overlap. Rings of a few dozen edges are
+  first put to `deconfliction.core.planar`, which gives the same answer from the floats with
+  filtered exact predicates, or none (touching or near-touching boundaries: shapely decides).
 - Circle against circle: geodesic distance between centres below the sum of radii (exact, by the
   triangle inequality along the shortest geodesic).
 - Circle against polygon: the polygon is projected to an azimuthal equidistant (AEQD) plane
@@ -36,7 +38,9 @@ Methods and accuracy
   ``radius_m + 200 km`` are dropped (no point of such a piece can reach the circle), and the rest
   are bisected until the projected midpoint of each piece lies within 0.1 m of its chord, so
   the projected polyline is within about 0.1 m of the true edge (well below the 1 m bound).
-  Overlap iff the centre lies in the polygon or the boundary comes nearer than ``radius_m``;
+  Overlap iff the centre lies in the polygon (shapely's ``intersects_xy``, or first
+  `deconfliction.core.planar` on small rings, which answers the same or not at all) or the
+  boundary comes nearer than ``radius_m``;
   a piece whose chord is nearer than ``radius_m`` by more than its margin decides at once.
 - Area limits: a circle no larger than its flat disk (geodesic disks never are: the ellipsoid's
   curvature is positive) and a polygon whose lon/lat box bounds its area below the limit pass

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from deconfliction.core import planar
 from deconfliction.core.containment import _polygon_contains, _prepared, contains
 from deconfliction.core.geometry import (
     _FAR_M,
@@ -58,13 +59,21 @@ def outlines_overlap(a: Outline, b: Outline, *, memo: Memo | None = None) -> boo
         _, _, d = geod.inv(a.center[0], a.center[1], b.center[0], b.center[1])
         return bool(d < a.radius_m + b.radius_m)
     if isinstance(a, Polygon) and isinstance(b, Polygon):
-        shape_a = _memoized(memo, a, "shape", lambda: _shape(a))
         range_a = _memoized(memo, a, "lon_range", lambda: _lon_range(a))
         range_b = _memoized(memo, b, "lon_range", lambda: _lon_range(b))
+        rings_a, rings_b = (a.exterior, *a.holes), (b.exterior, *b.holes)
+        edges_a = _memoized(memo, a, "edges", lambda: planar.edges(rings_a))
+        edges_b = _memoized(memo, b, "edges", lambda: planar.edges(rings_b))
+        small = len(edges_a) * len(edges_b) <= _PLANAR_MAX_PAIRS
         for shift in _shifts(*range_a, *range_b):
-            shape_b = _memoized(memo, b, "shape", lambda: _shape(b)) if shift == 0.0 else (
-                _shape(b, shift))
-            if shapely.relate_pattern(shape_a, shape_b, "2********"):
+            found = None
+            if small:
+                found = planar.rings_overlap(
+                    rings_a, rings_b, edges_a,
+                    edges_b if shift == 0.0 else planar.edges(rings_b, shift), shift)
+            if found is None:
+                found = _polygons_overlap_shapely(a, b, shift, memo)
+            if found:
                 return True
         return False
     if isinstance(a, Circle) and isinstance(b, Polygon):
@@ -72,6 +81,25 @@ def outlines_overlap(a: Outline, b: Outline, *, memo: Memo | None = None) -> boo
     if isinstance(a, Polygon) and isinstance(b, Circle):
         return _circle_polygon_overlap(b, a, memo)
     raise TypeError("outlines must be Polygon or Circle")
+
+
+_PLANAR_MAX_PAIRS = 400
+"""Up to this many pairs of edges, polygons are compared in plain Python (`planar`) before
+shapely: a notice's rings are mostly four corners, where building the two shapes costs more
+than the sixteen edge tests. Larger pairs go straight to shapely."""
+_PLANAR_MAX_VERTICES = 64
+"""Up to this many positions, whether a circle's centre is inside a polygon is asked of
+`planar.point_in_rings` before shapely (for the same reason)."""
+
+
+def _polygons_overlap_shapely(
+    a: Polygon, b: Polygon, shift: float, memo: Memo | None = None
+) -> bool:
+    """The reference: shapely's DE-9IM of ``a`` against ``b`` moved ``shift`` degrees east."""
+    shape_a = _memoized(memo, a, "shape", lambda: _shape(a))
+    shape_b = _memoized(memo, b, "shape", lambda: _shape(b)) if shift == 0.0 else (
+        _shape(b, shift))
+    return bool(shapely.relate_pattern(shape_a, shape_b, "2********"))
 
 
 
@@ -172,6 +200,33 @@ def _circle_small_rings_bounds(
 
 
 def _circle_polygon_overlap(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
+    if _centre_inside(circle, polygon, memo):
+        return True
+    cheap = _circle_polygon_bounds(circle, polygon, memo)
+    return cheap if cheap is not None else _circle_polygon_exact(circle, polygon, memo)
+
+
+def _centre_inside(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
+    """Whether the circle's centre lies in the polygon, boundary included (as `contains`)."""
+    lon, lat = circle.center
+    rings = (polygon.exterior, *polygon.holes)
+    if sum(len(ring) for ring in rings) <= _PLANAR_MAX_VERTICES:
+        lo, hi = _memoized(memo, polygon, "lon_range", lambda: _lon_range(polygon))
+        # The same float steps as `_polygon_contains`: wrapped, then each turn that may meet.
+        x = (lon + 180.0) % 360.0 - 180.0
+        for shift in _shifts(lo, hi, -180.0, 180.0):
+            inside = planar.point_in_rings(x + shift, lat, rings)
+            if inside is None:
+                break  # on the boundary or too near to tell: shapely decides
+            if inside:
+                return True
+        else:
+            return False
+    return _centre_inside_shapely(circle, polygon, memo)
+
+
+def _centre_inside_shapely(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
+    """The reference for `_centre_inside`: shapely's ``intersects_xy``."""
     lon, lat = circle.center
     if memo is None:
         inside = bool(contains(polygon, np.array([lon]), np.array([lat]))[0])
@@ -179,10 +234,7 @@ def _circle_polygon_overlap(circle: Circle, polygon: Polygon, memo: Memo | None 
         shape = _memoized(memo, polygon, "prepared", lambda: _prepared(polygon))
         lo, hi = _memoized(memo, polygon, "lon_range", lambda: _lon_range(polygon))
         inside = bool(_polygon_contains(shape, lo, hi, np.array([lon]), np.array([lat]))[0])
-    if inside:
-        return True
-    cheap = _circle_polygon_bounds(circle, polygon, memo)
-    return cheap if cheap is not None else _circle_polygon_exact(circle, polygon, memo)
+    return inside
 
 
 def _circle_polygon_exact(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:

@@ -1,0 +1,178 @@
+"""Exact planar predicates on lon/lat rings, decided in plain floating point where that is
+provably right, and left undecided (None) where it is not.
+
+The strategic check asks two planar questions of a handful of vertices per candidate: do two
+polygons share positive area (in the unwrapped lon/lat plane, as `deconfliction.core.overlap`
+defines it), and is a point inside a polygon. Shapely (GEOS) answers both exactly, but building
+its geometries costs more than the questions do for a notice's four-corner rings. These
+functions answer with the same meaning from the coordinates themselves:
+
+- `orient` is the sign of the orientation determinant of three points, computed in floating
+  point and trusted only when it exceeds Shewchuk's error bound for that computation (stage A
+  of "Adaptive Precision Floating-Point Arithmetic and Fast Robust Geometric Predicates",
+  1997): then it is the sign of the exact determinant of the given floats. Otherwise it is 0,
+  "unknown", which includes the truly collinear case.
+- Every function returns None whenever an `orient` it needs is unknown or a point may lie on a
+  boundary (touching, collinear or near-degenerate input); the caller then asks shapely, the
+  reference. So a decided answer is the exact answer for the given floats, the one GEOS's
+  robust predicates give, and near-touching cases are never decided here.
+
+Rings are closed sequences of (x, y) (first position repeated last), exterior first, as
+`deconfliction.core.model.Polygon` holds them; a polygon is valid (simple rings, holes inside
+the shell), as `deconfliction.core.geometry.check_outline` makes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["orient", "point_in_rings", "rings_overlap"]
+
+Ring = Sequence[tuple[float, float]]
+
+_EPS = 2.0**-53
+_CCW_BOUND_A = (3.0 + 16.0 * _EPS) * _EPS
+"""Shewchuk's ``ccwerrboundA``: the float determinant is within this times
+``|detleft| + |detright|`` of the exact one."""
+_TINY = 1e-290
+"""Below this the products may be subnormal and the relative bound no longer holds: unknown."""
+
+
+def orient(ax: float, ay: float, bx: float, by: float, cx: float, cy: float) -> int:
+    """+1 if a, b, c turn counter-clockwise, -1 if clockwise, 0 if collinear or unknown.
+
+    Examples
+    --------
+    >>> orient(0.0, 0.0, 1.0, 0.0, 0.0, 1.0), orient(0.0, 0.0, 1.0, 0.0, 0.0, -1.0)
+    (1, -1)
+    >>> orient(0.0, 0.0, 1.0, 1.0, 3.0, 3.0)
+    0
+    >>> orient(0.1, 0.1, 0.2, 0.2, 0.3, 0.3)  # off the line by ulps: too close to call
+    0
+    """
+    detleft = (ax - cx) * (by - cy)
+    detright = (ay - cy) * (bx - cx)
+    det = detleft - detright
+    bound = _CCW_BOUND_A * (abs(detleft) + abs(detright))
+    if bound < _TINY:
+        bound = _TINY
+    if det > bound:
+        return 1
+    if det < -bound:
+        return -1
+    return 0
+
+
+def point_in_rings(px: float, py: float, rings: Sequence[Ring]) -> bool | None:
+    """Whether the point is inside the polygon of these rings (exterior then holes): an odd
+    number of boundary crossings on the ray towards +x. None when the point may lie on a ring
+    (on it, or too near for floats to tell).
+
+    Examples
+    --------
+    >>> sq = ((0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0), (0.0, 0.0))
+    >>> point_in_rings(1.0, 1.0, [sq]), point_in_rings(3.0, 1.0, [sq]), point_in_rings(
+    ...     1.0, 0.0, [sq])
+    (True, False, None)
+    """
+    inside = False
+    for ring in rings:
+        x0, y0 = ring[0]
+        for k in range(1, len(ring)):
+            x1, y1 = ring[k]
+            if (y0 > py) != (y1 > py):
+                # The edge spans the ray's height (half-open, so a vertex on it counts once).
+                if px < x0 and px < x1:
+                    inside = not inside
+                elif px <= x0 or px <= x1:
+                    o = orient(x0, y0, x1, y1, px, py)
+                    if o == 0:
+                        return None
+                    if (o > 0) == (y1 > y0):
+                        inside = not inside
+            elif py in (y0, y1):
+                # The edge reaches the ray's height only at an end (or lies along it): the
+                # point is on it if it is that end (or within it).
+                if y0 == y1:
+                    if min(x0, x1) <= px <= max(x0, x1):
+                        return None
+                elif (py == y0 and px == x0) or (py == y1 and px == x1):
+                    return None
+            x0, y0 = x1, y1
+    return inside
+
+
+Edge = tuple[float, float, float, float, float, float, float, float]
+
+
+def edges(rings: Sequence[Ring], shift: float = 0.0) -> list[Edge]:
+    """Every edge of the rings as (x0, y0, x1, y1, x_lo, x_hi, y_lo, y_hi), x plus ``shift``
+    (the same float sums as shapely's shifted copy in `geometry._shape`)."""
+    out: list[Edge] = []
+    for ring in rings:
+        x0, y0 = ring[0]
+        x0 += shift
+        for k in range(1, len(ring)):
+            x1, y1 = ring[k]
+            x1 += shift
+            out.append((x0, y0, x1, y1, min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)))
+            x0, y0 = x1, y1
+    return out
+
+
+def rings_overlap(
+    a: Sequence[Ring], b: Sequence[Ring], edges_a: list[Edge], edges_b: list[Edge],
+    b_shift: float = 0.0,
+) -> bool | None:
+    """Whether polygons ``a`` and ``b`` (``b``'s x plus ``b_shift``) share positive area: the
+    interior-interior cell of their DE-9IM matrix is 2, what shapely's
+    ``relate_pattern(a, b, "2********")`` says. None when it takes more than floats can tell
+    (a touching or near-touching boundary).
+
+    ``edges_a`` and ``edges_b`` are `edges` of the two (``b``'s shifted).
+
+    Two edges crossing at a point inside both prove overlap (near that point the interiors lie
+    on one side of each edge, and one of the four corners there is in both). Once every pair
+    of edges is shown apart, the boundaries are disjoint, so each ring lies wholly inside or
+    wholly outside the other polygon, and the interiors meet iff a ring of ``b`` lies inside
+    ``a`` or ``a``'s shell inside ``b``: one vertex of each tells.
+
+    Examples
+    --------
+    >>> sq = ((0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0), (0.0, 0.0))
+    >>> inner = ((0.5, 0.5), (1.5, 0.5), (1.5, 1.5), (0.5, 1.5), (0.5, 0.5))
+    >>> rings_overlap([sq], [inner], edges([sq]), edges([inner]))
+    True
+    >>> rings_overlap([sq], [sq], edges([sq]), edges([sq], 2.5), 2.5)
+    False
+    >>> rings_overlap([sq], [sq], edges([sq]), edges([sq], 2.0), 2.0) is None  # they touch
+    True
+    """
+    for ax0, ay0, ax1, ay1, axlo, axhi, aylo, ayhi in edges_a:
+        for bx0, by0, bx1, by1, bxlo, bxhi, bylo, byhi in edges_b:
+            if bxlo > axhi or bxhi < axlo or bylo > ayhi or byhi < aylo:
+                continue
+            o1 = orient(ax0, ay0, ax1, ay1, bx0, by0)
+            o2 = orient(ax0, ay0, ax1, ay1, bx1, by1)
+            if o1 == 0 or o2 == 0:
+                return None
+            if o1 == o2:
+                continue
+            o3 = orient(bx0, by0, bx1, by1, ax0, ay0)
+            o4 = orient(bx0, by0, bx1, by1, ax1, ay1)
+            if o3 == 0 or o4 == 0:
+                return None
+            if o3 != o4:
+                return True
+    # The boundaries are disjoint.
+    x, y = a[0][0]
+    b_in = [[(p[0] + b_shift, p[1]) for p in ring] for ring in b] if b_shift else b
+    inside = point_in_rings(x, y, b_in)
+    if inside is None or inside:
+        return inside
+    for ring in b_in:
+        x, y = ring[0]
+        inside = point_in_rings(x, y, a)
+        if inside is None or inside:
+            return inside
+    return False
