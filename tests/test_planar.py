@@ -15,6 +15,7 @@ import math
 from fractions import Fraction
 
 import numpy as np
+import pyproj
 import shapely
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
@@ -279,3 +280,92 @@ def test_every_rectangle_pair_on_a_grid_is_shapelys() -> None:
                     decided += 1
                     assert fast == overlap_rules._polygons_overlap_shapely(a, b, shift), (a, b)
     assert decided > 1000
+
+
+# --- circle against polygon: the proofs before the exact test -------------------------------
+
+GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def _nearest_boundary_m(circle: Circle, p: Polygon) -> float:
+    """The boundary's distance from the centre, sampled finely along each edge (a few cm
+    over: where a radius lands next to it is what the test varies)."""
+    pts = np.vstack([
+        np.column_stack((x0 + t * (x1 - x0), y0 + t * (y1 - y0)))
+        for ring in (p.exterior, *p.holes)
+        for (x0, y0), (x1, y1) in itertools.pairwise(ring)
+        for t in [np.linspace(0.0, 1.0, 4001)]
+    ])
+    n = len(pts)
+    _, _, d = GEOD.inv(np.full(n, circle.center[0]), np.full(n, circle.center[1]), pts[:, 0],
+                       pts[:, 1])
+    return float(np.min(d))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), LON0, st.sampled_from([30.0, 30.0, -1.0, 80.0]))
+def test_circle_polygon_is_the_reference(data: st.DataObject, lon0: float, lat0: float) -> None:
+    """Circles whose radius lands within metres (or a fraction of one) of the polygon's
+    boundary, or anywhere: `_circle_polygon_overlap` (planar centre test, then the proofs,
+    then the exact test) answers as before them; the proofs' own answers are the exact
+    test's."""
+    p = data.draw(polygon(data.draw(pool(lon0)), data.draw(pool(lat0))))
+    x = lon0 + data.draw(st.floats(-1.0, 3.0))
+    y = lat0 + data.draw(st.floats(-1.0, 3.0))
+    centre = ((x + 180.0) % 360.0 - 180.0, y)
+    how = data.draw(st.sampled_from(["near", "near", "near", "free"]))
+    if how == "near":
+        d = _nearest_boundary_m(Circle(centre, 1.0), p)
+        offset = data.draw(st.sampled_from([-50.0, -5.0, -1.5, -0.5, 0.0, 0.05, 0.5, 1.5, 5.0,
+                                            50.0, d * 1e-3, -d * 1e-3]))
+        r = d + offset
+    else:
+        r = data.draw(st.floats(100.0, 300_000.0))
+    assume(r >= 1.0)
+    circle = Circle(centre, r)
+    reference = overlap_rules._circle_polygon_reference(circle, p)
+    assert overlap_rules.outlines_overlap(circle, p) == reference
+    assert overlap_rules.outlines_overlap(p, circle, memo={}) == reference
+    if not overlap_rules._centre_inside_shapely(circle, p):
+        fast = overlap_rules._circle_small_rings_decide(
+            circle, (p.exterior, *p.holes), GEOD)
+        event(f"proved {fast}")
+        if fast is not None:
+            assert fast == overlap_rules._circle_polygon_exact(circle, p)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lon=st.floats(-179.0, 179.0), lat=st.floats(-85.0, 85.0),
+    dlon=st.floats(-3.0, 3.0), dlat=st.floats(-3.0, 3.0),
+    at=st.floats(-0.5, 1.5), side=st.floats(-1.0, 1.0),
+    offset=st.sampled_from([-20.0, -2.0, -1.2, 1.2, 2.0, 20.0, 500.0, -500.0]),
+)
+def test_piece_proofs_are_sound(lon: float, lat: float, dlon: float, dlat: float, at: float,
+                                side: float, offset: float) -> None:
+    """One straight lon/lat piece and a centre beside it, the radius a little under or over
+    the piece's (finely sampled) distance: a proof of "far" needs every point farther than the
+    radius, a proof of "near" a point nearer. Long pieces near the poles and across the
+    equator stress the length bound."""
+    assume(abs(dlon) + abs(dlat) > 1e-3)
+    x1, y1 = lon + dlon, max(-89.0, min(89.0, lat + dlat))
+    cx = lon + at * dlon - side * dlat
+    cy = max(-89.0, min(89.0, lat + at * (y1 - lat) + side * dlon))
+    n = 20001
+    t = np.linspace(0.0, 1.0, n)
+    _, _, d = GEOD.inv(np.full(n, cx), np.full(n, cy), lon + t * dlon, lat + t * (y1 - lat))
+    i = int(np.argmin(d))
+    t = np.linspace(t[max(0, i - 1)], t[min(n - 1, i + 1)], n)  # finer around the nearest
+    _, _, d_fine = GEOD.inv(np.full(n, cx), np.full(n, cy), lon + t * dlon, lat + t * (y1 - lat))
+    nearest = min(float(np.min(d)), float(np.min(d_fine)))
+    # The true distance is at most `nearest` and at least `nearest` less half a coarse step.
+    slack = 0.5 * 111_700.0 * math.hypot(dlon, y1 - lat) / (n - 1)
+    r = nearest + offset
+    assume(r >= 1.0)
+    d0, d1 = GEOD.inv(cx, cy, lon, lat)[2], GEOD.inv(cx, cy, x1, y1)[2]
+    proved = overlap_rules._prove_pieces(cx, cy, r, [(lon, lat, d0, x1, y1, d1)], GEOD.inv)
+    event(f"proved {proved}")
+    if proved is False:
+        assert nearest > r
+    elif proved is True:
+        assert nearest - slack < r

@@ -42,6 +42,11 @@ Methods and accuracy
   `deconfliction.core.planar` on small rings, which answers the same or not at all) or the
   boundary comes nearer than ``radius_m``;
   a piece whose chord is nearer than ``radius_m`` by more than its margin decides at once.
+  Before projecting, geodesic distances from the centre settle most pairs by proof: a point of
+  the boundary inside the circle shows overlap, and pieces of edge whose ends' distances, less
+  a bound on the piece's length, keep them farther than the radius show there is none
+  (triangle inequality; `deconfliction.core.overlap._circle_small_rings_decide`). The finer of
+  these proofs answer only with 1 m to spare, leaving closer calls to the projection.
 - Area limits: a circle no larger than its flat disk (geodesic disks never are: the ellipsoid's
   curvature is positive) and a polygon whose lon/lat box bounds its area below the limit pass
   without measuring.

@@ -199,8 +199,112 @@ def _circle_small_rings_bounds(
     return False if far else None
 
 
+_PROOF_MARGIN_M = 1.0
+"""`_circle_small_rings_decide` answers only when the boundary is provably farther than the
+radius by this much, or a point of it nearer by this much: ten times the exact test's 0.1 m,
+so that the exact test would answer the same; closer calls are left to it."""
+_PROOF_LEVELS = 24
+_PROOF_MAX_PIECES = 256
+
+
+def _circle_small_rings_decide(
+    circle: Circle, rings: Sequence[Sequence[tuple[float, float]]], geod: Any
+) -> bool | None:
+    """`_circle_small_rings_bounds`, then, where that leaves the answer open, a finer proof
+    of it before the exact test (which costs ~140 us, this ~30).
+
+    The bounds' distances come from one ``Geod.inv`` call a point here (a scalar call takes
+    ~0.7 us, an array call ~9 us for a ring of five: the same geodesic routine on the same
+    floats, so the same distances). Then each edge, cut at the point the bounds tried on it,
+    is proved far piece by piece: a piece of path length at most ``U`` whose ends lie ``d0``
+    and ``d1`` from the centre keeps at least ``(d0 + d1 - U) / 2`` from it (the triangle
+    inequality from either end). ``U`` bounds the length of a straight lon/lat line:
+    ``k * hypot(dlat, cos(lat_min) * dlon)``, ``k`` bounding metres per degree of both
+    meridian and parallel. Pieces not yet proved far are halved (up to `_PROOF_LEVELS` times,
+    `_PROOF_MAX_PIECES` pieces); a midpoint nearer than the radius proves overlap. Both proofs
+    keep `_PROOF_MARGIN_M` to spare, else the answer is None and the exact test decides.
+    """
+    lon, lat = circle.center
+    r = circle.radius_m
+    k = math.cos(math.radians(lat))
+    inv = geod.inv
+    far = True
+    pieces: list[tuple[float, float, float, float, float, float]] = []
+    for ring in rings:
+        c_lon = lon + 360.0 * round((float(ring[0][0]) - lon) / 360.0)
+        dist = [inv(lon, lat, float(p[0]), float(p[1]))[2] for p in ring]
+        for j, ((x0, y0), (x1, y1)) in enumerate(pairwise(ring)):
+            # The bounds' arithmetic, as in `_circle_small_rings_bounds`.
+            dx, dy = (x1 - x0) * k, y1 - y0
+            len2 = dx * dx + dy * dy
+            t = (min(max(-((x0 - c_lon) * k * dx + (y0 - lat) * dy) / len2, 0.0), 1.0)
+                 if len2 > 0.0 else 0.0)
+            fx, fy = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            d_foot = inv(lon, lat, fx, fy)[2]
+            if d_foot < r:
+                return True
+            if far:
+                crosses_equator = (y0 > 0) - (y0 < 0) != (y1 > 0) - (y1 < 0)
+                cos_max = 1.0 if crosses_equator else math.cos(
+                    math.radians(min(abs(y0), abs(y1))))
+                u = _M_PER_DEG_MAX * (abs(y1 - y0) + cos_max * abs(x1 - x0))
+                if not min(dist[j], dist[j + 1]) - u / 2.0 > r:
+                    far = False
+            pieces.append((float(x0), float(y0), dist[j], fx, fy, d_foot))
+            pieces.append((fx, fy, d_foot, float(x1), float(y1), dist[j + 1]))
+        if any(d < r for d in dist):
+            return True
+    if far:
+        return False
+    return _prove_pieces(lon, lat, r, pieces, inv)
+
+
+def _prove_pieces(
+    lon: float, lat: float, r: float,
+    pieces: list[tuple[float, float, float, float, float, float]], inv: Any,
+) -> bool | None:
+    """False when every piece (x0, y0, d0, x1, y1, d1) is proved farther than ``r`` from
+    (lon, lat), True when a point of one is found nearer; by the margin, else None."""
+    twice_far, near = 2.0 * (r + _PROOF_MARGIN_M), r - _PROOF_MARGIN_M
+    for _ in range(_PROOF_LEVELS):
+        halves = []
+        for x0, y0, d0, x1, y1, d1 in pieces:
+            cos_max = 1.0 if (y0 > 0.0) != (y1 > 0.0) else math.cos(
+                math.radians(min(abs(y0), abs(y1))))
+            if d0 + d1 - _M_PER_DEG_MAX * math.hypot(y1 - y0, cos_max * (x1 - x0)) > twice_far:
+                continue
+            mx, my = 0.5 * (x0 + x1), 0.5 * (y0 + y1)
+            dm = inv(lon, lat, mx, my)[2]
+            if dm < near:
+                return True
+            halves.append((x0, y0, d0, mx, my, dm))
+            halves.append((mx, my, dm, x1, y1, d1))
+        if not halves:
+            return False
+        if len(halves) > _PROOF_MAX_PIECES:
+            return None
+        pieces = halves
+    return None
+
+
 def _circle_polygon_overlap(circle: Circle, polygon: Polygon, memo: Memo | None = None) -> bool:
     if _centre_inside(circle, polygon, memo):
+        return True
+    rings = (polygon.exterior, *polygon.holes)
+    if all(len(ring) <= _SMALL_RING for ring in rings):
+        cheap = _circle_small_rings_decide(
+            circle, rings, _memoized(memo, None, "geod", _geod))
+    else:
+        cheap = _circle_polygon_bounds(circle, polygon, memo)
+    return cheap if cheap is not None else _circle_polygon_exact(circle, polygon, memo)
+
+
+def _circle_polygon_reference(
+    circle: Circle, polygon: Polygon, memo: Memo | None = None
+) -> bool:
+    """`_circle_polygon_overlap` as it was before `planar` and `_circle_small_rings_decide`:
+    the reference their tests hold it to."""
+    if _centre_inside_shapely(circle, polygon, memo):
         return True
     cheap = _circle_polygon_bounds(circle, polygon, memo)
     return cheap if cheap is not None else _circle_polygon_exact(circle, polygon, memo)
