@@ -1,9 +1,10 @@
 """The write path and the ledger, side by side with the commit this work started from.
 
 Not part of ``make test``. Run: ``.venv/bin/python bench/write_path.py [--live 100000]
-[--writes 500] [--rounds 3] [--tick-n 10000] [--verify-n 100000] [--only writes,tick,verify]``.
+[--writes 500] [--rounds 3] [--tick-n 10000] [--verify-n 100000] [--only writes,tick,verify]
+[--against REV]``.
 
-The starting commit (`BASE`, checked out once as a ``git worktree`` in the temporary folder)
+The starting commit (`BASE`, or ``--against`` another to measure one step; checked out once as a ``git worktree`` in the temporary folder)
 and this tree run the same commands on the same scenes, each in its own process
 (`bench/write_path_worker.py` with that tree's ``src`` first on ``PYTHONPATH``), alternately,
 in one run: the machine's load falls on both alike, and the figures that matter are the ratios.
@@ -38,11 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "bench" / "write_path_worker.py"
 
 
-def base_tree() -> Path:
-    """The starting commit's tree, as a detached git worktree (made once)."""
-    path = Path(tempfile.gettempdir()) / f"deconfliction-{BASE}"
+def base_tree(rev: str) -> Path:
+    """Commit ``rev``'s tree, as a detached git worktree (made once)."""
+    path = Path(tempfile.gettempdir()) / f"deconfliction-{rev}"
     if not (path / "src" / "deconfliction").exists():
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), BASE],
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(path), rev],
                        check=True, capture_output=True)
     return path
 
@@ -81,7 +82,7 @@ def _load() -> str:
 def _ratio(label: str, old: list[float], new: list[float], *, higher_is_better: bool) -> None:
     o, n = statistics.median(old), statistics.median(new)
     factor = n / o if higher_is_better else o / n
-    print(f"  {label}: starting commit {o:.3g}, now {n:.3g} (medians) -> {factor:.2f}x "
+    print(f"  {label}: old {o:.3g}, now {n:.3g} (medians) -> {factor:.2f}x "
           f"{'faster' if factor >= 1 else 'slower'}", flush=True)
 
 
@@ -161,9 +162,11 @@ def main() -> None:
     parser.add_argument("--verify-n", type=int, default=100_000)
     parser.add_argument("--verify-rounds", type=int, default=2)
     parser.add_argument("--only", default="writes,tick,verify")
+    parser.add_argument("--against", default=BASE,
+                        help="the commit to compare with (default: the one this work started from)")
     args = parser.parse_args()
-    trees = {"old": base_tree(), "new": ROOT}
-    print(f"old: {BASE} ({trees['old']}); new: {ROOT}", flush=True)
+    trees = {"old": base_tree(args.against), "new": ROOT}
+    print(f"old: {args.against} ({trees['old']}); new: {ROOT}", flush=True)
     for part in args.only.split(","):
         {"writes": bench_writes, "tick": bench_tick, "verify": bench_verify}[part](args, trees)
 
