@@ -59,13 +59,10 @@ def outlines_overlap(a: Outline, b: Outline, *, memo: Memo | None = None) -> boo
         _, _, d = geod.inv(a.center[0], a.center[1], b.center[0], b.center[1])
         return bool(d < a.radius_m + b.radius_m)
     if isinstance(a, Polygon) and isinstance(b, Polygon):
-        range_a = _memoized(memo, a, "lon_range", lambda: _lon_range(a))
-        range_b = _memoized(memo, b, "lon_range", lambda: _lon_range(b))
-        rings_a, rings_b = (a.exterior, *a.holes), (b.exterior, *b.holes)
-        edges_a = _memoized(memo, a, "edges", lambda: planar.edges(rings_a))
-        edges_b = _memoized(memo, b, "edges", lambda: planar.edges(rings_b))
+        lo_a, hi_a, rings_a, edges_a = _memoized(memo, a, "planar", lambda: _planar_form(a))
+        lo_b, hi_b, rings_b, edges_b = _memoized(memo, b, "planar", lambda: _planar_form(b))
         small = len(edges_a) * len(edges_b) <= _PLANAR_MAX_PAIRS
-        for shift in _shifts(*range_a, *range_b):
+        for shift in _shifts(lo_a, hi_a, lo_b, hi_b):
             found = None
             if small:
                 found = planar.rings_overlap(
@@ -90,6 +87,15 @@ than the sixteen edge tests. Larger pairs go straight to shapely."""
 _PLANAR_MAX_VERTICES = 64
 """Up to this many positions, whether a circle's centre is inside a polygon is asked of
 `planar.point_in_rings` before shapely (for the same reason)."""
+
+
+def _planar_form(
+    polygon: Polygon,
+) -> tuple[float, float, tuple[Sequence[tuple[float, float]], ...], list[planar.Edge]]:
+    """What the polygon tests use: its longitude range, rings and `planar.edges` (one memo
+    entry, one look-up a pair)."""
+    rings = (polygon.exterior, *polygon.holes)
+    return (*_lon_range(polygon), rings, planar.edges(rings))
 
 
 def _polygons_overlap_shapely(

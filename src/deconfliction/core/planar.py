@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["orient", "point_in_rings", "rings_overlap"]
+__all__ = ["Edge", "edges", "orient", "point_in_rings", "rings_overlap"]
 
 Ring = Sequence[tuple[float, float]]
 
@@ -110,13 +110,12 @@ def edges(rings: Sequence[Ring], shift: float = 0.0) -> list[Edge]:
     (the same float sums as shapely's shifted copy in `geometry._shape`)."""
     out: list[Edge] = []
     for ring in rings:
-        x0, y0 = ring[0]
-        x0 += shift
-        for k in range(1, len(ring)):
-            x1, y1 = ring[k]
-            x1 += shift
-            out.append((x0, y0, x1, y1, min(x0, x1), max(x0, x1), min(y0, y1), max(y0, y1)))
-            x0, y0 = x1, y1
+        xs = [p[0] + shift for p in ring] if shift else [p[0] for p in ring]
+        ys = [p[1] for p in ring]
+        # Conditional expressions, not min()/max(): this runs for most candidates a check meets.
+        out.extend((x0, y0, x1, y1, x0 if x0 < x1 else x1, x1 if x0 < x1 else x0,
+                    y0 if y0 < y1 else y1, y1 if y0 < y1 else y0)
+                   for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:], strict=False))
     return out
 
 
