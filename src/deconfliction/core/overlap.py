@@ -64,7 +64,9 @@ def outlines_overlap(a: Outline, b: Outline, *, memo: Memo | None = None) -> boo
         small = len(edges_a) * len(edges_b) <= _PLANAR_MAX_PAIRS
         for shift in _shifts(lo_a, hi_a, lo_b, hi_b):
             found = None
-            if small:
+            # A shift that rounds a longitude would not move ``b`` rigidly (nor, at the scale
+            # of an ulp, keep it valid, which `planar` assumes): shapely alone then.
+            if small and (shift == 0.0 or planar.shifts_exactly(rings_b, shift)):
                 found = planar.rings_overlap(
                     rings_a, rings_b, edges_a,
                     edges_b if shift == 0.0 else planar.edges(rings_b, shift), shift)

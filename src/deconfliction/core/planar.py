@@ -24,9 +24,10 @@ the shell), as `deconfliction.core.geometry.check_outline` makes it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
-__all__ = ["Edge", "edges", "orient", "point_in_rings", "rings_overlap"]
+__all__ = ["Edge", "edges", "orient", "point_in_rings", "rings_overlap", "shifts_exactly"]
 
 Ring = Sequence[tuple[float, float]]
 
@@ -117,6 +118,22 @@ def edges(rings: Sequence[Ring], shift: float = 0.0) -> list[Edge]:
                     y0 if y0 < y1 else y1, y1 if y0 < y1 else y0)
                    for x0, y0, x1, y1 in zip(xs, ys, xs[1:], ys[1:], strict=False))
     return out
+
+
+def shifts_exactly(rings: Sequence[Ring], shift: float) -> bool:
+    """Whether every x plus ``shift`` is exact in floats (so the shifted polygon is the same
+    valid polygon, moved).
+
+    Examples
+    --------
+    >>> shifts_exactly([((179.5, 0.0), (181.0, 1.0))], -360.0)
+    True
+    >>> shifts_exactly([((0.1, 0.0),)], 360.0)
+    False
+    """
+    # fsum is the exactly rounded sum, and an addition's error is itself a float: zero iff
+    # the addition was exact.
+    return all(math.fsum((p[0], shift, -(p[0] + shift))) == 0.0 for ring in rings for p in ring)
 
 
 def rings_overlap(
