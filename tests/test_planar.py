@@ -334,9 +334,16 @@ def test_circle_polygon_is_the_reference(data: st.DataObject, lon0: float, lat0:
     if not overlap_rules._centre_inside_shapely(circle, p):
         fast = overlap_rules._circle_small_rings_decide(
             circle, (p.exterior, *p.holes), GEOD)
-        event(f"proved {fast}")
-        if fast is not None:
-            assert fast == overlap_rules._circle_polygon_exact(circle, p)
+        bounds = overlap_rules._circle_polygon_bounds(circle, p)
+        if bounds is not None:
+            # What the bounds decided stays theirs (a boundary point inside the radius by
+            # less than the exact test's 0.1 m is overlap to them, maybe not to it).
+            event(f"bounds {bounds}")
+            assert fast == bounds
+        else:
+            event(f"proved {fast}")
+            if fast is not None:
+                assert fast == overlap_rules._circle_polygon_exact(circle, p)
 
 
 @settings(max_examples=300, deadline=None)
