@@ -319,3 +319,45 @@ def test_a_head_on_pair_that_slows_is_announced_again(tmp_path: Path) -> None:
                slow_at=5, slow_gs=(121.6, 121.6))
     assert got == [("new", "caution"), ("updated", "caution")]
     svc.store.close()
+
+
+def test_a_strategic_conflict_ends_when_its_window_closes(tmp_path: Path) -> None:
+    # Nothing else ends a conflict between two operations that simply fly out their window:
+    # the engine does, and each party of it hears `ended`, as when an operation ends.
+    from deconfliction.core.model import Polygon, Volume4D
+
+    svc = _service(tmp_path)
+    svc.add_party("UN")
+    t0 = datetime.now(UTC).replace(microsecond=0)
+    clock = [t0]
+    svc.clock = lambda: clock[0]
+
+    def vol(lon: float, start_min: int, minutes: int) -> Volume4D:
+        sq = Polygon(((lon, 5.0), (lon + 0.5, 5.0), (lon + 0.5, 5.5), (lon, 5.5), (lon, 5.0)))
+        start = t0 + timedelta(minutes=start_min)
+        return Volume4D(sq, 3000.0, 9000.0, start, start + timedelta(minutes=minutes))
+
+    svc.create_operation(Caller("IL"), [vol(80.0, 20, 60)])
+    _, met = svc.create_operation(Caller("RU"), [vol(80.2, 30, 30)])
+    assert [o.end for o in met] == [t0 + timedelta(minutes=60)]
+    eng = Engine(svc)
+
+    def listed(party: str) -> list[str]:
+        return [c["id"] for c in eng.conflicts_for(Caller(party)) if c["kind"] == "strategic"]
+
+    clock[0] = t0 + timedelta(minutes=59, seconds=59)
+    eng.tick(clock[0])
+    assert len(listed("IL")) == len(listed("RU")) == 1
+    assert _conflict_events(svc, "IL") == _conflict_events(svc, "RU") == ["new"]
+    clock[0] = t0 + timedelta(minutes=60)
+    assert listed("IL") == listed("RU") == []  # over as the window closes, before any tick
+    eng.tick(clock[0])
+    eng.tick(clock[0] + timedelta(seconds=5))
+    assert _conflict_events(svc, "IL") == _conflict_events(svc, "RU") == ["new", "ended"]
+    assert _conflict_events(svc, "UN") == []
+    # A new process finds it ended too, and says nothing more.
+    again = Engine(svc)
+    again.tick(clock[0] + timedelta(seconds=10))
+    assert [c for c in again.conflicts_for(Caller("RU")) if c["kind"] == "strategic"] == []
+    assert _conflict_events(svc, "RU") == ["new", "ended"]
+    svc.store.close()

@@ -7,6 +7,7 @@ Each test gets a fresh, migrated database on each backend of ``DECONFLICTION_TES
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import threading
 import time
@@ -529,3 +530,37 @@ def test_index_units_migration_keeps_every_candidate(store: Store) -> None:
     assert alt == pytest.approx(2000.0) and end <= t <= end + 512
     store.migrate()
     assert bands()[0] == pytest.approx(2.0) and found() == {("operation", "kept")}
+
+
+def test_conflict_ends_migration_fills_strategic_rows(store: Store) -> None:
+    """Migration 0009 gives strategic conflicts written before it their window's end (from
+    their body), and leaves the engine's own kinds without one."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(s.__file__).parent / "migrations"))
+    end = T0 + timedelta(minutes=90, seconds=1.5)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    with store.engine.begin() as conn:
+        assert "ends_at" not in {c["name"] for c in sa.inspect(conn).get_columns("conflicts")}
+        for cid, kind, body in (
+            ("s1", "strategic", {"operation": "a", "end": codec.rfc3339(end)}),
+            ("t1", "tactical", {"aircraft_keys": ["IL/A", "RU/B"]}),
+        ):
+            conn.execute(sa.text(
+                "INSERT INTO conflicts (id, kind, parties, severity, body, active, updated_at) "
+                "VALUES (:id, :kind, :parties, 'advisory', :body, :yes, 0)"),
+                {"id": cid, "kind": kind, "parties": '["IL", "RU"]', "body": json.dumps(body),
+                 "yes": True})
+    store.migrate()
+    with store.read() as tx:
+        rows = dict(tx.conn.execute(sa.text("SELECT id, ends_at FROM conflicts")).all())
+        assert rows == {"s1": codec.to_epoch(end), "t1": None}
+        # The engine's probe and its ending use the column.
+        assert not track_store.passed_due(tx, codec.to_epoch(end) - 0.5)
+    with store.write() as tx:
+        assert [r["id"] for r in track_store.end_passed(tx, codec.to_epoch(end))] == ["s1"]
+        assert not track_store.passed_due(tx, codec.to_epoch(end) + 60)

@@ -200,6 +200,9 @@ conflicts = Table(
     # changing one ends its conflicts without a scan.
     Column("ref_a", String, nullable=True, index=True),
     Column("ref_b", String, nullable=True, index=True),
+    # When a strategic conflict's overlap window closes (s since the epoch): the engine ends
+    # it then (`deconfliction.store.tracks.end_passed`). None for the engine's own kinds.
+    Column("ends_at", Float, nullable=True, index=True),
 )
 
 alerts = Table(

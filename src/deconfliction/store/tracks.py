@@ -86,17 +86,19 @@ def put_conflicts(tx: Tx, rows: Sequence[Mapping[str, Any]], now: float) -> None
         return
     as_json = tx.store.json
     tx.run_many(_PUT_CONFLICT, [
-        {"ref_a": None, "ref_b": None, **r, "parties": as_json(r["parties"]),
+        {"ref_a": None, "ref_b": None, "ends_at": None, **r, "parties": as_json(r["parties"]),
          "body": as_json(r["body"]), "active": True, "updated_at": now}
         for r in rows])
 
 
 _PUT_CONFLICT = (
-    "INSERT INTO conflicts (id, kind, parties, severity, body, active, updated_at, ref_a, ref_b) "
-    "VALUES (:id, :kind, :parties, :severity, :body, :active, :updated_at, :ref_a, :ref_b) "
+    "INSERT INTO conflicts (id, kind, parties, severity, body, active, updated_at, ref_a, ref_b, "
+    "ends_at) VALUES (:id, :kind, :parties, :severity, :body, :active, :updated_at, :ref_a, "
+    ":ref_b, :ends_at) "
     "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, parties = excluded.parties, "
     "ref_a = excluded.ref_a, ref_b = excluded.ref_b, severity = excluded.severity, "
-    "body = excluded.body, active = excluded.active, updated_at = excluded.updated_at"
+    "body = excluded.body, active = excluded.active, updated_at = excluded.updated_at, "
+    "ends_at = excluded.ends_at"
 )
 
 
@@ -116,6 +118,26 @@ def deactivate_refs(tx: Tx, ref: str, now: float) -> list[dict[str, Any]]:
     return [{"id": cid, "kind": kind, "parties": _decoded(parties), "severity": severity,
              "body": _decoded(body)} for cid, kind, parties, severity, body in rows]
 
+
+def end_passed(tx: Tx, now: float) -> list[dict[str, Any]]:
+    """End every active conflict whose window closed at or before ``now`` (strategic ones:
+    their overlap is over); those ended, as `deactivate_refs` gives them."""
+    rows = tx.run(_END_PASSED, {"no": False, "yes": True, "now": now})
+    return [{"id": cid, "kind": kind, "parties": _decoded(parties), "severity": severity,
+             "body": _decoded(body)} for cid, kind, parties, severity, body in rows]
+
+
+def passed_due(tx: Tx, now: float) -> bool:
+    """Whether some active conflict's window closed at or before ``now`` (one index probe)."""
+    return bool(tx.run(_PASSED_DUE, {"yes": True, "now": now}))
+
+
+_END_PASSED = (
+    "UPDATE conflicts SET active = :no, updated_at = :now "
+    "WHERE active = :yes AND ends_at <= :now "
+    "RETURNING id, kind, parties, severity, body"
+)
+_PASSED_DUE = "SELECT 1 FROM conflicts WHERE ends_at <= :now AND active = :yes LIMIT 1"
 
 _END_REFS = (
     "UPDATE conflicts SET active = :no, updated_at = :now "
@@ -138,12 +160,16 @@ def conflicts_by_id(tx: Tx, ids: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def active_conflicts(tx: Tx, kinds: Sequence[str] | None = None, *,
-                     exclude: Sequence[str] = ()) -> list[dict[str, Any]]:
+                     exclude: Sequence[str] = (), now: float | None = None
+                     ) -> list[dict[str, Any]]:
     """Every active conflict (of ``kinds``, when given, and none of ``exclude``) as a dict
-    (id, kind, parties, severity, body)."""
+    (id, kind, parties, severity, body); with ``now``, none whose window had closed by then
+    (the engine ends those on its next tick: `end_passed`)."""
     q = select(s.conflicts.c.id, s.conflicts.c.kind, s.conflicts.c.parties,
                s.conflicts.c.severity, s.conflicts.c.body, s.conflicts.c.updated_at).where(
         s.conflicts.c.active.is_(True))
+    if now is not None:
+        q = q.where(s.conflicts.c.ends_at.is_(None) | (s.conflicts.c.ends_at > now))
     if kinds is not None:
         q = q.where(s.conflicts.c.kind.in_(list(kinds)))
     if exclude:

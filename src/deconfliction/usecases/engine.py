@@ -50,6 +50,7 @@ from deconfliction.usecases.conflicts import (
     _split,
     _tactical_id,
     _view,
+    announce_strategic,
     held_back,
     held_back_findings,
     naming_secret,
@@ -60,6 +61,8 @@ from deconfliction.usecases.service import Caller, Service
 
 __all__ = ["CONFLICT_KINDS", "Engine", "TickStats", "advance", "naming_secret", "pseudonym"]
 
+PASSED_EVERY_S = 1.0
+"""How often a tick looks for strategic conflicts whose overlap window has closed."""
 ANNOUNCE_PER_PARTY = 16
 """New findings (tactical pairs; zone, conformance and identity findings) a tick announces per
 party they are charged to (`core.fairness`); the rest are found again and go out on the next
@@ -124,6 +127,8 @@ class Engine:
     _intake_seen: int = 0
     """`_intake` as the last tick saw it."""
     _drained_at: float = -math.inf
+    _passed_at: float = -math.inf
+    """When the tick last looked for strategic conflicts whose window had closed."""
     """When (the service's clock, s) a tick last offered the findings held before."""
     _findings_held: frozenset[str] = frozenset()
     """Ids of the zone, conformance and identity findings the last tick held back."""
@@ -311,6 +316,7 @@ class Engine:
         self._load()
         started = time.perf_counter()
         self.refresh()
+        self._end_passed(codec.to_epoch(now))
         tr = self._track_arrays()
         with self.service.store.read() as tx:
             return self._tick_in(tx, now, started, tr)
@@ -420,6 +426,23 @@ class Engine:
             self.backlog.set()
         stats.seconds = time.perf_counter() - started
         return stats
+
+    def _end_passed(self, now_s: float) -> None:
+        """End the strategic conflicts whose overlap window has closed, each party told
+        ``ended`` as when an operation ends; looked for once every `PASSED_EVERY_S` at most
+        (one index probe), so a conflict is listed until it ends and at most that long after."""
+        if now_s < self._passed_at + PASSED_EVERY_S:
+            return
+        self._passed_at = now_s
+        store = self.service.store
+        with store.read() as tx:
+            if not track_store.passed_due(tx, now_s):
+                return
+        with store.write() as tx, tx.deferred():
+            if self.fence is not None:
+                self.fence(tx)
+            announce_strategic(tx, now_s, "ended", track_store.end_passed(tx, now_s),
+                               self.secret)
 
     def _write(self, now: datetime, stale: np.ndarray, tr: Columns,
                rows: dict[str, dict[str, Any]], d: tactical.Diff,
@@ -628,7 +651,8 @@ class Engine:
         with self.service.store.read() as tx:
             # The snapshot holds the live kinds: the table's copies would only be thrown away.
             rows = track_store.active_conflicts(
-                tx, None if kind is None else [kind], exclude=live if snap is not None else ())
+                tx, None if kind is None else [kind], exclude=live if snap is not None else (),
+                now=codec.to_epoch(self.service.clock()))
         if snap is not None and kind in (None, "tactical"):
             mine = np.flatnonzero((snap.party[snap.found.i] == caller.party)
                                   | (snap.party[snap.found.j] == caller.party))

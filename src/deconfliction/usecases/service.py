@@ -749,6 +749,7 @@ def _strategic_row(
         },
         "ref_a": op,
         "ref_b": o.id,
+        "ends_at": codec.to_epoch(o.end),
     }
 
 
