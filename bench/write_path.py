@@ -4,10 +4,11 @@ Not part of ``make test``. Run: ``.venv/bin/python bench/write_path.py [--live 1
 [--writes 500] [--rounds 3] [--tick-n 10000] [--verify-n 100000] [--only writes,tick,verify]
 [--against REV]``.
 
-The starting commit (`BASE`, or ``--against`` another to measure one step; checked out once as a ``git worktree`` in the temporary folder)
-and this tree run the same commands on the same scenes, each in its own process
-(`bench/write_path_worker.py` with that tree's ``src`` first on ``PYTHONPATH``), alternately,
-in one run: the machine's load falls on both alike, and the figures that matter are the ratios.
+The starting commit (`BASE`, or ``--against`` another to measure one step; checked out once as a
+``git worktree`` in the temporary folder) and this tree run the same commands on the same
+scenes, each in its own process (`bench/write_path_worker.py` with that tree's ``src`` first on
+``PYTHONPATH``), alternately, in one run: the machine's load falls on both alike, and the
+figures that matter are the ratios.
 
 1. ``writes``: checked operation writes in-process (`Service.create_operation`: validation,
    index query, exact 4D test, rows, conflicts, alerts, ledger, commit with fsync), ``mixed``
