@@ -346,12 +346,12 @@ def test_circle_polygon_is_the_reference(data: st.DataObject, lon0: float, lat0:
                 assert fast == overlap_rules._circle_polygon_exact(circle, p)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     lon=st.floats(-179.0, 179.0), lat=st.floats(-85.0, 85.0),
     dlon=st.floats(-3.0, 3.0), dlat=st.floats(-3.0, 3.0),
     at=st.floats(-0.5, 1.5), side=st.floats(-1.0, 1.0),
-    offset=st.sampled_from([-20.0, -2.0, -1.2, 1.2, 2.0, 20.0, 500.0, -500.0]),
+    offset=st.sampled_from([-50.0, -20.0, -2.0, -1.2, 1.2, 2.0, 20.0, 500.0, -500.0]),
 )
 def test_piece_proofs_are_sound(lon: float, lat: float, dlon: float, dlat: float, at: float,
                                 side: float, offset: float) -> None:
@@ -363,7 +363,7 @@ def test_piece_proofs_are_sound(lon: float, lat: float, dlon: float, dlat: float
     x1, y1 = lon + dlon, max(-89.0, min(89.0, lat + dlat))
     cx = lon + at * dlon - side * dlat
     cy = max(-89.0, min(89.0, lat + at * (y1 - lat) + side * dlon))
-    n = 20001
+    n = 10001
     t = np.linspace(0.0, 1.0, n)
     _, _, d = GEOD.inv(np.full(n, cx), np.full(n, cy), lon + t * dlon, lat + t * (y1 - lat))
     i = int(np.argmin(d))
