@@ -66,6 +66,18 @@ def test_witnesses_cosign_and_a_proof_verifies_alone(running: Running, tmp_path:
     other = note.format_verifier_key(tlog.log_verifier(tlog.DEFAULT_ORIGIN,
                                                        ledger.generate_key().public_key()))
     assert cli("ledger", "verify-proof", str(proof_file), "--vkey", other).returncode == 1
+    # A third party proves the same entry (its line is public), revealing nothing; asking to
+    # reveal a private part that is not its own fails.
+    third = tmp_path / "third.tlog-proof"
+    out = cli("ledger", "prove", str(seq), "--url", running.url, "--token", running.tokens["UN"],
+              "-o", str(third))
+    assert out.returncode == 0, out.stdout + out.stderr
+    check = cli("ledger", "verify-proof", str(third), "--vkey", head["vkey"])
+    assert check.returncode == 0 and f"OK entry {seq} (message.sent by IL" in check.stdout
+    assert "hold at FL250" not in third.read_text() + check.stdout
+    refused = cli("ledger", "prove", str(seq), "--url", running.url, "--token",
+                  running.tokens["UN"], "--reveal", "-o", str(tmp_path / "no.tlog-proof"))
+    assert refused.returncode == 1 and refused.stdout.startswith("FAIL")
 
 
 def test_a_witness_refuses_an_inconsistent_checkpoint_and_keeps_the_evidence(
@@ -99,6 +111,14 @@ def test_a_witness_refuses_an_inconsistent_checkpoint_and_keeps_the_evidence(
     assert (state / "checkpoint").read_text() == forked  # nothing cosigned, nothing moved on
     cp = un.get("/v1/ledger/checkpoint").text
     assert "— UN " not in cp
+    # A damaged state file (here an extra newline, an easy slip when copying one by hand)
+    # fails the same way, naming it, rather than with a traceback.
+    (state / "checkpoint").write_text(cp + "\n")
+    out = cli("ledger", "witness", "--url", running.url, "--token", running.tokens["UN"],
+              "--key", str(pem), "--state", str(state))
+    assert out.returncode == 1 and out.stdout.startswith("FAIL: the checkpoint last cosigned")
+    assert "Traceback" not in out.stderr
+    assert len([p for p in state.iterdir() if p.name.startswith("evidence-")]) == 2
 
 
 def test_a_replaced_server_key_is_refused_until_rotated(tmp_path: Path) -> None:

@@ -185,7 +185,14 @@ def _witness_once(client: Any, private: Any, state: Path, pinned: str | None) ->
         if new.origin != log.name:
             raise _Failed(f"the checkpoint's origin {new.origin!r} is not the log {log.name!r}")
         if last is not None:
-            old, _ = tlog.open_checkpoint(last, [log.public_key])
+            try:
+                old, _ = tlog.open_checkpoint(last, [log.public_key])
+            except DeconflictionError as e:
+                # The state's own file, damaged or edited: nothing to check consistency with,
+                # and cosigning on would let a split view through.
+                where = _evidence(state, last, served, None)
+                raise _Failed(f"the checkpoint last cosigned ({last_file}) does not verify: "
+                              f"{e.detail} (evidence kept in {where})") from None
             proof = None
             why = None
             if new.size < old.size:
@@ -257,6 +264,7 @@ def ledger_prove(
     """Write a proof that entry SEQ is in the log: the entry, its inclusion proof and a
     (cosigned) checkpoint, as a c2sp.org/tlog-proof@v1 file; `verify-proof` checks it alone."""
     from deconfliction.core import note, proof, tlog
+    from deconfliction.core.canonical import canonical_json
 
     try:
         with _client(url, token) as client:
@@ -266,7 +274,15 @@ def ledger_prove(
             if seq > cp.size:
                 raise _Failed(f"entry {seq} is after checkpoint size {cp.size}: wait for the "
                               "next checkpoint" + (" cosigned" if cosigned_by else ""))
-            entry = _get(client, f"/v1/ledger/entries/{seq}").json()
+            if reveal:
+                entry = _get(client, f"/v1/ledger/entries/{seq}").json()
+            else:
+                # Any party may prove any entry: its line is public (the export's), while
+                # `/entries/{seq}` is for the private part, its owner's and addressee's only.
+                listed = _get(client, "/v1/ledger", after=seq - 1, limit=1).json()["entries"]
+                if not listed or listed[0]["seq"] != seq:
+                    raise _Failed(f"the server has no entry {seq}")
+                entry = {"line": canonical_json(listed[0]).decode("utf-8")}
             inc = _get(client, "/v1/ledger/proof/inclusion", seq=seq, size=cp.size).json()
     except _Failed as e:
         print(f"FAIL: {e}")
