@@ -74,8 +74,9 @@ def test_ladder_routes(running: Running) -> None:
     assert un.get("/v1/parties/me/ladder").json()["levels"] == [
         {"name": "duty officer", "ack_s": None}
     ]
-    bad = un.put("/v1/parties/me/ladder", json={"levels": [{"name": "x", "ack_s": -1}]})
-    assert bad.status_code == 422 and bad.json()["field"] == "levels[0].ack_s"
+    for ack_s in (-1, "60", "1e3", True):  # true would have read as 1 s
+        bad = un.put("/v1/parties/me/ladder", json={"levels": [{"name": "x", "ack_s": ack_s}]})
+        assert bad.status_code == 422 and bad.json()["field"] == "levels[0].ack_s", bad.text
     assert un.put("/v1/parties/me/ladder", json={"levels": []}).json()["field"] == "levels"
     nul = un.put("/v1/parties/me/ladder", json={"levels": [{"name": "duty\u0000officer"}]})
     assert nul.status_code == 422 and nul.json()["field"] == "levels[0].name", nul.text

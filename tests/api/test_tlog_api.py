@@ -111,6 +111,9 @@ def test_cosignatures_are_checked_and_served(running: Running) -> None:
     unknown = ru.post("/v1/ledger/cosignatures", json={"size": cp.size, "cosignature": "x",
                                                        "extra": 1})
     assert unknown.status_code == 422
+    for size in (str(cp.size), True):  # a JSON number, not what pydantic could read as one
+        r = ru.post("/v1/ledger/cosignatures", json={"size": size, "cosignature": good.line()})
+        assert r.status_code == 422 and r.json()["field"] == "size", r.text
     ok = post(ru, cp.size, good.line())
     assert ok.status_code == 201 and ok.json() == {"size": cp.size, "party": "RU",
                                                    "timestamp": now}

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconfliction.api.deps import CallerDep, ServiceDep
-from deconfliction.api.schemas import MESSAGE_SEQ_MAX, MessageIn, Text
+from deconfliction.api.schemas import MESSAGE_SEQ_MAX, MessageIn, Num, Text
 from deconfliction.core.errors import InvalidInput
 from deconfliction.usecases.hotline import Hotline
 
@@ -29,7 +29,7 @@ class LevelIn(_In):
     """One rung of an escalation ladder: who, and how long it has to acknowledge (s)."""
 
     name: Text = Field(min_length=1, max_length=64)
-    ack_s: float | None = Field(default=None, ge=1, le=86_400)
+    ack_s: Num | None = Field(default=None, ge=1, le=86_400)
 
 
 class LadderIn(_In):

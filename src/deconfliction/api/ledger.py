@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from deconfliction.api.deps import CallerDep, ServiceDep
-from deconfliction.api.schemas import SEQ_MAX
+from deconfliction.api.schemas import SEQ_MAX, Int
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.tlog import Log
 
@@ -23,7 +23,7 @@ class CosignatureIn(BaseModel):
     """A party's cosignature/v1 over the server's checkpoint of tree size ``size``."""
 
     model_config = ConfigDict(extra="forbid")
-    size: int = Field(ge=0, le=SEQ_MAX)
+    size: Int = Field(ge=0, le=SEQ_MAX)
     cosignature: str = Field(min_length=1, max_length=1024,
                              description="The note signature line: '— <party> <base64>'.")
 
