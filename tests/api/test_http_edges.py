@@ -429,3 +429,25 @@ def test_openapi_declares_the_track_batch_body(openapi: dict[str, Any]) -> None:
     report = schemas[batch["properties"]["reports"]["items"]["$ref"].rsplit("/", 1)[1]]
     assert report["properties"]["t"]["format"] == "date-time"
     assert {"aircraft", "t", "lon", "lat", "alt_m"} <= set(report["required"])
+
+
+@pytest.mark.parametrize("url", [
+    "/v1/ledger/checkpoint?size=",
+    "/v1/ledger?after=&limit=",
+    "/v1/messages?after=",
+    "/v1/messages/sent?to=RU&after=",
+    "/v1/alerts?after=&open",
+    "/v1/operations?start=&bbox=&end",
+    "/v1/conflicts?kind=",
+])
+def test_an_empty_parameter_is_not_given(running: Running, url: str) -> None:
+    """README, Input: ``start=`` (as forms send it) is as if absent, for every parameter."""
+    client = running.client("IL")
+    client.post("/v1/messages", json={"to": "RU", "text": "x"})
+    bare = url.split("?")[0] + ("?to=RU" if "to=RU" in url else "")
+    r, plain = client.get(url), client.get(bare)
+    assert r.status_code == plain.status_code == 200, r.text
+    if r.headers["content-type"].startswith("application/json"):
+        assert r.json() == plain.json()
+    else:
+        assert r.text == plain.text

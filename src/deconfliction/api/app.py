@@ -84,6 +84,24 @@ def _is_json(headers: dict[bytes, bytes]) -> bool:
     )
 
 
+class EmptyParams:
+    """Drop empty query parameters (``start=``, or ``start`` alone) from ``/v1`` requests: an
+    empty parameter is not given (README, Input), as forms and templates send them, for every
+    parameter alike and before any route reads one. The others pass byte for byte."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if query and str(scope.get("path", "")).startswith("/v1/"):
+            parts = query.split(b"&")
+            kept = [p for p in parts if p.partition(b"=")[2]]
+            if len(kept) != len(parts):
+                scope = {**scope, "query_string": b"&".join(kept)}
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` with 413, bodies that are not JSON with 415,
     and JSON nested deeper than ``max_depth`` with 400, before anything parses them.
@@ -270,6 +288,7 @@ def create_app(service: Service, *, background: bool = True) -> FastAPI:
     limits = service.settings.limits
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes,
                        max_depth=limits.max_json_depth)
+    app.add_middleware(EmptyParams)
     # Added last, so it runs first: a refused request costs no body read.
     st = service.settings
     app.add_middleware(RateLimit, per_token=st.rate_per_token,
