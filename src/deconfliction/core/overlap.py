@@ -197,14 +197,23 @@ def _circle_small_rings_bounds(
             return True
         if far:
             for j, ((x0, y0), (x1, y1)) in enumerate(pairwise(ring)):
-                crosses_equator = (y0 > 0) - (y0 < 0) != (y1 > 0) - (y1 < 0)
-                cos_max = 1.0 if crosses_equator else math.cos(
-                    math.radians(min(abs(y0), abs(y1))))
-                u = _M_PER_DEG_MAX * (abs(y1 - y0) + cos_max * abs(x1 - x0))
-                if not min(dist[j], dist[j + 1]) - u / 2.0 > r:
+                if not _edge_far(x0, y0, x1, y1, dist[j], dist[j + 1], r):
                     far = False
                     break
     return False if far else None
+
+
+def _edge_far(x0: float, y0: float, x1: float, y1: float, d0: float, d1: float,
+              r: float) -> bool:
+    """Whether the straight lon/lat edge (x0, y0)-(x1, y1), whose ends lie ``d0`` and ``d1``
+    from a point, is proved farther than ``r`` from it: no point of a path of length at most
+    ``u`` is nearer than the nearer end less ``u / 2``, and ``u`` bounds the edge's length
+    (metres per degree bounded by `_M_PER_DEG_MAX`, along parallels by the cosine of the
+    latitude nearest the equator)."""
+    crosses_equator = (y0 > 0) - (y0 < 0) != (y1 > 0) - (y1 < 0)
+    cos_max = 1.0 if crosses_equator else math.cos(math.radians(min(abs(y0), abs(y1))))
+    u = _M_PER_DEG_MAX * (abs(y1 - y0) + cos_max * abs(x1 - x0))
+    return min(d0, d1) - u / 2.0 > r
 
 
 _PROOF_MARGIN_M = 1.0
@@ -251,13 +260,8 @@ def _circle_small_rings_decide(
             d_foot = inv(lon, lat, fx, fy)[2]
             if d_foot < r:
                 return True
-            if far:
-                crosses_equator = (y0 > 0) - (y0 < 0) != (y1 > 0) - (y1 < 0)
-                cos_max = 1.0 if crosses_equator else math.cos(
-                    math.radians(min(abs(y0), abs(y1))))
-                u = _M_PER_DEG_MAX * (abs(y1 - y0) + cos_max * abs(x1 - x0))
-                if not min(dist[j], dist[j + 1]) - u / 2.0 > r:
-                    far = False
+            if far and not _edge_far(x0, y0, x1, y1, dist[j], dist[j + 1], r):
+                far = False
             pieces.append((float(x0), float(y0), dist[j], fx, fy, d_foot))
             pieces.append((fx, fy, d_foot, float(x1), float(y1), dist[j + 1]))
         if any(d < r for d in dist):
