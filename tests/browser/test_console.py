@@ -256,12 +256,21 @@ def test_an_aircraft_on_the_canvas_layers_is_drawn_and_opens_its_panel(
     # there is no feature to find, so the page's own hit test must find the aircraft.
     ctx, page, _ = open_console(browser, demo, "IL", "10-aircraft", "?nowebgl")
     assert page.evaluate("window.deconfliction.view.webgl") is False
-    target = wait_until(lambda: page.evaluate(LONELY_OWN), "one of IL's aircraft on screen")
+
+    def drawn() -> dict[str, Any] | None:
+        # Its heading symbol is drawn in IL's own colour (#4fc3f7), not in another party's.
+        # The layer draws on the frame after the picture moves: sampled once, a loaded
+        # machine caught the arrays a frame ahead of the canvas (no pixel there yet).
+        found = page.evaluate(LONELY_OWN)
+        if not found:
+            return None
+        symbol = page.evaluate(PIXELS, ["tracks", found["x"], found["y"], -6, -6, 6, 6])
+        own = any(b > 200 and g > 150 and r < 140 for r, g, b, _ in symbol)
+        return dict(found) if own else None
+
+    target = wait_until(drawn, "one of IL's aircraft on screen, drawn in IL's colour")
     assert isinstance(target, dict)
     name, x, y = target["name"], target["x"], target["y"]
-    # Its heading symbol is drawn in IL's own colour (#4fc3f7), not in another party's.
-    symbol = page.evaluate(PIXELS, ["tracks", x, y, -6, -6, 6, 6])
-    assert any(b > 200 and g > 150 and r < 140 for r, g, b, _ in symbol), symbol[:5]
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + x, box["y"] + y)
     page.wait_for_selector("#detail:not([hidden])")
