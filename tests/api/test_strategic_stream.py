@@ -102,3 +102,34 @@ def test_zone_conflicts_start_and_end_on_the_stream(running: Running) -> None:
         got = _conflicts(_until_message(client, start, "zone-done"), ours)
         assert [e for e, _ in got] == ["new", "ended"] and got[0][1] == got[1][1]
     assert _conflicts(_until_message(un, start, "zone-done"), ours) == []
+
+
+def test_a_conflict_found_again_with_another_window_is_updated(running: Running) -> None:
+    # An update that keeps a conflict (same id) but moves its window sends `updated`, with
+    # the view GET /v1/conflicts now gives; one that changes nothing of it sends nothing.
+    il, ru, un = running.client("IL"), running.client("RU"), running.client("UN")
+    start = Hotline(running.service).stream_start()
+    a = il.post("/v1/operations", json=operation(volume(box(90, 5, 90.5, 5.5), minutes=120)))
+    b_vol = volume(box(90.2, 5, 90.7, 5.5))
+    b = ru.post("/v1/operations", json=operation(b_vol, details={"mission": "first"}))
+    assert a.status_code == b.status_code == 201
+    a_id, b_id = a.json()["id"], b.json()["id"]
+    later = volume(box(90.2, 5, 90.7, 5.5), start_min=90, minutes=20)
+    moved = ru.put(f"/v1/operations/{b_id}", json=operation(later, details={"mission": "x"}),
+                   headers={"If-Match": "1"})
+    assert moved.status_code == 200 and len(moved.json()["conflicts"]) == 1, moved.text
+    same = ru.put(f"/v1/operations/{b_id}", json=operation(later, details={"mission": "y"}),
+                  headers={"If-Match": "2"})
+    assert same.status_code == 200, same.text
+    listed = [c for c in ru.get("/v1/conflicts").json()["conflicts"]
+              if c["kind"] == "strategic" and c["operation"] == b_id]
+    assert len(listed) == 1 and listed[0]["end"] == later["end"].replace("+00:00", "Z")
+    for sender, to in ((ru, "IL"), (il, "RU"), (il, "UN")):
+        assert sender.post("/v1/messages", json={"to": to, "text": "moved"}).status_code == 201
+    cid = listed[0]["id"]
+    for client in (il, ru):
+        events = _until_message(client, start, "moved")
+        assert _conflicts(events, {a_id, b_id}) == [("new", cid), ("updated", cid)]
+        last = [e.data for e in events if e.event == "conflict" and e.data["id"] == cid][-1]
+        assert {k: v for k, v in last.items() if k != "event"} == listed[0]
+    assert _conflicts(_until_message(un, start, "moved"), {a_id, b_id}) == []

@@ -99,8 +99,8 @@ def _sees_none(key: str) -> bool:
 
 def announce_strategic(tx: Any, now_s: float, event: str, rows: Iterable[dict[str, Any]],
                        secret: bytes) -> None:
-    """Queue a ``conflict`` event (``event``: ``new`` or ``ended``) for each party of these
-    strategic conflicts, in ``tx`` (so a write that rolls back tells nobody): each party's
+    """Queue a ``conflict`` event (``event``: ``new``, ``updated`` or ``ended``) for each party
+    of these strategic conflicts, in ``tx`` (so a write that rolls back tells nobody): each party's
     `_view`, the one ``GET /v1/conflicts`` gives it, as the engine's `_announce` does for
     tactical ones. A strategic row carries the overlap only, never an operation's details."""
     for row in rows:

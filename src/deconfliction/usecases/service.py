@@ -268,7 +268,8 @@ class Service(Recorder):
         notified now); ``found`` is ``overlaps`` as `overlap_json`, ``encoded`` each of those
         as `Encoded`. ``ended``: the conflicts the notice's operation stood in before it (an
         update ends them first); each party of one hears ``ended`` unless the notice finds it
-        again, and ``new`` of each found now that was not among them."""
+        again, ``updated`` if it finds it again with another window or band, and ``new`` of
+        each found now that was not among them."""
         notice_s = min(((op.volumes[i].start - now).total_seconds() for i in fresh),
                        default=math.inf)
         if notice_s < self.settings.min_notice_s:
@@ -291,6 +292,11 @@ class Service(Recorder):
                                self._secret)
             announce_strategic(tx, now_s, "new", [r for r in rows if r["id"] not in before],
                                self._secret)
+            # Found again under the same id: news only if its window or band moved.
+            kept = {r["id"]: r["body"] for r in ended if r["id"] in after}
+            announce_strategic(tx, now_s, "updated", [
+                r for r in rows if r["id"] in kept and r["body"] != kept[r["id"]]],
+                self._secret)
         # One alert per party concerned, listing every conflict of this notice with it (and
         # all of them to the notifying party): a busy area must not flood a duty officer.
         by_party: dict[str, list[Encoded]] = {}
