@@ -28,8 +28,8 @@ def _answer(op: Operation, overlaps: list[Overlap]) -> dict[str, Any]:
 
 
 def _bbox(raw: str | None) -> Box | None:
-    if not raw:
-        return None  # absent, or sent empty (bbox=) as forms and templates do
+    if raw is None:
+        return None  # absent (an empty ``bbox=`` is absent too: `app.EmptyParams`)
     try:
         a, b, c, d = (float(x) for x in raw.split(","))
     except ValueError:

@@ -127,15 +127,14 @@ _PLUS_AS_SPACE = re.compile(r"(\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})")
 
 
 def _query_time(value: Any) -> Any:
-    if value == "":
-        return None
     # An unencoded "+03:00" in a URL arrives as " 03:00" ("+" is a space in a query string);
     # no RFC 3339 time has a space there, so the "+" is what was meant.
     return _PLUS_AS_SPACE.sub(r"\1+\2", value) if isinstance(value, str) else value
 
 
 QueryTime = Annotated[Time | None, BeforeValidator(_query_time)]
-"""A time in a query string, where ``start=`` (as forms and templates send it) means none."""
+"""A time in a query string (``start=``, as forms and templates send it, never reaches it:
+`deconfliction.api.app.EmptyParams` drops an empty parameter before any route)."""
 
 
 _M = TypeVar("_M", bound=BaseModel)
