@@ -72,6 +72,7 @@ import numpy.typing as npt
 import pyproj
 import shapely
 
+from deconfliction.core import planar
 from deconfliction.core.errors import InvalidGeometry
 from deconfliction.core.limits import Limits
 from deconfliction.core.model import Circle, Outline, Polygon, Volume4D
@@ -250,6 +251,19 @@ def _check_lonlat(value: Any, *, field: str) -> tuple[float, float]:
     return lon, lat
 
 
+def _lonlat(value: Any) -> tuple[float, float] | None:
+    """`_check_lonlat`'s answer for a good position, found with the same operations; None
+    where it refuses (it then says why, its path built only then)."""
+    try:
+        if len(value) < 2:
+            return None
+        lon, lat = float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return None
+    # NaN fails both comparisons, infinities the ranges.
+    return (lon, lat) if -180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0 else None
+
+
 def _check_circle(circle: Circle, *, field: str, limits: Limits) -> Circle:
     lon, lat = _check_lonlat(circle.center, field=f"{field}.center")
     try:
@@ -346,6 +360,66 @@ def _signed_area(xy: FloatArray) -> float:
     return float(0.5 * np.sum(x[:-1] * y[1:] - x[1:] * y[:-1]))
 
 
+def _signed_area_small(xy: list[tuple[float, float]]) -> float:
+    """`_signed_area` of a ring of at most 129 positions, as a list: the same products, added
+    in the order numpy's ``sum`` adds them (its pairwise sum below one block: in sequence
+    under 8 terms, else 8 running sums folded as a tree, then the rest in sequence), so the
+    same float (`tests/test_validation_fast.py` holds the two equal)."""
+    t = [x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in pairwise(xy)]
+    n = len(t)
+    if n < 8:
+        total = 0.0
+        for v in t:
+            total += v
+        return 0.5 * total
+    r = t[:8]
+    whole = n - n % 8
+    for i in range(8, whole, 8):
+        for j in range(8):
+            r[j] += t[i + j]
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    for v in t[whole:]:
+        total += v
+    return 0.5 * (0.0 + total)
+
+
+_FAST_SHELL = _SMALL_RING
+"""Up to this many positions, a polygon without holes is checked in plain Python, its ring
+put to `planar.ring_is_simple` first and to shapely only when not proved simple: the same
+answers and floats as `_checked_rings`, without a shapely polygon and a dozen numpy calls on
+five-element arrays for a notice's four corners. 0 turns this off (the tests' reference)."""
+
+
+def _small_shell(ring: Any, *, field: str) -> list[tuple[float, float]]:
+    """The exterior of a polygon without holes checked, closed, unwrapped and turned
+    counter-clockwise, as `_checked_rings` does it (the same floats, the same refusals), in
+    plain Python."""
+    pts = [_lonlat(v) or _check_lonlat(v, field=f"{field}[{i}]") for i, v in enumerate(ring)]
+    if pts and pts[0] != pts[-1]:
+        pts.append(pts[0])
+    kept = [p for k, p in enumerate(pts) if k == 0 or p != pts[k - 1]]
+    if len(set(kept)) < 3:
+        raise InvalidGeometry("a ring needs at least 3 distinct vertices", field=field)
+    x = [p[0] for p in kept]
+    if max(x) - min(x) < 180.0:
+        # Most rings: no two lons 180 apart, so `_unwrap_ring`'s differences are themselves
+        # (no turn), its walk stays within rounding (~1e-12) of each given lon, far from its
+        # pole test's 1e-9 and from a turn, and each lon comes out as itself plus 0.0.
+        xy = [(v + 0.0, p[1]) for v, p in zip(x, kept, strict=True)]
+    else:
+        xy = [(v, y) for v, y in _unwrap_ring(kept, field=field).tolist()]
+    if not planar.ring_is_simple(xy):
+        reason = shapely.is_valid_reason(shapely.polygons(np.array(xy, dtype=np.float64)))
+        if reason != "Valid Geometry":
+            raise InvalidGeometry(f"the ring is not simple: {reason}", field=field)
+    area = _signed_area_small(xy)
+    if area == 0.0:
+        raise InvalidGeometry("the ring encloses no area", field=field)
+    if area < 0.0:
+        xy.reverse()
+    return xy
+
+
 def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
     path = f"{field}.coordinates"
     given = [polygon.exterior, *polygon.holes]
@@ -356,6 +430,33 @@ def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
         raise InvalidGeometry(
             f"{count} vertices, more than the limit of {limits.max_vertices}", field=path
         )
+    if len(given) == 1 and len(polygon.exterior) <= _FAST_SHELL:
+        shell = _small_shell(polygon.exterior, field=f"{path}[0]")
+        out = Polygon(exterior=tuple(shell))
+        lons, lats = [p[0] for p in shell], [p[1] for p in shell]
+        bound = _box_bound_m2(min(lons), max(lons), min(lats), max(lats))
+    else:
+        rings = _checked_rings(given, path=path)
+        # ``tolist`` gives the same Python floats as iterating the rows, without a numpy
+        # scalar a coordinate.
+        out = Polygon(
+            exterior=tuple(map(tuple, rings[0].tolist())),
+            holes=tuple(tuple(map(tuple, h.tolist())) for h in rings[1:]),
+        )
+        bound = _box_area_bound_m2(rings[0])
+    if bound <= limits.max_area_m2:
+        return out
+    area_total = area_m2(out)
+    if area_total > limits.max_area_m2:
+        raise InvalidGeometry(
+            f"area {area_total:.4g} m² is above the limit of {limits.max_area_m2:.4g} m²",
+            field=path,
+        )
+    return out
+
+
+def _checked_rings(given: list[Any], *, path: str) -> list[FloatArray]:
+    """The rings checked, closed, unwrapped and turned, holes checked inside the exterior."""
     rings: list[FloatArray] = []
     for r, ring in enumerate(given):
         rpath = f"{path}[{r}]"
@@ -389,32 +490,22 @@ def _check_polygon(polygon: Polygon, *, field: str, limits: Limits) -> Polygon:
         reason = shapely.is_valid_reason(shape)
         if reason != "Valid Geometry":
             raise InvalidGeometry(f"the polygon is not valid: {reason}", field=path)
-    # ``tolist`` gives the same Python floats as iterating the rows, without a numpy scalar
-    # a coordinate.
-    out = Polygon(
-        exterior=tuple(map(tuple, rings[0].tolist())),
-        holes=tuple(tuple(map(tuple, h.tolist())) for h in rings[1:]),
-    )
-    if _box_area_bound_m2(rings[0]) <= limits.max_area_m2:
-        return out
-    area_total = area_m2(out)
-    if area_total > limits.max_area_m2:
-        raise InvalidGeometry(
-            f"area {area_total:.4g} m² is above the limit of {limits.max_area_m2:.4g} m²",
-            field=path,
-        )
-    return out
+    return rings
 
 
 def _box_area_bound_m2(shell: FloatArray) -> float:
     """An upper bound of the area inside ``shell`` (unwrapped lon/lat): that of its lon/lat
-    box, with metres per degree bounded by `_M_PER_DEG_MAX` (east-west times the cosine of
-    the latitude nearest the equator)."""
+    box (`_box_bound_m2`)."""
     lon, lat = shell[:, 0], shell[:, 1]
-    lat_lo, lat_hi = float(lat.min()), float(lat.max())
+    return _box_bound_m2(float(lon.min()), float(lon.max()), float(lat.min()), float(lat.max()))
+
+
+def _box_bound_m2(lon_lo: float, lon_hi: float, lat_lo: float, lat_hi: float) -> float:
+    """An upper bound of the area inside a lon/lat box: metres per degree bounded by
+    `_M_PER_DEG_MAX` (east-west times the cosine of the latitude nearest the equator)."""
     nearest = 0.0 if lat_lo <= 0.0 <= lat_hi else min(abs(lat_lo), abs(lat_hi))
     return (_M_PER_DEG_MAX * (lat_hi - lat_lo)) * (
-        _M_PER_DEG_MAX * math.cos(math.radians(nearest)) * float(lon.max() - lon.min())
+        _M_PER_DEG_MAX * math.cos(math.radians(nearest)) * (lon_hi - lon_lo)
     )
 
 
