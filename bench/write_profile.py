@@ -38,6 +38,8 @@ import strategic  # this folder's scene code, importable once the folder is on t
 
 STAGES = [
     ("deconfliction.usecases.service", "Service._check_volumes"),
+    ("deconfliction.core.geometry", "check_volume"),
+    ("deconfliction.core.geometry", "_check_polygon"),
     ("deconfliction.usecases.service", "Service._strategic"),
     ("deconfliction.usecases.service", "_candidates"),
     ("deconfliction.core.strategic", "find_conflicts"),
