@@ -12,7 +12,7 @@ import pytest
 from deconfliction.config.settings import Settings
 from deconfliction.core import codec, ledger, verification
 from deconfliction.core.errors import Forbidden, InvalidInput, InvalidSignature, NotFound
-from deconfliction.core.model import Severity
+from deconfliction.core.model import Polygon, Severity, Volume4D
 from deconfliction.usecases.hotline import Hotline, check_ladder, check_signature, deadline_s
 from deconfliction.usecases.service import ACK_DEADLINES_S, Caller, Service
 from deconfliction.usecases.tlog import Log
@@ -316,3 +316,45 @@ def test_migration_is_repeatable(svc: Service) -> None:
     from deconfliction.store import database
     migrations = ScriptDirectory(str(Path(database.__file__).parent / "migrations"))
     assert version == migrations.get_current_head()  # the newest revision
+
+
+def _square(lon: float, start: datetime) -> Volume4D:
+    ring = ((lon, 33.0), (lon + 0.5, 33.0), (lon + 0.5, 33.5), (lon, 33.5), (lon, 33.0))
+    return Volume4D(Polygon(ring), 1_000.0, 3_000.0, start, start + timedelta(hours=2))
+
+
+def test_a_notice_lists_the_alerts_it_raised_in_its_own_entry(svc: Service) -> None:
+    late = T0 + timedelta(seconds=svc.settings.min_notice_s / 2)  # late for every party
+    il, _ = svc.create_operation(Caller("IL"), [_square(35.0, T0 + timedelta(hours=1))])
+    un, _ = svc.create_operation(Caller("UN"), [_square(35.6, T0 + timedelta(hours=1))])
+    ru, found = svc.create_operation(Caller("RU"), [_square(35.2, late)],
+                                     details={"callsign": "RU 1"})
+    assert {o.party for o in found} == {"IL", "UN"}
+    notices = [e for e in entries(svc) if e["kind"] == "operation.created"]
+    assert [e["body"]["id"] for e in notices] == [il.id, un.id, ru.id]
+    assert "alert.raised" not in [e["kind"] for e in entries(svc)]
+    body = notices[-1]["body"]
+    listed = {(a["to"], a["kind"]): a for a in body["alerts"]}
+    # Late notice to every party, and one strategic alert to each party concerned.
+    assert set(listed) == {(p, "late_notice") for p in ("IL", "RU", "UN")} | {
+        (p, "strategic") for p in ("IL", "RU", "UN")}
+    assert listed["RU", "strategic"]["conflicts"] == [0, 1]
+    for p in ("IL", "UN"):
+        (n,) = listed[p, "strategic"]["conflicts"]
+        assert body["conflicts"][n]["party"] == p
+    # Each is the alert its party reads, no more than an alert.raised entry says of it.
+    for (p, kind), record in listed.items():
+        mine = {a["id"]: a for a in Hotline(svc).alerts(Caller(p))[0]}
+        alert = mine[record["id"]]
+        assert (alert["kind"], alert["severity"], alert["deadline"]) == (
+            kind, record["severity"], record["deadline"])
+        if kind == "strategic":
+            assert alert["body"]["conflicts"] == [body["conflicts"][n]
+                                                  for n in record["conflicts"]]
+        assert set(record) - {"conflicts"} == {
+            "id", "to", "kind", "severity", "level", "created_at", "deadline"}
+    assert ledger.alerts_raised("operation.created", body) == body["alerts"]
+    # The two notices before alerted nobody: their lists are empty.
+    assert notices[0]["body"]["alerts"] == notices[1]["body"]["alerts"] == []
+    export = "".join(line + "\n" for line in Log(svc).export())
+    assert verification.verify_export(export.encode(), svc.key.public_key()).ok

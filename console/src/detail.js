@@ -142,7 +142,9 @@ export class DetailPanel {
     let after = 0;
     for (;;) {
       const page = await this.api(`/v1/ledger?after=${after}&limit=1000`);
-      const hit = page.entries.find((e) => e.body && (e.body.id === id || e.body.operation === id));
+      // An alert a notice raised is listed in the notice's own entry.
+      const hit = page.entries.find((e) => e.body && (e.body.id === id || e.body.operation === id
+        || (Array.isArray(e.body.alerts) && e.body.alerts.some((a) => a.id === id))));
       if (hit) { this.ledger.set(id, hit); this.refresh(); return; }
       if (page.entries.length < 1000) break;
       after = page.entries[page.entries.length - 1].seq;

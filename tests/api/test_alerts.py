@@ -174,7 +174,11 @@ def test_ladder_names_never_reach_the_shared_ledger(tmp_path: Path) -> None:
             il.close()
             ru.close()
         kinds = [e["kind"] for e in entries]
-        assert {"party.ladder", "alert.raised", "alert.escalated", "alert.overdue"} <= set(kinds)
+        assert {"party.ladder", "alert.escalated", "alert.overdue"} <= set(kinds)
+        # The strategic alerts are listed in the notices' own entries, without level names.
+        raised = [a for e in entries for a in ledger.alerts_raised(e["kind"], e["body"])]
+        assert {a["to"] for a in raised} == {"IL", "RU"}
+        assert all(a["level"] == 0 and "level_name" not in a for a in raised)
         # Whole phrases: three digits alone turn up in hashes, signatures and times.
         for secret in ("Ivanov", "duty desk 7731", "Maj. X", "tel 555 0199", "Gen. Y",
                        "home 555 0100"):

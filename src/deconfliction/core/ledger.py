@@ -153,6 +153,7 @@ __all__ = [
     "EntryKind",
     "Fault",
     "Tip",
+    "alerts_raised",
     "append",
     "append_line",
     "append_text",
@@ -223,6 +224,30 @@ class EntryKind(StrEnum):
     MESSAGE_SENT = "message.sent"
     PARTY_ADDED = "party.added"
     PARTY_KEY = "party.key"
+
+
+def alerts_raised(kind: str, body: Any) -> list[Mapping[str, Any]]:
+    """The alerts an entry records as raised: an ``alert.raised`` entry's body, or each of an
+    operation notice's ``alerts`` (a notice lists the alerts it raised in its own entry).
+
+    Examples
+    --------
+    >>> alerts_raised("alert.raised", {"id": "a1", "to": "RU"})
+    [{'id': 'a1', 'to': 'RU'}]
+    >>> alerts_raised("operation.created", {"alerts": [{"id": "a2", "to": "IL"}]})
+    [{'id': 'a2', 'to': 'IL'}]
+    >>> alerts_raised("message.sent", {"alerts": [{"id": "a3"}]})
+    []
+    """
+    if not isinstance(body, Mapping):
+        return []
+    if kind == EntryKind.ALERT_RAISED:
+        return [body]
+    if kind in (EntryKind.OPERATION_CREATED, EntryKind.OPERATION_UPDATED):
+        listed = body.get("alerts")
+        if isinstance(listed, list):
+            return [a for a in listed if isinstance(a, Mapping)]
+    return []
 
 
 class Fault(StrEnum):

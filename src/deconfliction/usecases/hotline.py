@@ -64,6 +64,7 @@ __all__ = [
     "check_ladder",
     "check_signature",
     "deadline_s",
+    "open_alert",
     "raise_alert",
 ]
 
@@ -229,6 +230,32 @@ def raise_alert(
     body: Mapping[str, Any],
 ) -> str:
     """Raise an alert to ``party`` at level 0 inside ``tx``: row, stream event, ledger entry."""
+    record, body_json = open_alert(service, tx, now, party, kind, severity, body)
+    # The ledger is shared with every party, and an alert's body is written for its addressee
+    # (its own aircraft named in clear): the entry commits to the body by digest only.
+    service.record(tx, now, "server", ledger.EntryKind.ALERT_RAISED, record,
+                   private=dict(body), owner=party, private_json=body_json)
+    return str(record["id"])
+
+
+def open_alert(
+    service: Recorder,
+    tx: Tx,
+    now: datetime,
+    party: str,
+    kind: str,
+    severity: Severity,
+    body: Mapping[str, Any],
+) -> tuple[dict[str, Any], str]:
+    """An alert to ``party`` at level 0 inside ``tx``, its row and stream event but not yet in
+    the ledger: (what the ledger says of it, its body as canonical JSON).
+
+    The record is an ``alert.raised`` entry's body; a notice lists the alerts it raises in its
+    own entry instead (`deconfliction.usecases.service`), as their bodies say nothing the
+    notice does not. The level's name is the party's own free text ("Maj. X tel 555"): the
+    record has the level's number, and the name only inside the digest of the party's
+    ``party.ladder`` entry.
+    """
     alert_id = new_id()
     if "ladders_all" not in tx.shared:
         # A notice alerts several parties: one read for every ladder.
@@ -264,15 +291,7 @@ def raise_alert(
     head = json.dumps(public)
     tx.queue_event(party, "alert", JSONText(f'{head[:-1]}, "body": {body_json}}}'),
                    codec.to_epoch(now))
-    public["body"] = body
-    # The ledger is shared with every party, and an alert's body is written for its addressee
-    # (its own aircraft named in clear): the entry commits to the body by digest only. The
-    # level's name is the party's own free text ("Maj. X tel 555"): the ledger has the level's
-    # number, and the name only inside the digest of the party's ``party.ladder`` entry.
-    service.record(tx, now, "server", ledger.EntryKind.ALERT_RAISED,
-                   {k: v for k, v in public.items() if k not in _PRIVATE_KEYS},
-                   private=dict(body), owner=party, private_json=body_json)
-    return alert_id
+    return {k: v for k, v in public.items() if k not in _PRIVATE_KEYS}, body_json
 
 
 def check_signature(

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from deconfliction.core import do365
+from deconfliction.core import do365, ledger
 from deconfliction.core.units import FT_M, NM_M
 from deconfliction.usecases.hotline import Hotline
 from deconfliction.usecases.recordings import Recording
@@ -78,18 +78,21 @@ def _entry_time(e: dict[str, Any]) -> float:
 def _timeline(entries: Sequence[dict[str, Any]]) -> str | None:
     import matplotlib.pyplot as plt
 
-    rows = [("notices", ("operation.",)), ("alerts", ("alert.raised",)),
+    rows = [("notices", ("operation.",)), ("alerts", ()),
             ("acknowledgements", ("alert.acked",)),
             ("escalations", ("alert.escalated", "alert.overdue"))]
     points: list[tuple[float, int, str]] = []
     for e in entries:
         kind = str(e.get("kind", ""))
-        for y, (_, prefixes) in enumerate(rows):
-            if kind.startswith(prefixes):
-                sev = str((e.get("body") or {}).get("severity", ""))
-                colour = {"loss": "#8b0000", "warning": "#d62728", "caution": "#f0a30a",
-                          "advisory": "#4a90d9"}.get(sev, "#444444")
-                points.append((_entry_time(e), y, colour))
+        # An alert is an entry of its own or one listed in a notice's: one point each.
+        marks = [(1, a) for a in ledger.alerts_raised(kind, e.get("body"))]
+        marks += [(y, e.get("body") or {}) for y, (_, prefixes) in enumerate(rows)
+                  if prefixes and kind.startswith(prefixes)]
+        for y, body in marks:
+            sev = str(body.get("severity", ""))
+            colour = {"loss": "#8b0000", "warning": "#d62728", "caution": "#f0a30a",
+                      "advisory": "#4a90d9"}.get(sev, "#444444")
+            points.append((_entry_time(e), y, colour))
     if not points:
         return None
     fig, ax = plt.subplots(figsize=(10, 2.6))
@@ -216,8 +219,9 @@ def render(rec: Recording, outcome: Outcome, service: Service) -> str:
     head = Hotline(service).ledger_head()
     entries = _entries(service)
     counts = {k: sum(1 for e in entries if str(e.get("kind", "")).startswith(k))
-              for k in ("operation.", "alert.raised", "alert.acked", "alert.escalated",
-                        "alert.overdue")}
+              for k in ("operation.", "alert.acked", "alert.escalated", "alert.overdue")}
+    counts["alert.raised"] = sum(len(ledger.alerts_raised(str(e.get("kind", "")), e.get("body")))
+                                 for e in entries)
     ranked = sorted(outcome.encounters.values(),
                     key=lambda e: (-e.worst, e.d_cpa_m, e.first_s))
     esc = html.escape
