@@ -20,6 +20,10 @@ figures that matter are the ratios.
    before the timed tick.
 3. ``verify``: verifying an ``--verify-n``-entry export, each tree's own format (per-entry
    signatures before; one signed checkpoint over the Merkle tree now).
+
+Each worker sets its process up as that tree's ``serve`` does: where the tree has
+``deconfliction.config.runtime.tune_gc`` (the collector's policy for a server process), the worker
+calls it first; the starting commit has none and runs CPython's default.
 """
 
 from __future__ import annotations
@@ -168,6 +172,11 @@ def main() -> None:
     args = parser.parse_args()
     trees = {"old": base_tree(args.against), "new": ROOT}
     print(f"old: {args.against} ({trees['old']}); new: {ROOT}", flush=True)
+    for side, tree in trees.items():
+        # The worker sets its process up as `serve` does in that tree (its collector policy).
+        has = (tree / "src" / "deconfliction" / "config" / "runtime.py").exists()
+        policy = "as serve sets it (config.runtime.tune_gc)" if has else "CPython's default"
+        print(f"  {side}: garbage collector {policy}", flush=True)
     for part in args.only.split(","):
         {"writes": bench_writes, "tick": bench_tick, "verify": bench_verify}[part](args, trees)
 

@@ -6,6 +6,7 @@ with one JSON line on stdout. It imports by either layout (before and after ``co
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import shutil
@@ -39,6 +40,9 @@ verify_mod = _module("deconfliction.core.verification", "deconfliction.core.ledg
                      "deconfliction.ledger")
 store_mod = _module("deconfliction.store")
 traffic_mod = _module("deconfliction.sim.traffic")
+with contextlib.suppress(ImportError):
+    # The process as that tree's `serve` sets it up: its collector policy, where it has one.
+    _module("deconfliction.config.runtime").tune_gc()
 PARTIES = ("IL", "RU", "US", "UN", "TR")
 
 

@@ -57,6 +57,18 @@ STAGES = [
     ("deconfliction.store.tx", "Tx.run_many"),
     ("deconfliction.store.database", "Store._commit_batch"),
     ("deconfliction.usecases.recorder", "Recorder.sign_checkpoint"),
+    ("deconfliction.usecases.service", "announce_strategic"),
+    ("deconfliction.usecases.service", "Service.alert"),
+    ("deconfliction.core.geometry", "check_volume"),
+    ("deconfliction.core.ledger", "append_text"),
+    ("deconfliction.core.ledger", "private_digest"),
+    ("deconfliction.store.tx", "Tx.queue_event"),
+    ("deconfliction.core.ledger", "canonical_json"),
+    ("deconfliction.core.canonical", "Encoded.__init__"),
+    ("deconfliction.core.canonical", "_Walk.__init__"),
+    ("deconfliction.core.canonical", "_reference_json"),
+    ("deconfliction.core.geometry", "_check_polygon"),
+    ("deconfliction.store.tx", "Tx.operations_at"),
 ]
 PARTIES = strategic.PARTIES
 
@@ -98,6 +110,13 @@ def main() -> None:
         _wrap(module, name, cpu, calls)
     from deconfliction.config import keys
     from deconfliction.config.settings import Settings
+
+    try:
+        from deconfliction.config import runtime
+    except ImportError:
+        pass
+    else:
+        runtime.tune_gc()  # the process as `serve` sets it up
     from deconfliction.store import Store
     from deconfliction.usecases.service import Caller, Service
 

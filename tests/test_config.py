@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from deconfliction.config.settings import Settings
@@ -62,3 +65,27 @@ def test_bad_settings_named(env: dict[str, str], field: str) -> None:
     with pytest.raises(InvalidInput) as e:
         Settings.from_environ(env)
     assert e.value.field == field
+
+
+def test_tune_gc_sets_the_server_thresholds_and_cycles_are_still_collected() -> None:
+    # In a process of its own: the collector's settings are the whole process's.
+    script = """
+import gc, weakref
+from deconfliction.config import runtime
+runtime.tune_gc()
+assert gc.get_threshold() == runtime.GC_THRESHOLDS, gc.get_threshold()
+assert gc.get_freeze_count() > 1000  # what start-up made is frozen, never walked again
+class Node:
+    pass
+a, b = Node(), Node()
+a.other, b.other = b, a  # a reference cycle: only the collector frees it
+alive = weakref.ref(a)
+del a, b
+kept = [[] for _ in range(3 * runtime.GC_THRESHOLDS[0])]  # net allocations: a young collection
+assert alive() is None, "the cycle outlived a young-generation collection"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

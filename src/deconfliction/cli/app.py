@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 
 from deconfliction.cli.ledger import ledger_app
+from deconfliction.config import runtime
 from deconfliction.config.settings import Settings
 from deconfliction.core.errors import DeconflictionError
 
@@ -127,7 +128,9 @@ def serve(
             raise typer.Exit(1) from None
         probe.release()
     service = open_service(settings)
-    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+    app_ = create_app(service)
+    runtime.tune_gc()
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @party_app.command("add")
@@ -237,6 +240,8 @@ def demo(
                          max_aircraft=max(2_000, 2 * per_party),
                          max_reports_per_s=max(4_000.0, 4.0 * per_party))
     service = open_service(settings)
+    if not no_serve:
+        runtime.tune_gc()
     options = DemoOptions(host=host, port=port, speed=speed, duration_s=duration,
                           aircraft=aircraft, open_browser=not no_open, serve=not no_serve)
     run(service, chosen, options, Console())
