@@ -351,6 +351,10 @@ def test_a_notice_lists_the_alerts_it_raised_in_its_own_entry(svc: Service) -> N
         if kind == "strategic":
             assert alert["body"]["conflicts"] == [body["conflicts"][n]
                                                   for n in record["conflicts"]]
+        with svc.store.read() as tx:
+            raw = tx.conn.exec_driver_sql(
+                "SELECT body FROM alerts WHERE id = ?", (record["id"],)).scalar_one()
+        assert raw == ledger.canonical_json(json.loads(raw)).decode()  # canonical, as before
         assert set(record) - {"conflicts"} == {
             "id", "to", "kind", "severity", "level", "created_at", "deadline"}
     assert ledger.alerts_raised("operation.created", body) == body["alerts"]
