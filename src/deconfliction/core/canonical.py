@@ -84,7 +84,7 @@ def canonical_json(value: Any) -> bytes:
     if (kind is dict or kind is list or kind is tuple) and (
         len(value) > _SMALL
         or not _LEAVES.issuperset(map(type, value.values() if kind is dict else value))
-    ):
+    ) and not (kind is dict and _lists_encoded(value)):
         try:
             fast = _fast_json(value)
         except Exception:
@@ -94,6 +94,23 @@ def canonical_json(value: Any) -> bytes:
         if fast is not None:
             return fast
     return _reference_json(value)
+
+
+def _lists_encoded(value: dict[Any, Any]) -> bool:
+    """Whether ``value``, or a dict among its values, has a list of `Encoded` parts among its
+    values: `_Walk` would refuse it only after walking the levels above them (the C encoder
+    cannot splice text in), so such a value takes the reference path at once. A notice's ledger
+    body lists its encoded conflicts so, under the ``{"body": ...}`` an append encodes."""
+    for v in value.values():
+        kind = type(v)
+        if kind is list:
+            if v and type(v[0]) is Encoded:
+                return True
+        elif kind is dict:
+            for w in v.values():
+                if type(w) is list and w and type(w[0]) is Encoded:
+                    return True
+    return False
 
 
 @final
