@@ -3,6 +3,9 @@ in the same transaction as the write that starts or ends it, over a real server.
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,7 +14,7 @@ from deconfliction.usecases.hotline import Hotline
 from tests.api.helpers import box, operation, volume
 from tests.api.test_stream import Sse, stream
 from tests.areas import with_area
-from tests.conftest import Running
+from tests.conftest import Running, make_service
 
 
 def _until_message(client: httpx.Client, start: int, text: str) -> list[Sse]:
@@ -133,3 +136,33 @@ def test_a_conflict_found_again_with_another_window_is_updated(running: Running)
         last = [e.data for e in events if e.event == "conflict" and e.data["id"] == cid][-1]
         assert {k: v for k, v in last.items() if k != "event"} == listed[0]
     assert _conflicts(_until_message(un, start, "moved"), {a_id, b_id}) == []
+
+
+def test_a_spliced_strategic_event_is_the_view_encoded(tmp_path: Path) -> None:
+    # The write path splices a strategic event from the row's body as the conflicts table
+    # holds it; the text must be what encoding the view gives (the engine's `ended` events,
+    # read back from the table, take that path).
+    from deconfliction.core.model import Overlap
+    from deconfliction.usecases import conflicts
+    from deconfliction.usecases.service import _strategic_row
+
+    svc = make_service(tmp_path)
+    try:
+        for p in ("IL", "RU"):
+            svc.add_party(p)
+        t0 = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
+        o = Overlap(kind="operation", id="op-b", party="RU", start=t0,
+                    end=t0 + timedelta(hours=1), lower_m=1_000.0, upper_m=2_500.5, volume=0,
+                    other_volume=1)
+        row = _strategic_row("op-a", "IL", o)
+        plain = {k: v for k, v in row.items() if k != "body_json"}
+        with svc.store.write() as tx:
+            conflicts.announce_strategic(tx, 0.0, "new", [row], b"k" * 32)
+            conflicts.announce_strategic(tx, 0.0, "new", [plain], b"k" * 32)
+        with svc.store.read() as tx:
+            texts = [str(b) for (b,) in tx.conn.exec_driver_sql(
+                "SELECT body FROM events WHERE kind = 'conflict' ORDER BY seq").all()]
+    finally:
+        svc.store.close()
+    assert len(texts) == 4 and texts[:2] == texts[2:]
+    assert json.loads(texts[0])["with"] == {"kind": "operation", "id": "op-b", "party": "RU"}

@@ -81,13 +81,16 @@ def prune_batches(tx: Tx, received_before: float) -> None:
 
 
 def put_conflicts(tx: Tx, rows: Sequence[Mapping[str, Any]], now: float) -> None:
-    """Insert or refresh active conflicts (id, kind, parties, severity, body)."""
+    """Insert or refresh active conflicts (id, kind, parties, severity, body; ``body_json``, when
+    a row has it, is its body as JSON already)."""
     if not rows:
         return
     as_json = tx.store.json
     tx.run_many(_PUT_CONFLICT, [
-        {"ref_a": None, "ref_b": None, "ends_at": None, **r, "parties": as_json(r["parties"]),
-         "body": as_json(r["body"]), "active": True, "updated_at": now}
+        {"id": r["id"], "kind": r["kind"], "severity": r["severity"],
+         "ref_a": r.get("ref_a"), "ref_b": r.get("ref_b"), "ends_at": r.get("ends_at"),
+         "parties": as_json(r["parties"]),
+         "body": as_json(r.get("body_json") or r["body"]), "active": True, "updated_at": now}
         for r in rows])
 
 

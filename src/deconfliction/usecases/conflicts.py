@@ -97,18 +97,34 @@ def _sees_none(key: str) -> bool:
     return False
 
 
+_VIEW_KEYS = frozenset({"event", "id", "kind", "parties", "severity", "aircraft",
+                        "aircraft_keys", "positions", "resolutions"})
+"""What `_view` sets or takes out of a row's body: a body without them is viewed as it is."""
+
+
 def announce_strategic(tx: Any, now_s: float, event: str, rows: Iterable[dict[str, Any]],
                        secret: bytes) -> None:
     """Queue a ``conflict`` event (``event``: ``new``, ``updated`` or ``ended``) for each party
     of these strategic conflicts, in ``tx`` (so a write that rolls back tells nobody): each party's
     `_view`, the one ``GET /v1/conflicts`` gives it, as the engine's `_announce` does for
-    tactical ones. A strategic row carries the overlap only, never an operation's details."""
+    tactical ones. A strategic row carries the overlap only, never an operation's details.
+
+    A row may carry ``body_json``, its body as ``json.dumps`` wrote it for the conflicts table:
+    the event's text is then spliced from it, the same text as encoding the view (this runs on
+    the write path, for each conflict a notice finds)."""
     for row in rows:
         parties = row["parties"]
+        body = row["body"]
+        body_json = row.get("body_json")
         # A strategic row names no aircraft, so every party's view is the same: encoded once
-        # for all (this runs on the write path).
-        text = JSONText(json.dumps({"event": event,
-                                    **_view(row, parties[0], secret, sees=_sees_none)}))
+        # for all.
+        if body_json is not None and body and _VIEW_KEYS.isdisjoint(body):
+            head = json.dumps({"event": event, "id": row["id"], "kind": row["kind"],
+                               "parties": parties, "severity": row["severity"], "aircraft": []})
+            text = JSONText(f"{head[:-1]}, {body_json[1:]}")
+        else:
+            text = JSONText(json.dumps({"event": event,
+                                        **_view(row, parties[0], secret, sees=_sees_none)}))
         for p in parties:
             tx.queue_event(p, "conflict", text, now_s)
 

@@ -45,7 +45,7 @@ from deconfliction.core.model import (
     check_transition,
 )
 from deconfliction.core.overlap import outlines_overlap
-from deconfliction.store import Box, Store, Tx, hash_token
+from deconfliction.store import Box, JSONText, Store, Tx, hash_token
 from deconfliction.store import tracks as track_store
 from deconfliction.usecases import hotline
 from deconfliction.usecases.conflicts import announce_strategic, naming_secret
@@ -756,22 +756,25 @@ def _strategic_row(
     """A strategic conflict between operation ``op`` and what ``o`` names, as a conflicts row
     (``as_json``: ``o`` as `overlap_json`, when the caller has it already)."""
     j = overlap_json(o) if as_json is None else as_json
+    body = {
+        "operation": op,
+        "party": op_party,
+        "with": {"kind": o.kind, "id": o.id, "party": o.party},
+        "start": j["start"],
+        "end": j["end"],
+        "lower_m": o.lower_m,
+        "upper_m": o.upper_m,
+        "volume": o.volume,
+        "other_volume": o.other_volume,
+    }
     return {
         "id": f"strategic:{op}:{o.id}:{o.volume}:{o.other_volume}",
         "kind": "strategic",
         "parties": sorted({op_party, o.party}),
         "severity": Severity.ADVISORY.value,
-        "body": {
-            "operation": op,
-            "party": op_party,
-            "with": {"kind": o.kind, "id": o.id, "party": o.party},
-            "start": j["start"],
-            "end": j["end"],
-            "lower_m": o.lower_m,
-            "upper_m": o.upper_m,
-            "volume": o.volume,
-            "other_volume": o.other_volume,
-        },
+        "body": body,
+        # Encoded once for the conflicts table and the stream's events alike.
+        "body_json": JSONText(json.dumps(body)),
         "ref_a": op,
         "ref_b": o.id,
         "ends_at": codec.to_epoch(o.end),
