@@ -59,7 +59,7 @@ STAGES = [
     ("deconfliction.usecases.recorder", "Recorder.sign_checkpoint"),
     ("deconfliction.usecases.service", "announce_strategic"),
     ("deconfliction.usecases.service", "Service.alert"),
-    ("deconfliction.core.geometry", "check_volume"),
+    ("deconfliction.usecases.hotline", "open_alert"),
     ("deconfliction.core.ledger", "append_text"),
     ("deconfliction.core.ledger", "private_digest"),
     ("deconfliction.store.tx", "Tx.queue_event"),
@@ -67,7 +67,6 @@ STAGES = [
     ("deconfliction.core.canonical", "Encoded.__init__"),
     ("deconfliction.core.canonical", "_Walk.__init__"),
     ("deconfliction.core.canonical", "_reference_json"),
-    ("deconfliction.core.geometry", "_check_polygon"),
     ("deconfliction.store.tx", "Tx.operations_at"),
 ]
 PARTIES = strategic.PARTIES
