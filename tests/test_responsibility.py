@@ -14,7 +14,7 @@ from pyproj import Geod
 from deconfliction.core.errors import InvalidGeometry
 from deconfliction.core.model import Circle, Polygon
 from deconfliction.core.responsibility import area_from_geojson, area_to_geojson, in_area, within
-from deconfliction.core.visibility import near, visible
+from deconfliction.core.visibility import near, near_every_pair, visible
 from tests.areas import box
 from tests.conftest import make_service
 
@@ -124,3 +124,27 @@ def test_examples_in_the_docstrings_run() -> None:
     for module in (responsibility, visibility, ledger, verification):
         result = doctest.testmod(module, raise_on_error=False, verbose=False)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_near_decides_as_the_check_of_every_pair() -> None:
+    # `near` decides most points by their nearest own aircraft; the check of every pair is
+    # the definition. Dense and sparse scenes, and points put on the edges on purpose:
+    # exactly 50 km away (by the chord, the metric of both), 3,000 m above or below.
+    rng = np.random.default_rng(11)
+    for n_own, n_pts, span in ((300, 3000, 4.0), (20, 2000, 2.0), (1, 500, 1.0)):
+        own = (rng.uniform(35, 35 + span, n_own), rng.uniform(32, 32 + span, n_own),
+               rng.uniform(0, 12_000, n_own))
+        pts = [rng.uniform(34.5, 35.5 + span, n_pts), rng.uniform(31.5, 32.5 + span, n_pts),
+               rng.uniform(0, 12_000, n_pts)]
+        # Some points on the edges of the first own aircraft's cylinder.
+        k = min(200, n_pts)
+        az = rng.uniform(0, 360, k)
+        dist = rng.choice([49_999.999, 50_000.0, 50_000.001, 35_355.0, 70_710.0], k)
+        elon, elat, _ = GEOD.fwd(np.full(k, own[0][0]), np.full(k, own[1][0]), az, dist)
+        pts[0][:k], pts[1][:k] = elon, elat
+        pts[2][:k] = own[2][0] + rng.choice([-3000.0, 3000.0, 2999.999, 3000.001, 0.0], k)
+        pts[0][k - 1] = np.nan
+        got, want = near(*own, *pts), near_every_pair(*own, *pts)
+        assert np.array_equal(got, want) and want.any() and not want.all()
+    empty = np.array([])
+    assert not near(empty, empty, empty, *pts).any()
