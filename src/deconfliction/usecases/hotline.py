@@ -246,11 +246,9 @@ def open_alert(
     kind: str,
     severity: Severity,
     body: Mapping[str, Any],
-    body_json: str | None = None,
 ) -> tuple[dict[str, Any], str]:
     """An alert to ``party`` at level 0 inside ``tx``, its row and stream event but not yet in
-    the ledger: (what the ledger says of it, its body as canonical JSON). ``body_json``, when
-    given, is ``body`` as canonical JSON already.
+    the ledger: (what the ledger says of it, its body as canonical JSON).
 
     The record is an ``alert.raised`` entry's body; a notice lists the alerts it raises in its
     own entry instead (`deconfliction.usecases.service`), as their bodies say nothing the
@@ -270,8 +268,7 @@ def open_alert(
     # A tick's alert lists every finding of its severity for the party (thousands in a flood):
     # encoded once, canonically, for the ledger's digest, the alert row, the event and the
     # private part kept for the party alike.
-    if body_json is None:
-        body_json = ledger.canonical_json(dict(body)).decode("utf-8")
+    body_json = ledger.canonical_json(dict(body)).decode("utf-8")
     tx.insert_alert(
         alert_id,
         party,

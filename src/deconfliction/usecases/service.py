@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from deconfliction.config.settings import Settings
 from deconfliction.core import codec, geometry, notice, responsibility, strategic
-from deconfliction.core.canonical import STRING_ENCODER, Encoded
+from deconfliction.core.canonical import Encoded
 from deconfliction.core.errors import (
     Conflict,
     Forbidden,
@@ -318,16 +318,12 @@ class Service(Recorder):
                 by_party.setdefault(o.party, []).append(n)
         if by_party:
             every = [n for ns in by_party.values() for n in ns]
-            tail = (f'],"operation":{STRING_ENCODER.encode(op.id)}'
-                    f',"party":{STRING_ENCODER.encode(op.party)}}}')
             for p, ns in [(op.party, every),
                           *((p, ns) for p, ns in sorted(by_party.items()) if p != op.party)]:
-                cs = [encoded[n] for n in ns]
-                # The body's canonical JSON spliced from its conflicts' (keys in order).
-                text = '{"conflicts":[' + ",".join(c.text for c in cs) + tail
                 record, _ = hotline.open_alert(
                     self, tx, now, p, "strategic", Severity.ADVISORY,
-                    {"operation": op.id, "party": op.party, "conflicts": cs}, text)
+                    {"operation": op.id, "party": op.party,
+                     "conflicts": [encoded[n] for n in ns]})
                 alerts.append({**record, "conflicts": ns})
         return alerts
 
