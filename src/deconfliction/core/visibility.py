@@ -57,10 +57,10 @@ def near(own_lon: DegreesArray, own_lat: DegreesArray, own_alt_m: MetresArray,
     ...      np.array([0.0])).tolist()
     [False]
     """
-    found = _points(own_lon, own_lat, own_alt_m, lon, lat, alt_m, radius_m, height_m)
-    if isinstance(found, np.ndarray):
-        return found
-    out, own, pts_idx, pts, scale = found
+    out, own, pts_idx, pts, scale = _points(own_lon, own_lat, own_alt_m, lon, lat, alt_m,
+                                            radius_m, height_m)
+    if not len(own) or not len(pts):
+        return out
     # Altitude is scaled so that the cylinder (radius_m, height_m) holds the ball of radius_m
     # and lies in the ball of radius_m * sqrt(2). Each point's nearest own aircraft in that
     # space then decides most points at once: within the inner ball (less a relative 1e-9,
@@ -81,17 +81,14 @@ def near(own_lon: DegreesArray, own_lat: DegreesArray, own_alt_m: MetresArray,
 
 def _points(own_lon: DegreesArray, own_lat: DegreesArray, own_alt_m: MetresArray,
             lon: DegreesArray, lat: DegreesArray, alt_m: MetresArray, radius_m: Metres,
-            height_m: Metres) -> BoolArray | tuple[BoolArray, np.ndarray, np.ndarray,
-                                                   np.ndarray, float]:
-    """`near`'s answer when no pair can count (an all-False array); else (that array, the own
-    aircraft and the finite points in the scaled space, the points' indexes, the scale)."""
+            height_m: Metres) -> tuple[BoolArray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """An all-False answer for the points, the finite own aircraft and finite points in the
+    scaled space (either may be empty), the points' indexes in the answer, and the scale."""
     x = np.asarray(lon, dtype=np.float64)
     out = np.zeros(x.shape, dtype=np.bool_)
     ox = np.asarray(own_lon, dtype=np.float64)
     ok_own = np.isfinite(ox) & np.isfinite(own_lat) & np.isfinite(own_alt_m)
     ok = np.isfinite(x) & np.isfinite(lat) & np.isfinite(alt_m)
-    if not ok_own.any() or not ok.any():
-        return out
     scale = radius_m / height_m
     own = np.column_stack([_surface(ox[ok_own], np.asarray(own_lat)[ok_own]),
                            np.asarray(own_alt_m)[ok_own] * scale])
@@ -121,10 +118,10 @@ def near_every_pair(own_lon: DegreesArray, own_lat: DegreesArray, own_alt_m: Met
                     radius_m: Metres = RADIUS_M, height_m: Metres = HEIGHT_M) -> BoolArray:
     """`near` by the exact check of every pair within the outer ball: the reference the
     tests hold `near` to."""
-    found = _points(own_lon, own_lat, own_alt_m, lon, lat, alt_m, radius_m, height_m)
-    if isinstance(found, np.ndarray):
-        return found
-    out, own, pts_idx, pts, scale = found
+    out, own, pts_idx, pts, scale = _points(own_lon, own_lat, own_alt_m, lon, lat, alt_m,
+                                            radius_m, height_m)
+    if not len(own) or not len(pts):
+        return out
     return _near_pairs(cKDTree(own), own, pts_idx, pts, out.shape, scale, radius_m, height_m)
 
 
