@@ -127,9 +127,9 @@ class Engine:
     _intake_seen: int = 0
     """`_intake` as the last tick saw it."""
     _drained_at: float = -math.inf
+    """When (the service's clock, s) a tick last offered the findings held before."""
     _passed_at: float = -math.inf
     """When the tick last looked for strategic conflicts whose window had closed."""
-    """When (the service's clock, s) a tick last offered the findings held before."""
     _findings_held: frozenset[str] = frozenset()
     """Ids of the zone, conformance and identity findings the last tick held back."""
     secret: bytes = field(init=False, repr=False)
