@@ -117,15 +117,17 @@ def deactivate_refs(tx: Tx, ref: str, now: float) -> list[dict[str, Any]]:
     """End every active conflict standing on the operation or zone ``ref``; those ended (id,
     kind, parties, severity, body), for their parties' streams. One statement: ``UPDATE ...
     RETURNING`` (SQLite 3.35+, PostgreSQL)."""
-    rows = tx.run(_END_REFS, {"no": False, "yes": True, "ref": ref, "now": now})
-    return [{"id": cid, "kind": kind, "parties": _decoded(parties), "severity": severity,
-             "body": _decoded(body)} for cid, kind, parties, severity, body in rows]
+    return _ended(tx.run(_END_REFS, {"no": False, "yes": True, "ref": ref, "now": now}))
 
 
 def end_passed(tx: Tx, now: float) -> list[dict[str, Any]]:
     """End every active conflict whose window closed at or before ``now`` (strategic ones:
     their overlap is over); those ended, as `deactivate_refs` gives them."""
-    rows = tx.run(_END_PASSED, {"no": False, "yes": True, "now": now})
+    return _ended(tx.run(_END_PASSED, {"no": False, "yes": True, "now": now}))
+
+
+def _ended(rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The rows an ending ``UPDATE ... RETURNING id, kind, parties, severity, body`` gave."""
     return [{"id": cid, "kind": kind, "parties": _decoded(parties), "severity": severity,
              "body": _decoded(body)} for cid, kind, parties, severity, body in rows]
 
