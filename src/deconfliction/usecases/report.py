@@ -78,16 +78,18 @@ def _entry_time(e: dict[str, Any]) -> float:
 def _timeline(entries: Sequence[dict[str, Any]]) -> str | None:
     import matplotlib.pyplot as plt
 
-    rows = [("notices", ("operation.",)), ("alerts", ()),
+    # An alert is an entry of its own or one listed in a notice's (`ledger.alerts_raised`):
+    # one point each on its row; the other rows take entries by kind.
+    rows = [("notices", ("operation.",)), ("alerts", None),
             ("acknowledgements", ("alert.acked",)),
             ("escalations", ("alert.escalated", "alert.overdue"))]
+    alerts_row = [name for name, _ in rows].index("alerts")
     points: list[tuple[float, int, str]] = []
     for e in entries:
         kind = str(e.get("kind", ""))
-        # An alert is an entry of its own or one listed in a notice's: one point each.
-        marks = [(1, a) for a in ledger.alerts_raised(kind, e.get("body"))]
+        marks = [(alerts_row, a) for a in ledger.alerts_raised(kind, e.get("body"))]
         marks += [(y, e.get("body") or {}) for y, (_, prefixes) in enumerate(rows)
-                  if prefixes and kind.startswith(prefixes)]
+                  if prefixes is not None and kind.startswith(prefixes)]
         for y, body in marks:
             sev = str(body.get("severity", ""))
             colour = {"loss": "#8b0000", "warning": "#d62728", "caution": "#f0a30a",
